@@ -1,0 +1,161 @@
+// Store: the storage interface of dtmd, with DTM's store semantics (dtm-protocol.md §7.1).
+// Every backend (memory, embedded SQLite, and later PostgreSQL/MySQL/Redis) implements it, and one
+// contract test suite runs against each. All methods are synchronous and thread-safe; the server
+// calls blocking backends from its store thread pool. Times are passed in by the caller (the
+// injected clock), never read by the store itself, except where a method takes no `now`.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace lynx::store {
+
+inline constexpr const char* kStatusPrepared = "prepared";
+inline constexpr const char* kStatusSubmitted = "submitted";
+inline constexpr const char* kStatusAborting = "aborting";
+inline constexpr const char* kStatusSucceed = "succeed";
+inline constexpr const char* kStatusFailed = "failed";
+
+// One row of trans_global. Times are Unix ms, 0 = NULL.
+struct TransGlobal {
+  int64_t id = 0;
+  std::string gid;
+  std::string trans_type;
+  std::string status;
+  std::string query_prepared;
+  std::string protocol;
+  UnixMs create_time = 0;
+  UnixMs update_time = 0;
+  UnixMs finish_time = 0;
+  UnixMs rollback_time = 0;
+  std::string result;
+  std::string rollback_reason;
+  std::string options;      // JSON text of the per-transaction options, "" when none
+  std::string custom_data;  // saga orders / msg delay, as the client sent it
+  int64_t next_cron_interval = 0;  // seconds
+  UnixMs next_cron_time = 0;
+  std::string owner;
+  std::string ext_data;
+
+  bool IsFinished() const { return status == kStatusSucceed || status == kStatusFailed; }
+};
+
+// One row of trans_branch_op. (gid, branch_id, op) is unique.
+struct TransBranch {
+  int64_t id = 0;
+  std::string gid;
+  std::string url;
+  std::string bin_data;  // raw bytes sent as the branch request body
+  std::string branch_id;
+  std::string op;
+  std::string status;
+  UnixMs create_time = 0;
+  UnixMs update_time = 0;
+  UnixMs finish_time = 0;
+  UnixMs rollback_time = 0;
+};
+
+// One row of kv (topics use cat "topics").
+struct KV {
+  int64_t id = 0;
+  std::string cat;
+  std::string k;
+  std::string v;
+  int64_t version = 1;
+  UnixMs create_time = 0;
+  UnixMs update_time = 0;
+};
+
+// Filters of /all. Empty strings and 0 times mean "no filter"; the time bounds are inclusive.
+struct ScanCondition {
+  std::string status;
+  std::string trans_type;
+  UnixMs create_time_start = 0;
+  UnixMs create_time_end = 0;
+};
+
+// The update applied by ChangeGlobalStatus besides `status` and `update_time = now`.
+struct StatusChange {
+  std::string new_status;
+  UnixMs now = 0;
+  std::optional<std::string> rollback_reason;  // written when set
+  std::optional<std::string> result;           // written when set
+  // finish_time = now when new_status is succeed; rollback_time = now when failed.
+  // A finished transaction leaves the cron index and is never leased again.
+};
+
+struct ResetCronResult {
+  int64_t succeed_count = 0;
+  bool has_remaining = false;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // True when calls may block on I/O (the server then runs them off its network threads).
+  virtual bool IsBlocking() const { return true; }
+
+  virtual Status Ping() = 0;
+  // Creates the schema when absent (idempotent).
+  virtual Status PopulateSchema() = 0;
+
+  // kOk with nullopt when absent.
+  virtual StatusOr<std::optional<TransGlobal>> FindGlobal(const std::string& gid) = 0;
+  // One page of globals ordered newest first. `position` is the opaque cursor of the previous
+  // page ("" = start) and is replaced by the cursor of the next page ("" when this was the last).
+  virtual Status ScanGlobals(std::string* position, int64_t limit, const ScanCondition& cond,
+                             std::vector<TransGlobal>* out) = 0;
+  // All branches of gid in insertion order.
+  virtual StatusOr<std::vector<TransBranch>> FindBranches(const std::string& gid) = 0;
+
+  // Atomically inserts `global` and `branches` when gid is absent (ids are assigned in place);
+  // kUniqueConflict and no write when it exists.
+  virtual Status MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>& branches) = 0;
+  // Atomically: the global must exist with `expected_status` (else kNotFound, no write); then
+  // append == true: insert `rows` (a (branch_id, op) already present -> kUniqueConflict, no write);
+  // append == false: upsert `rows` by (branch_id, op): status, finish_time, rollback_time,
+  // update_time of existing rows change, absent rows are inserted.
+  virtual Status LockGlobalSaveBranches(const std::string& gid, const std::string& expected_status,
+                                        const std::vector<TransBranch>& rows, bool append) = 0;
+  // Compare-and-set of the global status; kNotFound when the stored status is not `old_status`.
+  virtual Status ChangeGlobalStatus(const std::string& gid, const std::string& old_status,
+                                    const StatusChange& change) = 0;
+  // Sets next_cron_interval, next_cron_time and update_time while the status is still
+  // `expected_status`; kNotFound (nothing written) otherwise.
+  virtual Status TouchCronTime(const std::string& gid, const std::string& expected_status,
+                               int64_t interval_s, UnixMs next_cron_time, UnixMs now) = 0;
+  // Leases one unfinished transaction with next_cron_time < now + expire_in_ms: sets
+  // next_cron_time = now + lease_s, owner = `owner`, update_time = now, and returns the leased
+  // row (after the update). nullopt when none is due.
+  virtual StatusOr<std::optional<TransGlobal>> LockOneGlobalTrans(UnixMs now, int64_t expire_in_ms,
+                                                                  int64_t lease_s,
+                                                                  const std::string& owner) = 0;
+  // For at most `limit` unfinished transactions with next_cron_time > now + after_ms, sets
+  // next_cron_time = update_time = now. has_remaining is exact (more such rows exist).
+  virtual StatusOr<ResetCronResult> ResetCronTime(UnixMs now, int64_t after_ms, int64_t limit) = 0;
+  // next_cron_time = update_time = now for gid, whatever its status; kNotFound when absent.
+  virtual Status ResetTransGlobalCronTime(const std::string& gid, UnixMs now) = 0;
+
+  // KV (topics). Scan is ordered by id ascending with the same cursor contract as ScanGlobals.
+  virtual Status ScanKV(const std::string& cat, std::string* position, int64_t limit,
+                        std::vector<KV>* out) = 0;
+  // The entry (cat, key) as a list of 0 or 1; every entry of cat when key is empty.
+  virtual StatusOr<std::vector<KV>> FindKV(const std::string& cat, const std::string& key) = 0;
+  // version 1; kUniqueConflict when (cat, k) exists.
+  virtual Status CreateKV(const std::string& cat, const std::string& k, const std::string& v,
+                          UnixMs now) = 0;
+  // Optimistic update: succeeds only when the stored version equals kv.version, then stores
+  // kv.v with version + 1 (kv.version is incremented in place); kNotFound otherwise.
+  virtual Status UpdateKV(KV& kv, UnixMs now) = 0;
+  // kNotFound when absent.
+  virtual Status DeleteKV(const std::string& cat, const std::string& k) = 0;
+};
+
+}  // namespace lynx::store
