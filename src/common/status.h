@@ -1,7 +1,8 @@
 // Status: the result of every fallible call in lynx-dtm (no exceptions on the data path).
 // Codes map one to one to DTM's results: kOk = SUCCESS (HTTP 200), kFailure = FAILURE (409),
 // kOngoing = ONGOING (425); every other code is an error (HTTP 500). Storage codes kNotFound and
-// kUniqueConflict mirror DTM's storage.ErrNotFound / ErrUniqueConflict. Value type, thread-compatible.
+// kUniqueConflict mirror DTM's storage.ErrNotFound / ErrUniqueConflict. Value type,
+// thread-compatible.
 #pragma once
 
 #include <optional>
@@ -12,13 +13,13 @@ namespace lynx {
 
 enum class StatusCode {
   kOk = 0,
-  kFailure,         // DTM FAILURE: the transaction/branch is refused or rolled back
-  kOngoing,         // DTM ONGOING: not final yet, ask again later
-  kNotFound,        // storage: record or expected status not found
-  kUniqueConflict,  // storage: a record with that key exists
-  kInvalidArgument, // malformed request
-  kUnavailable,     // transport error, timeout, server not reachable
-  kInternal,        // anything else
+  kFailure,          // DTM FAILURE: the transaction/branch is refused or rolled back
+  kOngoing,          // DTM ONGOING: not final yet, ask again later
+  kNotFound,         // storage: record or expected status not found
+  kUniqueConflict,   // storage: a record with that key exists
+  kInvalidArgument,  // malformed request
+  kUnavailable,      // transport error, timeout, server not reachable
+  kInternal,         // anything else
 };
 
 class Status {
@@ -30,8 +31,12 @@ class Status {
   static Status Failure(std::string m) { return {StatusCode::kFailure, std::move(m)}; }
   static Status Ongoing(std::string m) { return {StatusCode::kOngoing, std::move(m)}; }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
-  static Status UniqueConflict(std::string m) { return {StatusCode::kUniqueConflict, std::move(m)}; }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status UniqueConflict(std::string m) {
+    return {StatusCode::kUniqueConflict, std::move(m)};
+  }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
@@ -52,7 +57,7 @@ class Status {
 template <class T>
 class StatusOr {
  public:
-  StatusOr(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  StatusOr(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   StatusOr(Status status) : status_(std::move(status)) {}  // NOLINT
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }

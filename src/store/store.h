@@ -36,8 +36,8 @@ struct TransGlobal {
   UnixMs rollback_time = 0;
   std::string result;
   std::string rollback_reason;
-  std::string options;      // JSON text of the per-transaction options, "" when none
-  std::string custom_data;  // saga orders / msg delay, as the client sent it
+  std::string options;             // JSON text of the per-transaction options, "" when none
+  std::string custom_data;         // saga orders / msg delay, as the client sent it
   int64_t next_cron_interval = 0;  // seconds
   UnixMs next_cron_time = 0;
   std::string owner;

@@ -1,0 +1,89 @@
+// dtmd: a DTM-compatible distributed transaction manager.
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "server/config.h"
+#include "server/server.h"
+
+namespace {
+
+constexpr const char* kVersion = "dtmd 0.1.0 (DTM v1.19 wire-compatible)";
+
+std::string KeysHelp() {
+  std::string out =
+      "\nConfiguration keys (YAML, DTM names; every key also reads an env variable, e.g.\n"
+      "Store.Driver -> STORE_DRIVER; YAML wins over env):\n";
+  for (const auto& k : lynx::server::KnownConfigKeys()) {
+    out += "  " + k + "  (" + lynx::server::EnvNameOf(k) + ")\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "dtmd: distributed transactions (SAGA, TCC, 2-phase message, XA) on the DTM protocol"};
+  app.footer(KeysHelp());
+  std::string config_file;
+  bool debug = false, version = false, reset = false;
+  int64_t http_port = -1;
+  std::string port_file, data_dir, store_driver;
+  bool test_control = false, no_cron = false;
+  app.add_option("-c,--config", config_file, "YAML configuration file (DTM's conf.yml keys)");
+  app.add_flag("-d,--debug", debug, "debug logging");
+  app.add_flag("-v,--version", version, "print the version and exit");
+  app.add_flag("-r,--reset", reset, "create the store schema and exit");
+  app.add_option("--http-port", http_port, "override HttpPort (0 = any free port)");
+  app.add_option("--port-file", port_file, "write the bound HTTP port to this file once listening");
+  app.add_option("--data-dir", data_dir, "override Store.DataDir (embedded store directory)");
+  app.add_option("--store", store_driver, "override Store.Driver (boltdb/embedded, memory)");
+  app.add_flag("--enable-test-control", test_control,
+               "TESTS ONLY: serve /api/test/* (time shift, one cron pass)");
+  app.add_flag("--disable-cron", no_cron, "TESTS ONLY: no background cron loop");
+  CLI11_PARSE(app, argc, argv);
+
+  if (version) {
+    std::cout << kVersion << "\n";
+    return 0;
+  }
+  lynx::server::ServerConfig cfg;
+  lynx::Status st = lynx::server::LoadConfig(config_file, &cfg);
+  if (st.ok()) {
+    if (http_port >= 0) cfg.http_port = http_port;
+    if (!data_dir.empty()) cfg.store.data_dir = data_dir;
+    if (!store_driver.empty()) cfg.store.driver = store_driver;
+    if (test_control) cfg.enable_test_control = true;
+    if (no_cron) cfg.cron_enabled = false;
+    st = lynx::server::ValidateConfig(cfg);
+  }
+  if (!st.ok()) {
+    std::fprintf(stderr, "dtmd: %s\n", st.message().c_str());
+    return 2;
+  }
+  spdlog::set_level(debug ? spdlog::level::debug : spdlog::level::from_str(cfg.log_level));
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+
+  lynx::server::Server server(cfg);
+  st = server.Start();
+  if (!st.ok()) {
+    std::fprintf(stderr, "dtmd: cannot start: %s\n", st.message().c_str());
+    return 1;
+  }
+  if (reset) {
+    std::cout << "schema ready\n";
+    server.Stop();
+    return 0;
+  }
+  if (!port_file.empty()) {
+    std::string tmp = port_file + ".tmp";
+    std::ofstream(tmp) << server.http_port() << "\n";
+    std::rename(tmp.c_str(), port_file.c_str());  // readers never see a partial file
+  }
+  server.Wait();
+  return 0;
+}

@@ -1,0 +1,62 @@
+// Outbound HTTP/1.1 client with pooled keep-alive connections, used by dtmd to call branch
+// services (DTM opens a connection per call; reuse is a large part of our speed) and by tests.
+// Thread-safe: one pool may be used from any number of coroutines on any executor. Internal
+// header (Asio types); include it only from the few .cc files that make calls.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace lynx::http {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct ClientRequest {
+  std::string method = "GET";
+  std::string url;  // http://host[:port]/path?query
+  Headers headers;
+  std::string body;
+  int64_t timeout_ms = 3000;  // connect + write + read, per attempt
+};
+
+struct ClientResponse {
+  int status = 0;
+  std::string body;
+};
+
+struct ClientOptions {
+  size_t max_idle_per_host = 256;      // idle keep-alive connections kept per host:port
+  size_t max_response_body = 8 << 20;  // larger replies are an error
+};
+
+class ClientPool {
+ public:
+  explicit ClientPool(boost::asio::any_io_executor executor, ClientOptions options = {});
+  ~ClientPool();
+  ClientPool(const ClientPool&) = delete;
+  ClientPool& operator=(const ClientPool&) = delete;
+
+  // kUnavailable for transport errors and timeouts, kInvalidArgument for a bad URL.
+  boost::asio::awaitable<StatusOr<ClientResponse>> Send(ClientRequest request);
+
+  // Closes idle connections (e.g. at shutdown).
+  void CloseIdle();
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+// Returns url with params appended to its query (after any existing ones), percent-encoded.
+std::string AppendQuery(std::string_view url, const Headers& params);
+
+}  // namespace lynx::http

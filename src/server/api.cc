@@ -1,0 +1,278 @@
+#include "server/api.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/shortuuid.h"
+#include "server/engine_run.h"
+#include "server/topics.h"
+#include "server/trans_codec.h"
+
+namespace lynx::server {
+
+namespace asio = boost::asio;
+using store::TransBranch;
+using store::TransGlobal;
+
+std::string Api::NewGid() const { return NewShortUuid(); }
+
+asio::awaitable<StatusOr<Trans>> Api::LoadTrans(const std::string& gid) {
+  auto found = co_await engine_.store().Run([&gid](store::Store& s) { return s.FindGlobal(gid); });
+  if (!found.ok()) co_return found.status();
+  if (!found->has_value()) co_return Status::Internal("no TransGlobal with gid: " + gid + " found");
+  Trans t;
+  t.g = std::move(**found);
+  if (Status st = DecodeOptions(t.g.options, &t.opts); !st.ok()) {
+    spdlog::warn("gid {}: unreadable options: {}", gid, st.message());
+  }
+  co_return t;
+}
+
+asio::awaitable<Status> Api::Prepare(Trans t) {
+  t.g.status = store::kStatusPrepared;
+  auto branches = engine_.GenBranches(t);
+  if (!branches.ok()) co_return branches.status();
+  Status st = co_await engine_.SaveNew(t, *branches);
+  if (st.IsUniqueConflict()) {
+    auto dbt = co_await LoadTrans(t.g.gid);
+    if (!dbt.ok()) co_return dbt.status();
+    if (dbt->g.status != store::kStatusPrepared) {
+      co_return Status::Failure("current status '" + dbt->g.status + "', cannot prepare.");
+    }
+    co_return Status::Ok();
+  }
+  co_return st;
+}
+
+asio::awaitable<Status> Api::Submit(Trans t) {
+  t.g.status = store::kStatusSubmitted;
+  auto generated = engine_.GenBranches(t);
+  if (!generated.ok()) co_return generated.status();
+  std::vector<TransBranch> branches = std::move(*generated);
+  Status st = co_await engine_.SaveNew(t, branches);
+  if (st.IsUniqueConflict()) {
+    auto dbt = co_await LoadTrans(t.g.gid);
+    if (!dbt.ok()) co_return dbt.status();
+    if (dbt->g.status == store::kStatusPrepared) {
+      LYNX_CO_RETURN_IF_ERROR(co_await engine_.ChangeStatus(*dbt, store::kStatusSubmitted));
+    } else if (dbt->g.status != store::kStatusSubmitted) {
+      co_return Status::Failure("current status '" + dbt->g.status + "', cannot sumbmit.");
+    }
+    // Second phase (or a duplicate submit): process the stored branches with this request's
+    // options, as DTM does; the stored row keeps its id and create time.
+    const std::string& gid = t.g.gid;
+    auto stored =
+        co_await engine_.store().Run([&gid](store::Store& s) { return s.FindBranches(gid); });
+    if (!stored.ok()) co_return stored.status();
+    branches = std::move(*stored);
+    t.g.id = dbt->g.id;
+    if (t.g.trans_type.empty()) t.g.trans_type = dbt->g.trans_type;
+    if (t.g.query_prepared.empty()) t.g.query_prepared = dbt->g.query_prepared;
+    if (t.g.custom_data.empty()) t.g.custom_data = dbt->g.custom_data;
+    t.g.next_cron_interval = dbt->g.next_cron_interval;
+  } else if (!st.ok()) {
+    co_return st;
+  }
+  const bool wait = t.opts.wait_result;
+  co_return co_await engine_.Process(std::move(t), std::move(branches), wait);
+}
+
+asio::awaitable<Status> Api::Abort(Trans req) {
+  auto dbt = co_await LoadTrans(req.g.gid);
+  if (!dbt.ok()) co_return dbt.status();
+  Trans& t = *dbt;
+  if (t.g.trans_type == "msg" && t.g.status == store::kStatusPrepared) {
+    co_return co_await engine_.ChangeStatus(t, store::kStatusFailed);
+  }
+  const std::string& rt = req.g.trans_type;
+  if ((rt != "xa" && rt != "tcc") ||
+      (t.g.status != store::kStatusPrepared && t.g.status != store::kStatusAborting)) {
+    co_return Status::Failure("trans type: '" + t.g.trans_type + "' current status '" + t.g.status +
+                              "', cannot abort.");
+  }
+  LYNX_CO_RETURN_IF_ERROR(
+      co_await engine_.ChangeStatus(t, store::kStatusAborting, req.rollback_reason_request));
+  const std::string gid = t.g.gid;
+  auto branches =
+      co_await engine_.store().Run([&gid](store::Store& s) { return s.FindBranches(gid); });
+  if (!branches.ok()) co_return branches.status();
+  const bool wait = t.opts.wait_result;
+  co_return co_await engine_.Process(std::move(t), std::move(*branches), wait);
+}
+
+asio::awaitable<Status> Api::ForceStop(const std::string& gid) {
+  auto dbt = co_await LoadTrans(gid);
+  if (!dbt.ok()) co_return dbt.status();
+  if (dbt->g.IsFinished()) {
+    co_return Status::Failure("global transaction force stop error. status: " + dbt->g.status +
+                              ". error:");
+  }
+  co_return co_await engine_.ChangeStatus(*dbt, store::kStatusFailed);
+}
+
+asio::awaitable<Status> Api::ResetNextCronTime(const std::string& gid) {
+  UnixMs now = engine_.clock().Now();
+  Status st = co_await engine_.store().Run(
+      [&gid, now](store::Store& s) { return s.ResetTransGlobalCronTime(gid, now); });
+  if (st.IsNotFound()) co_return Status::Internal("no TransGlobal with gid: " + gid + " found");
+  co_return st;
+}
+
+asio::awaitable<Status> Api::RegisterBranch(BranchRegistration r) {
+  std::vector<TransBranch> rows;
+  TransBranch base;
+  base.gid = r.gid;
+  base.branch_id = r.branch_id;
+  base.status = store::kStatusPrepared;
+  base.create_time = base.update_time = engine_.clock().Now();
+  if (r.trans_type == "tcc") {
+    base.bin_data = r.data["data"];
+    for (const char* op : {kOpCancel, kOpConfirm}) {
+      TransBranch b = base;
+      b.op = op;
+      b.url = r.data[op];
+      rows.push_back(std::move(b));
+    }
+  } else if (r.trans_type == "xa") {
+    for (const char* op : {kOpRollback, kOpCommit}) {
+      TransBranch b = base;
+      b.op = op;
+      b.url = r.data["url"];
+      rows.push_back(std::move(b));
+    }
+  } else {
+    co_return Status::InvalidArgument("unknow trans type: " + r.trans_type);
+  }
+  const std::string& gid = r.gid;
+  Status st = co_await engine_.store().Run([&](store::Store& s) {
+    return s.LockGlobalSaveBranches(gid, store::kStatusPrepared, rows, true);
+  });
+  if (st.IsNotFound()) {
+    co_return Status::Failure("no trans with gid: " + gid + " status: prepared found");
+  }
+  if (st.IsUniqueConflict()) {
+    co_return Status::Internal("branch " + r.branch_id + " of " + gid + " is already registered");
+  }
+  co_return st;
+}
+
+asio::awaitable<StatusOr<QueryResult>> Api::Query(const std::string& gid) {
+  if (gid.empty()) co_return Status::Internal("no gid specified");
+  auto global = co_await engine_.store().Run([&gid](store::Store& s) { return s.FindGlobal(gid); });
+  if (!global.ok()) co_return global.status();
+  auto branches =
+      co_await engine_.store().Run([&gid](store::Store& s) { return s.FindBranches(gid); });
+  if (!branches.ok()) co_return branches.status();
+  co_return QueryResult{std::move(*global), std::move(*branches)};
+}
+
+asio::awaitable<StatusOr<AllResult>> Api::All(AllRequest req) {
+  AllResult out;
+  if (!req.gid.empty()) {
+    auto global =
+        co_await engine_.store().Run([&req](store::Store& s) { return s.FindGlobal(req.gid); });
+    if (!global.ok()) co_return global.status();
+    if (global->has_value()) out.globals = std::vector<TransGlobal>{std::move(**global)};
+    out.next_position = req.position;
+    co_return out;
+  }
+  std::vector<TransGlobal> rows;
+  std::string position = req.position;
+  Status st = co_await engine_.store().Run(
+      [&](store::Store& s) { return s.ScanGlobals(&position, req.limit, req.cond, &rows); });
+  if (!st.ok()) co_return st;
+  out.globals = std::move(rows);
+  out.next_position = position;
+  co_return out;
+}
+
+asio::awaitable<StatusOr<store::ResetCronResult>> Api::ResetCronTime(int64_t timeout_s,
+                                                                     int64_t limit) {
+  if (timeout_s < 0) timeout_s = 3 * engine_.config().timeout_to_fail;
+  UnixMs now = engine_.clock().Now();
+  co_return co_await engine_.store().Run(
+      [&](store::Store& s) { return s.ResetCronTime(now, timeout_s * 1000, limit); });
+}
+
+asio::awaitable<Status> Api::ReloadTopics() {
+  Topics& topics = engine_.topics();
+  co_return co_await engine_.store().Run([&topics](store::Store& s) { return topics.Reload(s); });
+}
+
+asio::awaitable<Status> Api::Subscribe(const std::string& topic, const std::string& url,
+                                       const std::string& remark) {
+  if (topic.empty()) co_return Status::Internal("empty topic");
+  if (url.empty()) co_return Status::Internal("empty url");
+  UnixMs now = engine_.clock().Now();
+  Status st = co_await engine_.store().Run([&](store::Store& s) -> Status {
+    auto kvs = s.FindKV("topics", topic);
+    if (!kvs.ok()) return kvs.status();
+    if (kvs->empty()) {
+      return s.CreateKV("topics", topic, EncodeSubscribers({{url, remark}}), now);
+    }
+    store::KV kv = (*kvs)[0];
+    auto subs = DecodeSubscribers(kv.v);
+    if (!subs.ok()) return subs.status();
+    for (const auto& sub : *subs) {
+      if (sub.url == url) return Status::Internal("this url exists");
+    }
+    subs->push_back({url, remark});
+    kv.v = EncodeSubscribers(*subs);
+    return s.UpdateKV(kv, now);
+  });
+  if (st.IsNotFound() || st.IsUniqueConflict()) {
+    co_return Status::Internal("storage: concurrent update of topic " + topic + ", try again");
+  }
+  if (st.ok()) st = co_await ReloadTopics();
+  co_return st;
+}
+
+asio::awaitable<Status> Api::Unsubscribe(const std::string& topic, const std::string& url) {
+  if (topic.empty()) co_return Status::Internal("empty topic");
+  if (url.empty()) co_return Status::Internal("empty url");
+  UnixMs now = engine_.clock().Now();
+  Status st = co_await engine_.store().Run([&](store::Store& s) -> Status {
+    auto kvs = s.FindKV("topics", topic);
+    if (!kvs.ok()) return kvs.status();
+    if (kvs->empty()) return Status::Internal("no such a topic");
+    store::KV kv = (*kvs)[0];
+    auto subs = DecodeSubscribers(kv.v);
+    if (!subs.ok()) return subs.status();
+    if (subs->empty()) return Status::Internal("this topic is empty");
+    size_t before = subs->size();
+    std::erase_if(*subs, [&url](const Subscriber& sub) { return sub.url == url; });
+    if (subs->size() == before) return Status::Internal("no such an url ");
+    kv.v = EncodeSubscribers(*subs);
+    Status up = s.UpdateKV(kv, now);
+    if (up.IsNotFound()) {
+      return Status::Internal("storage: concurrent update of topic " + topic + ", try again");
+    }
+    return up;
+  });
+  if (st.ok()) st = co_await ReloadTopics();
+  co_return st;
+}
+
+asio::awaitable<Status> Api::DeleteTopic(const std::string& topic) {
+  Status st = co_await engine_.store().Run(
+      [&topic](store::Store& s) { return s.DeleteKV("topics", topic); });
+  if (st.IsNotFound()) co_return Status::Internal("storage: NotFound");
+  if (st.ok()) st = co_await ReloadTopics();
+  co_return st;
+}
+
+asio::awaitable<StatusOr<KvPage>> Api::ScanKV(const std::string& cat, std::string position,
+                                              int64_t limit) {
+  KvPage page;
+  Status st = co_await engine_.store().Run(
+      [&](store::Store& s) { return s.ScanKV(cat, &position, limit, &page.kv); });
+  if (!st.ok()) co_return st;
+  page.next_position = position;
+  co_return page;
+}
+
+asio::awaitable<StatusOr<std::vector<store::KV>>> Api::QueryKV(const std::string& cat,
+                                                               const std::string& key) {
+  co_return co_await engine_.store().Run([&](store::Store& s) { return s.FindKV(cat, key); });
+}
+
+}  // namespace lynx::server

@@ -1,0 +1,73 @@
+// Api: every operation of the DTM server, written once over plain structs (dtm-protocol.md §2).
+// The HTTP front-end (and later gRPC/JSON-RPC) only decodes, calls one of these, and encodes.
+// Statuses follow DTM: kOk -> 200, kFailure -> 409, kOngoing -> 425, kInvalidArgument -> 400
+// (DTM answers 500 there), anything else -> 500. Thread-safe.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/engine.h"
+
+namespace lynx::server {
+
+struct QueryResult {
+  std::optional<store::TransGlobal> global;
+  std::vector<store::TransBranch> branches;
+};
+
+struct AllRequest {
+  std::string gid;
+  std::string position;
+  int64_t limit = 100;
+  store::ScanCondition cond;
+};
+
+struct AllResult {
+  std::optional<std::vector<store::TransGlobal>> globals;  // nullopt -> JSON null (DTM's quirk)
+  std::string next_position;
+};
+
+struct KvPage {
+  std::vector<store::KV> kv;
+  std::string next_position;
+};
+
+class Api {
+ public:
+  explicit Api(Engine& engine) : engine_(engine) {}
+
+  std::string NewGid() const;
+  boost::asio::awaitable<Status> Prepare(Trans t);
+  boost::asio::awaitable<Status> Submit(Trans t);
+  boost::asio::awaitable<Status> Abort(Trans t);
+  boost::asio::awaitable<Status> ForceStop(const std::string& gid);
+  boost::asio::awaitable<Status> ResetNextCronTime(const std::string& gid);
+  boost::asio::awaitable<Status> RegisterBranch(BranchRegistration r);
+  boost::asio::awaitable<StatusOr<QueryResult>> Query(const std::string& gid);
+  boost::asio::awaitable<StatusOr<AllResult>> All(AllRequest req);
+  // timeout_s < 0 means DTM's default 3 * TimeoutToFail.
+  boost::asio::awaitable<StatusOr<store::ResetCronResult>> ResetCronTime(int64_t timeout_s,
+                                                                         int64_t limit);
+
+  boost::asio::awaitable<Status> Subscribe(const std::string& topic, const std::string& url,
+                                           const std::string& remark);
+  boost::asio::awaitable<Status> Unsubscribe(const std::string& topic, const std::string& url);
+  boost::asio::awaitable<Status> DeleteTopic(const std::string& topic);
+  boost::asio::awaitable<StatusOr<KvPage>> ScanKV(const std::string& cat, std::string position,
+                                                  int64_t limit);
+  boost::asio::awaitable<StatusOr<std::vector<store::KV>>> QueryKV(const std::string& cat,
+                                                                   const std::string& key);
+  // Re-reads the topic map from the store.
+  boost::asio::awaitable<Status> ReloadTopics();
+
+ private:
+  boost::asio::awaitable<StatusOr<Trans>> LoadTrans(const std::string& gid);
+
+  Engine& engine_;
+};
+
+}  // namespace lynx::server

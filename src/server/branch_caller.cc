@@ -1,0 +1,44 @@
+#include "server/branch_caller.h"
+
+#include "common/http_client.h"
+
+namespace lynx::server {
+
+Status ClassifyHttpReply(int status, const std::string& body) {
+  if (status == 425 || body.find("ONGOING") != std::string::npos) {
+    return Status::Ongoing(WithDtmSuffix(body, StatusCode::kOngoing));
+  }
+  if (status == 409 || body.find("FAILURE") != std::string::npos) {
+    return Status::Failure(WithDtmSuffix(body, StatusCode::kFailure));
+  }
+  if (status != 200) {
+    return Status::Internal("http status " + std::to_string(status) + ": " + body);
+  }
+  return Status::Ok();
+}
+
+boost::asio::awaitable<Status> HttpBranchCaller::Call(const BranchCall& call) {
+  if (call.url.empty()) co_return Status::Ok();
+  const bool is_http = call.url.rfind("http://", 0) == 0 || call.url.rfind("https://", 0) == 0;
+  if (!is_http && call.protocol != "http") {
+    co_return Status::Internal("gRPC branch calls are not supported by this dtmd build: " +
+                               call.url);
+  }
+  http::ClientRequest req;
+  req.method = (!call.body.empty() || call.trans_type == "xa") ? "POST" : "GET";
+  req.url = http::AppendQuery(call.url, {{"gid", call.gid},
+                                         {"trans_type", call.trans_type},
+                                         {"branch_id", call.branch_id},
+                                         {"op", call.op}});
+  req.headers.emplace_back("Content-Type", "application/json");
+  if (call.headers != nullptr) {
+    for (const auto& [k, v] : *call.headers) req.headers.emplace_back(k, v);
+  }
+  req.body = call.body;
+  req.timeout_ms = call.timeout_ms;
+  auto res = co_await pool_.Send(std::move(req));
+  if (!res.ok()) co_return res.status();
+  co_return ClassifyHttpReply(res->status, res->body);
+}
+
+}  // namespace lynx::server

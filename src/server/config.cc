@@ -1,0 +1,223 @@
+#include "server/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <set>
+
+namespace lynx::server {
+namespace {
+
+// One configuration key: its DTM path and how to assign a textual value to the struct.
+struct Key {
+  std::string path;
+  std::function<Status(const std::string&)> set;
+};
+
+Status ParseInt(const std::string& key, const std::string& text, int64_t* out) {
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0) {
+    return Status::InvalidArgument("config key " + key + ": '" + text + "' is not an integer");
+  }
+  *out = v;
+  return Status::Ok();
+}
+
+Status ParseBool(const std::string& key, const std::string& text, bool* out) {
+  std::string t;
+  for (char c : text) t += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (t == "true" || t == "1" || t == "yes" || t == "on") {
+    *out = true;
+  } else if (t == "false" || t == "0" || t == "no" || t == "off") {
+    *out = false;
+  } else {
+    return Status::InvalidArgument("config key " + key + ": '" + text + "' is not a boolean");
+  }
+  return Status::Ok();
+}
+
+std::vector<Key> Keys(ServerConfig* c) {
+  std::vector<Key> keys;
+  auto str = [&](std::string path, std::string* p) {
+    keys.push_back({path, [p](const std::string& v) {
+                      *p = v;
+                      return Status::Ok();
+                    }});
+  };
+  auto num = [&](std::string path, int64_t* p) {
+    keys.push_back({path, [path, p](const std::string& v) { return ParseInt(path, v, p); }});
+  };
+  auto boolean = [&](std::string path, bool* p) {
+    keys.push_back({path, [path, p](const std::string& v) { return ParseBool(path, v, p); }});
+  };
+  str("Store.Driver", &c->store.driver);
+  str("Store.Host", &c->store.host);
+  num("Store.Port", &c->store.port);
+  str("Store.User", &c->store.user);
+  str("Store.Password", &c->store.password);
+  str("Store.Db", &c->store.db);
+  str("Store.Schema", &c->store.schema);
+  num("Store.MaxOpenConns", &c->store.max_open_conns);
+  num("Store.MaxIdleConns", &c->store.max_idle_conns);
+  num("Store.ConnMaxLifeTime", &c->store.conn_max_life_time);
+  num("Store.DataExpire", &c->store.data_expire);
+  num("Store.FinishedDataExpire", &c->store.finished_data_expire);
+  str("Store.RedisPrefix", &c->store.redis_prefix);
+  str("Store.DataDir", &c->store.data_dir);
+  boolean("Store.Fsync", &c->store.fsync);
+  num("TransCronInterval", &c->trans_cron_interval);
+  num("TimeoutToFail", &c->timeout_to_fail);
+  num("RetryInterval", &c->retry_interval);
+  num("RequestTimeout", &c->request_timeout);
+  num("HttpPort", &c->http_port);
+  num("GrpcPort", &c->grpc_port);
+  num("JsonRpcPort", &c->json_rpc_port);
+  num("UpdateBranchSync", &c->update_branch_sync);
+  num("UpdateBranchAsyncGoroutineNum", &c->update_branch_async_goroutine_num);
+  str("LogLevel", &c->log_level);
+  str("Log.Outputs", &c->log_outputs);
+  str("TimeZoneOffset", &c->time_zone_offset);
+  num("ConfigUpdateInterval", &c->config_update_interval);
+  num("AlertRetryLimit", &c->alert_retry_limit);
+  str("AlertWebHook", &c->alert_web_hook);
+  str("AdminBasePath", &c->admin_base_path);
+  str("GrpcServiceConfig", &c->grpc_service_config);
+  str("MicroService.Driver", &c->micro_service_driver);
+  str("MicroService.Target", &c->micro_service_target);
+  str("MicroService.EndPoint", &c->micro_service_end_point);
+  str("ListenAddress", &c->listen_address);
+  num("WorkerThreads", &c->worker_threads);
+  num("StoreThreads", &c->store_threads);
+  num("CronWorkers", &c->cron_workers);
+  num("MaxBodyBytes", &c->max_body_bytes);
+  boolean("EnableTestControl", &c->enable_test_control);
+  boolean("CronEnabled", &c->cron_enabled);
+  return keys;
+}
+
+// Keys DTM accepts but dtmd does not use; accepted silently so DTM config files load unchanged.
+const std::set<std::string>& IgnoredPrefixes() {
+  static const std::set<std::string> k = {"HttpMicroService", "Log", "ExamplesDB"};
+  return k;
+}
+
+void Flatten(const YAML::Node& node, const std::string& prefix,
+             std::map<std::string, YAML::Node>* out) {
+  if (node.IsMap()) {
+    for (const auto& kv : node) {
+      std::string key = kv.first.as<std::string>();
+      Flatten(kv.second, prefix.empty() ? key : prefix + "." + key, out);
+    }
+  } else {
+    (*out)[prefix] = node;
+  }
+}
+
+}  // namespace
+
+std::string EnvNameOf(const std::string& key_path) {
+  std::string out;
+  for (size_t i = 0; i < key_path.size(); ++i) {
+    char ch = key_path[i];
+    if (ch == '.' || ch == '_') {
+      out += '_';
+      continue;
+    }
+    bool upper = std::isupper(static_cast<unsigned char>(ch));
+    if (upper && i > 0) {
+      char prev = key_path[i - 1];
+      if (std::islower(static_cast<unsigned char>(prev)) ||
+          std::isdigit(static_cast<unsigned char>(prev))) {
+        out += '_';
+      }
+    }
+    out += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  return out;
+}
+
+std::vector<std::string> KnownConfigKeys() {
+  ServerConfig c;
+  std::vector<std::string> out;
+  for (const auto& k : Keys(&c)) out.push_back(k.path);
+  return out;
+}
+
+Status LoadConfig(const std::string& yaml_path, ServerConfig* cfg) {
+  auto keys = Keys(cfg);
+  for (const auto& k : keys) {
+    if (const char* v = std::getenv(EnvNameOf(k.path).c_str()); v != nullptr) {
+      Status st = k.set(v);
+      if (!st.ok())
+        return Status::InvalidArgument(st.message() + " (from env " + EnvNameOf(k.path) + ")");
+    }
+  }
+  if (!yaml_path.empty()) {
+    YAML::Node root;
+    try {
+      root = YAML::LoadFile(yaml_path);
+    } catch (const YAML::Exception& e) {
+      return Status::InvalidArgument("config file " + yaml_path + ": " + e.what());
+    }
+    if (!root.IsNull() && !root.IsMap()) {
+      return Status::InvalidArgument("config file " + yaml_path + ": top level must be a mapping");
+    }
+    std::map<std::string, YAML::Node> flat;
+    if (root.IsMap()) Flatten(root, "", &flat);
+    std::map<std::string, const Key*> by_path;
+    for (const auto& k : keys) by_path[k.path] = &k;
+    for (const auto& [path, node] : flat) {
+      auto it = by_path.find(path);
+      if (it == by_path.end()) {
+        std::string head = path.substr(0, path.find('.'));
+        if (IgnoredPrefixes().count(head)) continue;
+        return Status::InvalidArgument("config file " + yaml_path + ": unknown key " + path);
+      }
+      if (!node.IsScalar()) {
+        if (node.IsNull()) continue;
+        return Status::InvalidArgument("config key " + path + " must be a scalar value");
+      }
+      Status st = it->second->set(node.Scalar());
+      if (!st.ok()) return st;
+    }
+  }
+  return ValidateConfig(*cfg);
+}
+
+Status ValidateConfig(const ServerConfig& c) {
+  auto bad = [](const std::string& m) { return Status::InvalidArgument(m); };
+  if (c.retry_interval < 10) return bad("config key RetryInterval: should not be less than 10");
+  if (c.timeout_to_fail < c.retry_interval) {
+    return bad("config key TimeoutToFail: should not be less than RetryInterval");
+  }
+  if (c.request_timeout <= 0) return bad("config key RequestTimeout: must be positive");
+  if (c.trans_cron_interval <= 0) return bad("config key TransCronInterval: must be positive");
+  if (c.config_update_interval <= 0)
+    return bad("config key ConfigUpdateInterval: must be positive");
+  if (c.http_port < 0 || c.http_port > 65535) return bad("config key HttpPort: not a valid port");
+  if (c.worker_threads < 0) return bad("config key WorkerThreads: must not be negative");
+  if (c.store_threads <= 0) return bad("config key StoreThreads: must be positive");
+  if (c.cron_workers < 0) return bad("config key CronWorkers: must not be negative");
+  if (c.max_body_bytes < 1024) return bad("config key MaxBodyBytes: must be at least 1024");
+  const std::string& d = c.store.driver;
+  if (d == "boltdb" || d == "embedded" || d == "sqlite") {
+    if (c.store.data_dir.empty()) return bad("config key Store.DataDir: must not be empty");
+  } else if (d == "memory") {
+  } else if (d == "mysql" || d == "postgres" || d == "redis" || d == "sqlserver") {
+    return bad("config key Store.Driver: '" + d +
+               "' is not available in this dtmd build (use boltdb/embedded or memory)");
+  } else {
+    return bad("config key Store.Driver: unknown driver '" + d + "'");
+  }
+  static const std::set<std::string> levels = {"debug", "info", "warn", "error"};
+  if (!levels.count(c.log_level))
+    return bad("config key LogLevel: must be debug, info, warn or error");
+  return Status::Ok();
+}
+
+}  // namespace lynx::server

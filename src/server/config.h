@@ -1,0 +1,79 @@
+// dtmd configuration: DTM's config keys (dtm-protocol.md §10) with DTM's defaults, loaded from
+// environment variables first and then a YAML file (YAML wins, as in DTM), then validated.
+// Keys marked "dtmd" are ours. Plain data; not thread-safe to mutate after start-up.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace lynx::server {
+
+struct StoreConfig {
+  // boltdb (DTM's default, served here by the embedded SQLite store), embedded, memory.
+  // (redis, mysql, postgres: a later release.)
+  std::string driver = "boltdb";
+  std::string host;
+  int64_t port = 0;
+  std::string user;
+  std::string password;
+  std::string db = "dtm";
+  std::string schema = "public";
+  int64_t max_open_conns = 500;
+  int64_t max_idle_conns = 500;
+  int64_t conn_max_life_time = 5;        // minutes
+  int64_t data_expire = 604800;          // s
+  int64_t finished_data_expire = 86400;  // s
+  std::string redis_prefix = "{a}";
+  std::string data_dir = "./dtmd-data";  // dtmd: directory of the embedded store
+  bool fsync =
+      true;  // dtmd: embedded store fsyncs every commit (turn off only for throw-away data)
+};
+
+struct ServerConfig {
+  StoreConfig store;
+  int64_t trans_cron_interval = 3;  // s, idle poll of the cron loop
+  int64_t timeout_to_fail = 35;     // s, default timeout of msg/tcc/xa
+  int64_t retry_interval = 10;      // s, base retry interval and cron lease
+  int64_t request_timeout = 3;      // s, server -> branch call timeout
+  int64_t http_port = 36789;
+  int64_t grpc_port = 36790;
+  int64_t json_rpc_port = 36791;  // unused, as in DTM
+  int64_t update_branch_sync = 1;
+  int64_t update_branch_async_goroutine_num = 1;
+  std::string log_level = "info";
+  std::string time_zone_offset;
+  int64_t config_update_interval = 3;  // s, topic map refresh
+  int64_t alert_retry_limit = 3;
+  std::string alert_web_hook;
+  std::string admin_base_path;
+  std::string grpc_service_config = R"({"loadBalancingConfig": [{"round_robin":{}}]})";
+  std::string micro_service_driver = "default";
+  std::string micro_service_target;
+  std::string micro_service_end_point;
+  std::string log_outputs = "stderr";
+
+  // dtmd extensions.
+  std::string listen_address = "0.0.0.0";
+  int64_t worker_threads = 0;        // 0 = one per core
+  int64_t store_threads = 64;        // threads for blocking store calls
+  int64_t cron_workers = 2;          // concurrent cron passes per instance
+  int64_t max_body_bytes = 4 << 20;  // request bodies above this get 413
+  bool enable_test_control = false;  // /api/test/* time shift and cron hooks (never in prod)
+  bool cron_enabled = true;          // background cron loop (tests may drive it by hand)
+};
+
+// Loads env (DTM names: Store.Driver -> STORE_DRIVER) then `yaml_path` (when non-empty) into
+// *cfg and validates. InvalidArgument naming the bad key on error.
+Status LoadConfig(const std::string& yaml_path, ServerConfig* cfg);
+Status ValidateConfig(const ServerConfig& cfg);
+
+// "Store.Driver" -> "STORE_DRIVER", "MicroService.EndPoint" -> "MICRO_SERVICE_END_POINT".
+std::string EnvNameOf(const std::string& key_path);
+
+// Every key LoadConfig understands, for --help.
+std::vector<std::string> KnownConfigKeys();
+
+}  // namespace lynx::server

@@ -1,0 +1,350 @@
+#include "server/engine.h"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include <cmath>
+
+#include "common/http_client.h"
+#include "server/engine_run.h"
+#include "server/trans_codec.h"
+
+namespace lynx::server {
+
+namespace asio = boost::asio;
+using store::TransBranch;
+
+Engine::Engine(EngineDeps deps) : deps_(std::move(deps)) {}
+
+int64_t Engine::NextCronInterval(const Trans& t, CronType type) const {
+  if (type == CronType::kBackoff) return t.g.next_cron_interval * 2;
+  if (type == CronType::kKeep) return t.g.next_cron_interval;
+  if (t.opts.retry_interval != 0) return t.opts.retry_interval;
+  if (t.opts.timeout_to_fail > 0 && t.opts.timeout_to_fail < config().retry_interval) {
+    return t.opts.timeout_to_fail;
+  }
+  return config().retry_interval;
+}
+
+bool Engine::IsTimeout(const Trans& t) const {
+  int64_t timeout = t.opts.timeout_to_fail;
+  if (timeout == 0 && t.g.trans_type != "saga") timeout = config().timeout_to_fail;
+  if (timeout == 0) return false;
+  return clock().Now() - t.g.create_time >= timeout * 1000;
+}
+
+bool Engine::NeedProcess(const Trans& t) const {
+  const auto& s = t.g.status;
+  return s == store::kStatusSubmitted || s == store::kStatusAborting ||
+         (s == store::kStatusPrepared && IsTimeout(t));
+}
+
+StatusOr<std::vector<TransBranch>> Engine::GenBranches(const Trans& t) const {
+  std::vector<TransBranch> out;
+  const auto& type = t.g.trans_type;
+  if (type != "saga" && type != "msg") return out;
+  char id[16];
+  for (size_t i = 0; i < t.steps.size(); ++i) {
+    snprintf(id, sizeof id, "%02zu", i + 1);
+    const auto& step = t.steps[i];
+    auto get = [&](const char* k) {
+      auto it = step.find(k);
+      return it == step.end() ? std::string() : it->second;
+    };
+    TransBranch b;
+    b.gid = t.g.gid;
+    b.bin_data = t.bin_payloads[i];
+    b.status = store::kStatusPrepared;
+    if (type == "saga") {
+      for (const char* op : {kOpCompensate, kOpAction}) {
+        b.branch_id = id;
+        b.url = get(op);
+        b.op = op;
+        out.push_back(b);
+      }
+      continue;
+    }
+    std::string action = get(kOpAction);
+    constexpr std::string_view kTopic = "topic://";
+    std::vector<std::string> urls;
+    if (action.rfind(kTopic, 0) == 0) {
+      urls = deps_.topics->Urls(action.substr(kTopic.size()));
+      if (urls.empty()) return Status::Internal("topic not found");
+    } else {
+      urls.push_back(action);
+    }
+    for (size_t j = 0; j < urls.size(); ++j) {
+      b.branch_id = id;
+      if (urls.size() > 1) {
+        char sub[8];
+        snprintf(sub, sizeof sub, "-%02zu", j + 1);
+        b.branch_id += sub;
+      }
+      b.url = urls[j];
+      b.op = kOpAction;
+      out.push_back(b);
+    }
+  }
+  return out;
+}
+
+asio::awaitable<Status> Engine::SaveNew(Trans& t, std::vector<TransBranch>& branches) {
+  UnixMs now = clock().Now();
+  t.g.next_cron_interval = NextCronInterval(t, CronType::kReset);
+  t.g.next_cron_time = now + t.g.next_cron_interval * 1000;
+  t.g.options = EncodeOptions(t.opts);
+  t.g.ext_data.clear();
+  t.g.create_time = t.g.update_time = now;
+  for (auto& b : branches) b.create_time = b.update_time = now;
+  auto* g = &t.g;
+  auto* bs = &branches;
+  co_return co_await store().Run([g, bs](store::Store& s) { return s.MaySaveNewTrans(*g, *bs); });
+}
+
+asio::awaitable<Status> Engine::ChangeStatus(Trans& t, const std::string& status,
+                                             const std::string& rollback_reason,
+                                             const std::string& result) {
+  store::StatusChange change;
+  change.new_status = status;
+  change.now = clock().Now();
+  if (!rollback_reason.empty()) change.rollback_reason = rollback_reason;
+  if (!result.empty()) change.result = result;
+  std::string gid = t.g.gid;
+  std::string old = t.g.status;
+  Status st = co_await store().Run(
+      [&gid, &old, &change](store::Store& s) { return s.ChangeGlobalStatus(gid, old, change); });
+  if (!st.ok()) {
+    if (st.IsNotFound()) {
+      co_return Status::Internal("status of " + gid + " is no longer '" + old +
+                                 "': changed by another actor");
+    }
+    co_return st;
+  }
+  spdlog::debug("gid {} status {} -> {}", gid, old, status);
+  t.g.status = status;
+  t.g.update_time = change.now;
+  if (status == store::kStatusSucceed) t.g.finish_time = change.now;
+  if (status == store::kStatusFailed) t.g.rollback_time = change.now;
+  if (change.rollback_reason) t.g.rollback_reason = *change.rollback_reason;
+  if (change.result) t.g.result = *change.result;
+  co_return Status::Ok();
+}
+
+asio::awaitable<void> Engine::TouchCronTime(Run& run, CronType type, int64_t delay_s) {
+  UnixMs now = clock().Now();
+  run.last_touched = now;
+  int64_t interval = NextCronInterval(run.t, type);
+  UnixMs next = now + (delay_s > 0 ? delay_s : interval) * 1000;
+  std::string gid = run.t.g.gid;
+  std::string status = run.t.g.status;
+  // A status that changed meanwhile leaves the row alone: its new owner schedules it.
+  co_await store().Run(
+      [&](store::Store& s) { return s.TouchCronTime(gid, status, interval, next, now); });
+  run.t.g.next_cron_interval = interval;
+  run.t.g.next_cron_time = next;
+}
+
+asio::awaitable<Status> Engine::CallUrl(const Run& run, const std::string& url,
+                                        const std::string& branch_id, const std::string& op,
+                                        const std::string& body) {
+  if (url.empty()) co_return Status::Ok();  // empty URL: success without a call
+  BranchCall call;
+  call.protocol = run.t.g.protocol;
+  call.url = url;
+  call.gid = run.t.g.gid;
+  call.trans_type = run.t.g.trans_type;
+  call.branch_id = branch_id;
+  call.op = op;
+  call.body = body;
+  call.headers = &run.t.opts.branch_headers;
+  int64_t timeout_s =
+      run.t.opts.request_timeout > 0 ? run.t.opts.request_timeout : config().request_timeout;
+  call.timeout_ms = timeout_s * 1000;
+  co_return co_await deps_.caller->Call(call);
+}
+
+asio::awaitable<Status> Engine::ExecBranch(std::shared_ptr<Run> run, size_t i) {
+  TransBranch& b = run->branches[i];
+  Status call = co_await CallUrl(*run, b.url, b.branch_id, b.op, b.bin_data);
+  std::string new_status;
+  Status err;
+  if (call.ok()) {
+    new_status = store::kStatusSucceed;
+  } else if (run->t.g.trans_type == "saga" && b.op == kOpAction && call.IsFailure()) {
+    new_status = store::kStatusFailed;
+    run->branch_errors[i] = "url:" + b.url + " return failed: " + call.message();
+  } else if (call.IsOngoing()) {
+    err = call;
+  } else {
+    err = Status::Internal(
+        "your http/grpc result should be specified as "
+        "in:\nhttp://d.dtm.pub/practice/arch.html#proto\n"
+        "unkown result will be retried: " +
+        call.message());
+  }
+  if (!new_status.empty()) {
+    UnixMs now = clock().Now();
+    b.status = new_status;
+    b.finish_time = b.update_time = now;
+    TransBranch row = b;
+    std::string gid = run->t.g.gid;
+    std::string global_status = run->t.g.status;
+    Status saved = co_await store().Run([&](store::Store& s) {
+      return s.LockGlobalSaveBranches(gid, global_status, {row}, false);
+    });
+    if (!saved.ok()) {
+      spdlog::warn("gid {} branch {} {}: status not saved: {}", gid, b.branch_id, b.op,
+                   saved.message());
+      co_return saved.IsNotFound()
+          ? Status::Internal("status of " + gid + " changed while branch " + b.branch_id + " ran")
+          : saved;
+    }
+  }
+  if (deps_.metrics) {
+    deps_.metrics->ObserveBranch(run->t.g.trans_type, b.branch_id, b.op,
+                                 new_status == store::kStatusSucceed);
+  }
+  const auto& g = run->t.g;
+  if (err.ok() && (clock().Now() - run->last_touched >= 1500 ||
+                   (g.next_cron_interval > config().retry_interval &&
+                    g.next_cron_interval > run->t.opts.retry_interval))) {
+    co_await TouchCronTime(*run, CronType::kReset, 0);
+  } else if (err.IsOngoing()) {
+    co_await TouchCronTime(*run, CronType::kKeep, 0);
+  } else if (!err.ok()) {
+    spdlog::info("gid {} branch {} {} {}: {}", g.gid, b.branch_id, b.op, b.url, err.message());
+    co_await TouchCronTime(*run, CronType::kBackoff, 0);
+    int64_t base = NextCronInterval(run->t, CronType::kReset);
+    int64_t v = base > 0 ? run->t.g.next_cron_interval / base : 0;
+    int64_t retry_count = v > 0 ? static_cast<int64_t>(std::log2(static_cast<double>(v))) : 0;
+    if (retry_count >= config().alert_retry_limit && !config().alert_web_hook.empty()) {
+      co_await Alert(*run, b.url, err, retry_count);
+    }
+  }
+  co_return err;
+}
+
+asio::awaitable<void> Engine::Alert(const Run& run, const std::string& url, const Status& err,
+                                    int64_t retry_count) {
+  if (deps_.alert_client == nullptr) co_return;
+  boost::json::object body{{"gid", run.t.g.gid},
+                           {"status", run.t.g.status},
+                           {"branch", url},
+                           {"error", err.message()},
+                           {"retry_count", retry_count}};
+  http::ClientRequest req;
+  req.method = "POST";
+  req.url = config().alert_web_hook;
+  req.headers.emplace_back("Content-Type", "application/json");
+  req.body = boost::json::serialize(body);
+  req.timeout_ms = config().request_timeout * 1000;
+  auto res = co_await deps_.alert_client->Send(std::move(req));
+  if (!res.ok()) {
+    spdlog::error("alerting webhook error: {}", res.status().message());
+  } else if (res->status != 200) {
+    spdlog::error("alerting webhook answered {}: {}", res->status, res->body);
+  }
+}
+
+asio::awaitable<Status> Engine::ProcessInner(std::shared_ptr<Run> run) {
+  run->last_touched = clock().Now();
+  run->branch_errors.assign(run->branches.size(), "");
+  const std::string& type = run->t.g.trans_type;
+  Status st;
+  if (type == "saga") {
+    st = co_await ProcessSaga(run);
+  } else if (type == "msg") {
+    st = co_await ProcessMsg(run);
+  } else if (type == "tcc") {
+    st = co_await ProcessTcc(run);
+  } else if (type == "xa") {
+    st = co_await ProcessXa(run);
+  } else {
+    st = Status::Internal("unknown trans type: " + type);
+  }
+  if (!st.ok() && !st.IsOngoing()) {
+    spdlog::warn("gid {} processing error: {}", run->t.g.gid, st.message());
+  }
+  CountPass(run->t.g.gid);
+  co_return st;
+}
+
+asio::awaitable<Status> Engine::Process(Trans t, std::vector<TransBranch> branches, bool wait) {
+  auto run = std::make_shared<Run>();
+  run->t = std::move(t);
+  run->branches = std::move(branches);
+  auto strand = asio::make_strand(deps_.executor);
+  auto observe = [this](const Run& r, bool ok) {
+    if (deps_.metrics && r.t.g.create_time) {
+      deps_.metrics->ObserveTransaction(r.t.g.trans_type, ok,
+                                        (clock().Now() - r.t.g.create_time) / 1000.0);
+    }
+  };
+  if (!wait) {
+    asio::co_spawn(strand, ProcessInner(run), asio::detached);
+    observe(*run, true);
+    co_return Status::Ok();
+  }
+  const bool submitting = run->t.g.status == store::kStatusSubmitted;
+  Status st = co_await asio::co_spawn(strand, ProcessInner(run), asio::use_awaitable);
+  if (st.ok() && submitting && run->t.g.status != store::kStatusSucceed) {
+    if (!run->t.g.rollback_reason.empty()) {
+      st = Status::Failure(run->t.g.rollback_reason);
+    } else {
+      st = Status::Failure("wait result not return success:");
+    }
+  }
+  observe(*run, st.ok());
+  co_return st;
+}
+
+asio::awaitable<std::string> Engine::CronOnce(int64_t expire_in_ms) {
+  UnixMs now = clock().Now();
+  int64_t lease = config().retry_interval;
+  static const std::string owner = [] {
+    char buf[32];
+    snprintf(buf, sizeof buf, "dtmd-%d", static_cast<int>(getpid()));
+    return std::string(buf);
+  }();
+  auto leased = co_await store().Run(
+      [&](store::Store& s) { return s.LockOneGlobalTrans(now, expire_in_ms, lease, owner); });
+  if (!leased.ok()) {
+    spdlog::error("cron lease failed: {}", leased.status().message());
+    co_return std::string();
+  }
+  if (!leased->has_value()) co_return std::string();
+  Trans t;
+  t.g = std::move(**leased);
+  if (Status st = DecodeOptions(t.g.options, &t.opts); !st.ok()) {
+    spdlog::error("gid {}: unreadable options '{}': {}", t.g.gid, t.g.options, st.message());
+  }
+  std::string gid = t.g.gid;
+  auto branches = co_await store().Run([&gid](store::Store& s) { return s.FindBranches(gid); });
+  if (!branches.ok()) {
+    spdlog::error("gid {}: loading branches failed: {}", gid, branches.status().message());
+    co_return gid;
+  }
+  Status st = co_await Process(std::move(t), std::move(*branches), true);
+  if (!st.ok() && !st.IsFailure() && !st.IsOngoing()) {
+    spdlog::info("cron pass of {} ended with: {}", gid, st.message());
+  }
+  co_return gid;
+}
+
+void Engine::CountPass(const std::string& gid) {
+  if (!config().enable_test_control) return;
+  std::lock_guard lock(passes_mu_);
+  ++passes_[gid];
+}
+
+int64_t Engine::PassCount(const std::string& gid) const {
+  std::lock_guard lock(passes_mu_);
+  auto it = passes_.find(gid);
+  return it == passes_.end() ? 0 : it->second;
+}
+
+}  // namespace lynx::server

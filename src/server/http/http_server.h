@@ -1,0 +1,50 @@
+// HttpServer: DTM's HTTP API on HttpPort (dtm-protocol.md §2), a thin front-end over Api:
+// decode -> core operation -> encode. One coroutine per connection (keep-alive), no thread per
+// request. Also /api/ping, /api/metrics and, when enabled, the test-only /api/test/* control.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace lynx {
+class SystemClock;
+}
+
+namespace lynx::server {
+
+class Api;
+class Engine;
+class Metrics;
+struct ServerConfig;
+
+struct HttpServerDeps {
+  const ServerConfig* config = nullptr;
+  Api* api = nullptr;
+  Engine* engine = nullptr;
+  Metrics* metrics = nullptr;
+  SystemClock* test_clock = nullptr;  // set only when test control is enabled
+};
+
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& io, HttpServerDeps deps);
+  ~HttpServer();
+  // Binds address:port (port 0 = any free port). Error names the address on failure.
+  Status Listen(const std::string& address, uint16_t port);
+  uint16_t port() const;
+  void Start();  // starts accepting
+  void Stop();   // stops accepting
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace lynx::server

@@ -1,0 +1,76 @@
+#include "server/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace lynx::server {
+
+struct Metrics::Impl {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  prometheus::Family<prometheus::Gauge>& info = prometheus::BuildGauge()
+                                                    .Name("dtm_server_info")
+                                                    .Help("The information of this dtm server.")
+                                                    .Register(*registry);
+  prometheus::Family<prometheus::Counter>& process = prometheus::BuildCounter()
+                                                         .Name("dtm_server_process_total")
+                                                         .Help("All request received by dtm")
+                                                         .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& response =
+      prometheus::BuildHistogram()
+          .Name("dtm_server_response_duration")
+          .Help("The request durations of a dtm server api")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& transactions =
+      prometheus::BuildCounter()
+          .Name("dtm_transaction_process_total")
+          .Help("All transactions processed by dtm")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& handled =
+      prometheus::BuildHistogram()
+          .Name("dtm_transaction_handled_duration")
+          .Help("Histogram of handling latency of the transaction that handled by the server.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& branches = prometheus::BuildCounter()
+                                                          .Name("dtm_branch_process_total")
+                                                          .Help("All branches processed by dtm")
+                                                          .Register(*registry);
+  // Prometheus' Go client default buckets, as DTM uses them.
+  const prometheus::Histogram::BucketBoundaries buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                        0.5,   1,    2.5,   5,    10};
+};
+
+Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
+  impl_->info.Add({{"gin_version", "none"}, {"grpc_version", "none"}}).Set(1);
+}
+Metrics::~Metrics() = default;
+
+void Metrics::ObserveApi(const std::string& type, const std::string& api, bool ok, double seconds) {
+  impl_->process.Add({{"type", type}, {"api", api}, {"status", ok ? "ok" : "fail"}}).Increment();
+  impl_->response.Add({{"type", type}, {"api", api}}, impl_->buckets).Observe(seconds);
+}
+
+void Metrics::ObserveTransaction(const std::string& model, bool ok, double seconds) {
+  impl_->transactions.Add({{"model", model}, {"status", ok ? "ok" : "fail"}}).Increment();
+  impl_->handled.Add({{"model", model}}, impl_->buckets).Observe(seconds);
+}
+
+void Metrics::ObserveBranch(const std::string& model, const std::string& branch_id,
+                            const std::string& op, bool ok) {
+  impl_->branches
+      .Add({{"model", model},
+            {"branchid", branch_id},
+            {"branchtype", op},
+            {"status", ok ? "ok" : "fail"}})
+      .Increment();
+}
+
+std::string Metrics::Serialize() const {
+  prometheus::TextSerializer serializer;
+  return serializer.Serialize(impl_->registry->Collect());
+}
+
+}  // namespace lynx::server

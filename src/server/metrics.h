@@ -1,0 +1,28 @@
+// Server metrics with DTM's names (dtm-protocol.md §11), served as Prometheus text on
+// GET /api/metrics. Thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace lynx::server {
+
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+  // dtm_server_process_total{type,api,status} and dtm_server_response_duration{type,api}.
+  void ObserveApi(const std::string& type, const std::string& api, bool ok, double seconds);
+  // dtm_transaction_process_total{model,status} and dtm_transaction_handled_duration{model}.
+  void ObserveTransaction(const std::string& model, bool ok, double seconds_since_create);
+  // dtm_branch_process_total{model,branchid,branchtype,status}.
+  void ObserveBranch(const std::string& model, const std::string& branch_id, const std::string& op,
+                     bool ok);
+  std::string Serialize() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lynx::server

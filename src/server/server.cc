@@ -1,0 +1,193 @@
+#include "server/server.h"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "common/http_client.h"
+#include "server/api.h"
+#include "server/branch_caller.h"
+#include "server/engine.h"
+#include "server/http/http_server.h"
+#include "server/metrics.h"
+#include "server/store_runner.h"
+#include "server/topics.h"
+#include "store/memory/memory_store.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace lynx::server {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// The one place where store backends are chosen.
+StatusOr<std::unique_ptr<store::Store>> CreateStore(const StoreConfig& c) {
+  if (c.driver == "memory") return std::unique_ptr<store::Store>(new store::MemoryStore());
+  if (c.driver == "boltdb" || c.driver == "embedded" || c.driver == "sqlite") {
+    std::error_code ec;
+    std::filesystem::create_directories(c.data_dir, ec);
+    if (ec) {
+      return Status::InvalidArgument("config key Store.DataDir: cannot create '" + c.data_dir +
+                                     "': " + ec.message());
+    }
+    store::SqliteOptions opts;
+    opts.path = (std::filesystem::path(c.data_dir) / "dtmd.sqlite").string();
+    opts.fsync = c.fsync;
+    auto s = store::SqliteStore::Open(opts);
+    if (!s.ok()) return s.status();
+    return std::unique_ptr<store::Store>(std::move(*s));
+  }
+  return Status::InvalidArgument("config key Store.Driver: unsupported driver '" + c.driver + "'");
+}
+
+}  // namespace
+
+struct Server::Impl {
+  explicit Impl(ServerConfig c) : config(std::move(c)) {}
+
+  ServerConfig config;
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+  SystemClock clock;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<StoreRunner> runner;
+  std::unique_ptr<http::ClientPool> client;
+  std::unique_ptr<HttpBranchCaller> caller;
+  Topics topics;
+  Metrics metrics;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<Api> api;
+  std::unique_ptr<HttpServer> http;
+  std::atomic<bool> stopping{false};
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stopped = false;
+
+  asio::awaitable<void> CronLoop() {
+    std::mt19937 rng(std::random_device{}());
+    asio::steady_timer timer(io);
+    while (!stopping) {
+      std::string gid = co_await engine->CronOnce(0);
+      if (!gid.empty()) continue;
+      double secs = config.trans_cron_interval - std::uniform_real_distribution<double>(0, 1)(rng);
+      timer.expires_after(std::chrono::milliseconds(static_cast<int64_t>(secs * 1000)));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+
+  asio::awaitable<void> TopicLoop() {
+    asio::steady_timer timer(io);
+    while (!stopping) {
+      timer.expires_after(std::chrono::seconds(config.config_update_interval));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (stopping) break;
+      Status st = co_await api->ReloadTopics();
+      if (!st.ok()) spdlog::warn("topic refresh failed: {}", st.message());
+    }
+  }
+};
+
+Server::Server(ServerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+
+Server::~Server() { Stop(); }
+
+Status Server::Start() {
+  auto& d = *impl_;
+  auto store = CreateStore(d.config.store);
+  if (!store.ok()) return store.status();
+  d.store = std::move(*store);
+  if (Status st = d.store->Ping(); !st.ok()) return st;
+  d.runner = std::make_unique<StoreRunner>(*d.store, static_cast<size_t>(d.config.store_threads));
+  d.client = std::make_unique<http::ClientPool>(d.io.get_executor());
+  d.caller = std::make_unique<HttpBranchCaller>(*d.client);
+  if (Status st = d.topics.Reload(*d.store); !st.ok()) return st;
+
+  EngineDeps deps;
+  deps.config = &d.config;
+  deps.clock = &d.clock;
+  deps.store = d.runner.get();
+  deps.caller = d.caller.get();
+  deps.topics = &d.topics;
+  deps.metrics = &d.metrics;
+  deps.alert_client = d.client.get();
+  deps.executor = d.io.get_executor();
+  d.engine = std::make_unique<Engine>(deps);
+  d.api = std::make_unique<Api>(*d.engine);
+
+  HttpServerDeps hdeps;
+  hdeps.config = &d.config;
+  hdeps.api = d.api.get();
+  hdeps.engine = d.engine.get();
+  hdeps.metrics = &d.metrics;
+  hdeps.test_clock = d.config.enable_test_control ? &d.clock : nullptr;
+  d.http = std::make_unique<HttpServer>(d.io, hdeps);
+  if (Status st =
+          d.http->Listen(d.config.listen_address, static_cast<uint16_t>(d.config.http_port));
+      !st.ok()) {
+    return st;
+  }
+  d.http->Start();
+  if (d.config.cron_enabled) {
+    for (int64_t i = 0; i < d.config.cron_workers; ++i) {
+      asio::co_spawn(d.io, d.CronLoop(), asio::detached);
+    }
+  }
+  asio::co_spawn(d.io, d.TopicLoop(), asio::detached);
+
+  d.work.emplace(d.io.get_executor());
+  size_t n = d.config.worker_threads > 0 ? static_cast<size_t>(d.config.worker_threads)
+                                         : std::max(1u, std::thread::hardware_concurrency());
+  for (size_t i = 0; i < n; ++i) d.threads.emplace_back([&d] { d.io.run(); });
+  spdlog::info("dtmd listening on {}:{} (store {}, {} threads{})", d.config.listen_address,
+               d.http->port(), d.config.store.driver, n,
+               d.config.enable_test_control ? ", TEST CONTROL ENABLED" : "");
+  return Status::Ok();
+}
+
+uint16_t Server::http_port() const { return impl_->http->port(); }
+
+void Server::Wait() {
+  asio::io_context signals_io;
+  asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+  signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (!ec) spdlog::info("signal {} received, stopping", sig);
+    Stop();
+  });
+  std::thread t([&signals_io] { signals_io.run(); });
+  {
+    std::unique_lock lock(impl_->stop_mu);
+    impl_->stop_cv.wait(lock, [this] { return impl_->stopped; });
+  }
+  signals_io.stop();
+  t.join();
+}
+
+void Server::Stop() {
+  auto& d = *impl_;
+  {
+    std::lock_guard lock(d.stop_mu);
+    if (d.stopped) return;
+    d.stopped = true;
+  }
+  d.stopping = true;
+  if (d.http) d.http->Stop();
+  d.work.reset();
+  d.io.stop();
+  for (auto& t : d.threads) t.join();
+  d.threads.clear();
+  if (d.runner) d.runner->Stop();
+  d.stop_cv.notify_all();
+}
+
+}  // namespace lynx::server

@@ -1,0 +1,39 @@
+// JSON <-> transaction conversions of the HTTP API (dtm-protocol.md §2.3, §2.9), and request
+// validation (gid rules, types, steps/payloads). Boost-free header.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "server/trans.h"
+
+namespace lynx::server {
+
+inline constexpr size_t kMaxGidLength = 128;
+
+// DTM's Escape: removes \n, \r and ';'. Then rejects control characters and over-long gids.
+Status CheckAndEscapeGid(std::string* gid);
+
+// Decodes a transaction request body (prepare/submit/abort/forceStop/resetNextCronTime).
+// `require_type` demands a known trans_type. Builds bin_payloads as DTM does (payloads, then
+// legacy steps[].data) and checks that every step has its payload.
+StatusOr<Trans> DecodeTransRequest(std::string_view body, bool require_type);
+StatusOr<BranchRegistration> DecodeBranchRegistration(std::string_view body);
+
+// Options column: DTM's JSON (always has "concurrent"; other fields omitted when zero).
+std::string EncodeOptions(const TransOptions& o);
+Status DecodeOptions(std::string_view text, TransOptions* o);
+
+// Response JSON of /query, /all: globals and branches as DTM shows them.
+std::string EncodeGlobalJson(const store::TransGlobal& g);
+std::string EncodeBranchJson(const store::TransBranch& b);
+std::string EncodeKvJson(const store::KV& kv);
+
+// A JSON string literal (with quotes) of s.
+std::string JsonQuote(std::string_view s);
+
+bool IsKnownTransType(const std::string& t);
+
+}  // namespace lynx::server
