@@ -12,7 +12,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev
   prometheus-cpp-dev
   libgtest-dev libgmock-dev
-  clang-format
+  clang-format ccache
 )
 
 missing=()
