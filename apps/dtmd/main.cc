@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 
@@ -64,6 +66,14 @@ int main(int argc, char** argv) {
   if (!st.ok()) {
     std::fprintf(stderr, "dtmd: %s\n", st.message().c_str());
     return 2;
+  }
+  if (!cfg.time_zone_offset.empty()) {
+    // DTM's TimeZoneOffset ("+8"): the process-local zone used for stored and shown times.
+    // POSIX TZ offsets have the opposite sign.
+    int hours = std::atoi(cfg.time_zone_offset.c_str());
+    std::string tz = "UTC" + std::to_string(-hours);
+    setenv("TZ", tz.c_str(), 1);
+    tzset();
   }
   spdlog::set_level(debug ? spdlog::level::debug : spdlog::level::from_str(cfg.log_level));
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");

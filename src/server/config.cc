@@ -214,6 +214,16 @@ Status ValidateConfig(const ServerConfig& c) {
   } else {
     return bad("config key Store.Driver: unknown driver '" + d + "'");
   }
+  if (!c.time_zone_offset.empty()) {
+    int64_t hours = 0;
+    if (!ParseInt("TimeZoneOffset",
+                  c.time_zone_offset[0] == '+' ? c.time_zone_offset.substr(1) : c.time_zone_offset,
+                  &hours)
+             .ok() ||
+        hours < -12 || hours > 14) {
+      return bad("config key TimeZoneOffset: must be whole hours such as +8 or -5");
+    }
+  }
   static const std::set<std::string> levels = {"debug", "info", "warn", "error"};
   if (!levels.count(c.log_level))
     return bad("config key LogLevel: must be debug, info, warn or error");

@@ -1,0 +1,101 @@
+// Configuration: DTM's keys, env names, precedence (env first, YAML wins) and validation messages
+// (dtm-protocol.md §10, §13.9).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "server/config.h"
+
+namespace lynx::server {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("dtmd-config-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    for (const char* e : {"HTTP_PORT", "STORE_DRIVER", "RETRY_INTERVAL"}) unsetenv(e);
+    std::filesystem::remove_all(dir_);
+  }
+  std::string Yaml(const std::string& text) {
+    auto p = dir_ / "conf.yml";
+    std::ofstream(p) << text;
+    return p.string();
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ConfigTest, EnvNamesFollowDtm) {
+  EXPECT_EQ(EnvNameOf("Store.Driver"), "STORE_DRIVER");
+  EXPECT_EQ(EnvNameOf("MicroService.EndPoint"), "MICRO_SERVICE_END_POINT");
+  EXPECT_EQ(EnvNameOf("MicroService_Driver"), "MICRO_SERVICE_DRIVER");
+  EXPECT_EQ(EnvNameOf("HttpPort"), "HTTP_PORT");
+  EXPECT_EQ(EnvNameOf("Store.RedisPrefix"), "STORE_REDIS_PREFIX");
+  EXPECT_EQ(EnvNameOf("Log.RotationConfigJSON"), "LOG_ROTATION_CONFIG_JSON");
+}
+
+TEST_F(ConfigTest, DefaultsAreDtms) {
+  ServerConfig c;
+  ASSERT_TRUE(LoadConfig("", &c).ok());
+  EXPECT_EQ(c.http_port, 36789);
+  EXPECT_EQ(c.retry_interval, 10);
+  EXPECT_EQ(c.timeout_to_fail, 35);
+  EXPECT_EQ(c.request_timeout, 3);
+  EXPECT_EQ(c.update_branch_sync, 1);
+  EXPECT_EQ(c.store.driver, "boltdb");
+}
+
+TEST_F(ConfigTest, EnvIsReadAndYamlWins) {
+  setenv("HTTP_PORT", "1234", 1);
+  setenv("RETRY_INTERVAL", "20", 1);
+  ServerConfig c;
+  ASSERT_TRUE(LoadConfig(Yaml("HttpPort: 5678\nStore:\n  Driver: memory\n"), &c).ok());
+  EXPECT_EQ(c.http_port, 5678);
+  EXPECT_EQ(c.retry_interval, 20);
+  EXPECT_EQ(c.store.driver, "memory");
+}
+
+TEST_F(ConfigTest, ErrorsNameTheKey) {
+  struct Case {
+    std::string yaml;
+    std::string message;
+  } cases[] = {
+      {"RetryInterval: 5\n", "config key RetryInterval: should not be less than 10"},
+      {"TimeoutToFail: 5\n", "config key TimeoutToFail: should not be less than RetryInterval"},
+      {"HttpPort: abc\n", "config key HttpPort: 'abc' is not an integer"},
+      {"Store:\n  Driver: oracle\n", "config key Store.Driver: unknown driver 'oracle'"},
+      {"Storee: 1\n", "unknown key Storee"},
+      {"LogLevel: loud\n", "config key LogLevel"},
+      {"Store:\n  Fsync: maybe\n", "config key Store.Fsync: 'maybe' is not a boolean"},
+      {"TimeZoneOffset: abc\n", "config key TimeZoneOffset"},
+  };
+  for (const auto& k : cases) {
+    ServerConfig c;
+    Status st = LoadConfig(Yaml(k.yaml), &c);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << k.yaml;
+    EXPECT_NE(st.message().find(k.message), std::string::npos) << st.message();
+  }
+}
+
+TEST_F(ConfigTest, BadEnvValueIsReported) {
+  setenv("HTTP_PORT", "x", 1);
+  ServerConfig c;
+  Status st = LoadConfig("", &c);
+  EXPECT_NE(st.message().find("from env HTTP_PORT"), std::string::npos) << st.message();
+}
+
+TEST_F(ConfigTest, MissingOrMalformedFileIsAnError) {
+  ServerConfig c;
+  EXPECT_FALSE(LoadConfig((dir_ / "absent.yml").string(), &c).ok());
+  EXPECT_FALSE(LoadConfig(Yaml("HttpPort: [1, 2\n"), &c).ok());
+  EXPECT_FALSE(LoadConfig(Yaml("- a\n- b\n"), &c).ok());
+}
+
+}  // namespace
+}  // namespace lynx::server
