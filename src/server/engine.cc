@@ -47,7 +47,7 @@ StatusOr<std::vector<TransBranch>> Engine::GenBranches(const Trans& t) const {
   std::vector<TransBranch> out;
   const auto& type = t.g.trans_type;
   if (type != "saga" && type != "msg") return out;
-  char id[16];
+  char id[32];
   for (size_t i = 0; i < t.steps.size(); ++i) {
     snprintf(id, sizeof id, "%02zu", i + 1);
     const auto& step = t.steps[i];
@@ -80,7 +80,7 @@ StatusOr<std::vector<TransBranch>> Engine::GenBranches(const Trans& t) const {
     for (size_t j = 0; j < urls.size(); ++j) {
       b.branch_id = id;
       if (urls.size() > 1) {
-        char sub[8];
+        char sub[32];
         snprintf(sub, sizeof sub, "-%02zu", j + 1);
         b.branch_id += sub;
       }

@@ -106,7 +106,9 @@ class EngineTest : public ::testing::Test {
   }
   std::vector<std::string> Statuses(const std::string& gid) {
     std::vector<std::string> out;
-    for (const auto& b : *store_.FindBranches(gid)) out.push_back(b.status);
+    auto branches = store_.FindBranches(gid);
+    EXPECT_TRUE(branches.ok());
+    for (const auto& b : branches.value()) out.push_back(b.status);
     return out;
   }
   std::string Cron(int64_t forward_s = 0) {
