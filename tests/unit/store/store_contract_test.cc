@@ -1,0 +1,753 @@
+// The Store contract (dtm-protocol.md §7.1, §13.7) run against every backend, plus the SQLite
+// store's durability and group-commit properties. Times are passed explicitly: nothing sleeps.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <latch>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "store/memory/memory_store.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace lynx::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr UnixMs kNow = 1'700'000'000'000;
+constexpr int64_t kRetryS = 10;  // RetryInterval
+constexpr int64_t kRetryMs = kRetryS * 1000;
+
+std::string MakeTempDir() {
+  std::string pattern = (fs::path(testing::TempDir()) / "store_test_XXXXXX").string();
+  char* dir = mkdtemp(pattern.data());
+  return dir == nullptr ? std::string() : std::string(dir);
+}
+
+std::unique_ptr<SqliteStore> OpenSqlite(const std::string& dir) {
+  SqliteOptions options;
+  options.path = (fs::path(dir) / "dtmd.sqlite").string();
+  auto store = SqliteStore::Open(options);
+  EXPECT_TRUE(store.ok()) << store.status().message();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+struct Backend {
+  std::string name;
+  std::function<std::unique_ptr<Store>(const std::string& dir)> open;
+};
+
+TransGlobal NewGlobal(const std::string& gid, UnixMs next_cron_time = kNow + kRetryMs) {
+  TransGlobal g;
+  g.gid = gid;
+  g.trans_type = "saga";
+  g.status = kStatusPrepared;
+  g.protocol = "http";
+  g.create_time = g.update_time = kNow;
+  g.options = R"({"wait_result":true})";
+  g.custom_data = R"({"orders":{}})";
+  g.next_cron_interval = kRetryS;
+  g.next_cron_time = next_cron_time;
+  g.ext_data = "ext";
+  return g;
+}
+
+TransBranch NewBranch(const std::string& gid, const std::string& branch_id, const std::string& op) {
+  TransBranch b;
+  b.gid = gid;
+  b.url = "http://busi/" + op;
+  b.bin_data = std::string("bin\0data", 8);  // bytes, not text
+  b.branch_id = branch_id;
+  b.op = op;
+  b.status = kStatusPrepared;
+  b.create_time = b.update_time = kNow;
+  return b;
+}
+
+StatusChange Change(const char* status, UnixMs now,
+                    std::optional<std::string> rollback_reason = std::nullopt) {
+  StatusChange c;
+  c.new_status = status;
+  c.now = now;
+  c.rollback_reason = std::move(rollback_reason);
+  return c;
+}
+
+auto Tie(const TransGlobal& g) {
+  return std::tie(g.id, g.gid, g.trans_type, g.status, g.query_prepared, g.protocol, g.create_time,
+                  g.update_time, g.finish_time, g.rollback_time, g.result, g.rollback_reason,
+                  g.options, g.custom_data, g.next_cron_interval, g.next_cron_time, g.owner,
+                  g.ext_data);
+}
+
+auto Tie(const TransBranch& b) {
+  return std::tie(b.id, b.gid, b.url, b.bin_data, b.branch_id, b.op, b.status, b.create_time,
+                  b.update_time, b.finish_time, b.rollback_time);
+}
+
+std::vector<std::string> Keys(const std::vector<TransBranch>& rows) {
+  std::vector<std::string> out;
+  for (const auto& b : rows) out.push_back(b.branch_id + "/" + b.op + "/" + b.status);
+  return out;
+}
+
+class StoreContractTest : public testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir();
+    ASSERT_FALSE(dir_.empty());
+    store_ = GetParam().open(dir_);
+    ASSERT_NE(store_, nullptr);
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // Saves a prepared saga with one branch (01, action).
+  TransGlobal Save(const std::string& gid, UnixMs next_cron_time = kNow + kRetryMs) {
+    TransGlobal g = NewGlobal(gid, next_cron_time);
+    std::vector<TransBranch> branches{NewBranch(gid, "01", "action")};
+    EXPECT_TRUE(store_->MaySaveNewTrans(g, branches).ok());
+    return g;
+  }
+  TransGlobal Find(const std::string& gid) {
+    auto g = store_->FindGlobal(gid);
+    EXPECT_TRUE(g.ok() && g->has_value()) << gid;
+    return g.ok() && g->has_value() ? **g : TransGlobal{};
+  }
+  std::vector<TransBranch> Branches(const std::string& gid) {
+    auto rows = store_->FindBranches(gid);
+    EXPECT_TRUE(rows.ok());
+    return rows.ok() ? *rows : std::vector<TransBranch>{};
+  }
+  std::optional<TransGlobal> Lock(int64_t expire_in_ms, UnixMs now = kNow) {
+    auto g = store_->LockOneGlobalTrans(now, expire_in_ms, kRetryS, "owner-1");
+    EXPECT_TRUE(g.ok()) << g.status().message();
+    return g.ok() ? *g : std::nullopt;
+  }
+  StatusOr<ResetCronResult> Reset(int64_t after_s, int64_t limit) {
+    return store_->ResetCronTime(kNow, after_s * 1000, limit);
+  }
+
+  std::string dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreContractTest, SaveAndFind) {
+  EXPECT_TRUE(store_->Ping().ok());
+  EXPECT_TRUE(store_->PopulateSchema().ok());  // idempotent
+  TransGlobal g = NewGlobal("g1");
+  g.query_prepared = "http://busi/query";
+  std::vector<TransBranch> branches{NewBranch("g1", "01", "action")};
+  ASSERT_TRUE(store_->MaySaveNewTrans(g, branches).ok());
+  EXPECT_GT(g.id, 0);
+  EXPECT_GT(branches[0].id, 0);
+  EXPECT_EQ(Tie(Find("g1")), Tie(g));
+  auto rows = Branches("g1");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(Tie(rows[0]), Tie(branches[0]));
+
+  auto missing = store_->FindGlobal("nope");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+  EXPECT_TRUE(Branches("nope").empty());
+}
+
+TEST_P(StoreContractTest, AppendKeepsInsertionOrderAndRejectsDuplicates) {
+  Save("g1");
+  ASSERT_TRUE(
+      store_->LockGlobalSaveBranches("g1", kStatusPrepared, {NewBranch("g1", "02", "action")}, true)
+          .ok());
+  EXPECT_EQ(Keys(Branches("g1")),
+            (std::vector<std::string>{"01/action/prepared", "02/action/prepared"}));
+
+  // A new row next to a duplicate: all or nothing.
+  std::vector<TransBranch> rows{NewBranch("g1", "03", "action"), NewBranch("g1", "01", "action")};
+  EXPECT_EQ(store_->LockGlobalSaveBranches("g1", kStatusPrepared, rows, true).code(),
+            StatusCode::kUniqueConflict);
+  EXPECT_EQ(Branches("g1").size(), 2u);
+}
+
+TEST_P(StoreContractTest, SaveBranchesNeedsTheExpectedStatus) {
+  Save("g1");
+  auto rows = std::vector<TransBranch>{NewBranch("g1", "02", "action")};
+  EXPECT_EQ(store_->LockGlobalSaveBranches("g1", kStatusSubmitted, rows, true).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(store_->LockGlobalSaveBranches("g1", kStatusSubmitted, rows, false).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(store_->LockGlobalSaveBranches("nope", kStatusPrepared, rows, true).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(Branches("g1").size(), 1u);
+}
+
+TEST_P(StoreContractTest, UpsertUpdatesExistingRowsAndAppendsNewOnes) {
+  Save("g1");
+  TransBranch before = Branches("g1")[0];
+  TransBranch done = NewBranch("g1", "01", "action");
+  done.url = "ignored";  // only status and times of an existing row change
+  done.status = kStatusSucceed;
+  done.finish_time = done.update_time = kNow + 5;
+  TransBranch added = NewBranch("g1", "01", "compensate");
+  ASSERT_TRUE(store_->LockGlobalSaveBranches("g1", kStatusPrepared, {done, added}, false).ok());
+  auto rows = Branches("g1");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].id, before.id);
+  EXPECT_EQ(rows[0].url, before.url);
+  EXPECT_EQ(rows[0].status, kStatusSucceed);
+  EXPECT_EQ(rows[0].finish_time, kNow + 5);
+  EXPECT_EQ(rows[0].update_time, kNow + 5);
+  EXPECT_EQ(rows[0].create_time, kNow);
+  EXPECT_EQ(rows[1].op, "compensate");
+  EXPECT_EQ(rows[1].bin_data, added.bin_data);
+
+  // One key twice in an upsert: the later row wins.
+  TransBranch again = done;
+  again.status = kStatusFailed;
+  ASSERT_TRUE(store_->LockGlobalSaveBranches("g1", kStatusPrepared, {done, again}, false).ok());
+  EXPECT_EQ(Keys(Branches("g1")),
+            (std::vector<std::string>{"01/action/failed", "01/compensate/prepared"}));
+}
+
+TEST_P(StoreContractTest, MaySaveNewTransIsInsertIfAbsent) {
+  TransGlobal first = Save("g1");
+  TransGlobal again = NewGlobal("g1");
+  again.status = kStatusSubmitted;
+  std::vector<TransBranch> more{NewBranch("g1", "02", "action")};
+  EXPECT_EQ(store_->MaySaveNewTrans(again, more).code(), StatusCode::kUniqueConflict);
+  EXPECT_EQ(Tie(Find("g1")), Tie(first));
+  EXPECT_EQ(Branches("g1").size(), 1u);
+
+  // Duplicate branches within one new transaction: nothing of it is written.
+  TransGlobal g2 = NewGlobal("g2");
+  std::vector<TransBranch> dup{NewBranch("g2", "01", "action"), NewBranch("g2", "01", "action")};
+  EXPECT_EQ(store_->MaySaveNewTrans(g2, dup).code(), StatusCode::kUniqueConflict);
+  auto absent = store_->FindGlobal("g2");
+  ASSERT_TRUE(absent.ok());
+  EXPECT_FALSE(absent->has_value());
+  EXPECT_TRUE(Branches("g2").empty());
+}
+
+TEST_P(StoreContractTest, ChangeGlobalStatusIsCompareAndSet) {
+  Save("g1");
+  StatusChange submit = Change(kStatusSubmitted, kNow + 1);
+  EXPECT_EQ(store_->ChangeGlobalStatus("g1", kStatusAborting, submit).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(store_->ChangeGlobalStatus("nope", kStatusPrepared, submit).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(Find("g1").status, kStatusPrepared);
+
+  ASSERT_TRUE(store_->ChangeGlobalStatus("g1", kStatusPrepared, submit).ok());
+  TransGlobal g = Find("g1");
+  EXPECT_EQ(g.status, kStatusSubmitted);
+  EXPECT_EQ(g.update_time, kNow + 1);
+  EXPECT_EQ(g.finish_time, 0);
+
+  StatusChange succeed = Change(kStatusSucceed, kNow + 2);
+  succeed.result = "done";
+  ASSERT_TRUE(store_->ChangeGlobalStatus("g1", kStatusSubmitted, succeed).ok());
+  g = Find("g1");
+  EXPECT_EQ(g.status, kStatusSucceed);
+  EXPECT_EQ(g.finish_time, kNow + 2);
+  EXPECT_EQ(g.update_time, kNow + 2);
+  EXPECT_EQ(g.rollback_time, 0);
+  EXPECT_EQ(g.result, "done");
+  EXPECT_EQ(g.rollback_reason, "");  // unset fields are left alone
+}
+
+TEST_P(StoreContractTest, FailedSetsRollbackTimeAndReason) {
+  Save("g1");
+  ASSERT_TRUE(
+      store_->ChangeGlobalStatus("g1", kStatusPrepared, Change(kStatusAborting, kNow + 1, "boom"))
+          .ok());
+  ASSERT_TRUE(
+      store_->ChangeGlobalStatus("g1", kStatusAborting, Change(kStatusFailed, kNow + 2)).ok());
+  TransGlobal g = Find("g1");
+  EXPECT_EQ(g.status, kStatusFailed);
+  EXPECT_EQ(g.rollback_time, kNow + 2);
+  EXPECT_EQ(g.finish_time, 0);
+  EXPECT_EQ(g.rollback_reason, "boom");
+}
+
+TEST_P(StoreContractTest, LockFollowsTheCronSchedule) {
+  Save("g1", kNow + kRetryMs);
+  auto locked = Lock(2 * kRetryMs);
+  ASSERT_TRUE(locked.has_value());
+  EXPECT_EQ(locked->gid, "g1");
+  EXPECT_EQ(locked->owner, "owner-1");
+  EXPECT_EQ(locked->next_cron_time, kNow + kRetryMs);  // now + lease
+  EXPECT_EQ(locked->update_time, kNow);
+  EXPECT_EQ(Tie(Find("g1")), Tie(*locked));
+
+  ASSERT_TRUE(
+      store_->TouchCronTime("g1", kStatusPrepared, 2 * kRetryS, kNow + 3 * kRetryMs, kNow).ok());
+  TransGlobal g = Find("g1");
+  EXPECT_EQ(g.next_cron_interval, 2 * kRetryS);
+  EXPECT_EQ(g.next_cron_time, kNow + 3 * kRetryMs);
+  EXPECT_FALSE(Lock(2 * kRetryMs).has_value());
+
+  ASSERT_TRUE(
+      store_->TouchCronTime("g1", kStatusPrepared, kRetryS, kNow + kRetryMs, kNow + 1).ok());
+  EXPECT_TRUE(Lock(2 * kRetryMs).has_value());
+
+  ASSERT_TRUE(store_->ChangeGlobalStatus("g1", kStatusPrepared, Change(kStatusSucceed, kNow)).ok());
+  EXPECT_FALSE(Lock(1000 * kRetryMs).has_value());
+  EXPECT_FALSE(Lock(0, kNow + 1000 * kRetryMs).has_value());
+}
+
+TEST_P(StoreContractTest, LockTakesTheEarliestDueFirst) {
+  Save("late", kNow - 1000);
+  Save("early", kNow - 5000);
+  Save("future", kNow + 5000);
+  EXPECT_EQ(Lock(0)->gid, "early");
+  EXPECT_EQ(Lock(0)->gid, "late");
+  EXPECT_FALSE(Lock(0).has_value());  // leased rows are now + lease, the last is not due
+}
+
+TEST_P(StoreContractTest, TouchCronTimeNeedsTheExpectedStatus) {
+  TransGlobal saved = Save("g1");
+  EXPECT_EQ(store_->TouchCronTime("g1", kStatusSubmitted, 20, kNow + 99, kNow + 1).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(store_->TouchCronTime("nope", kStatusPrepared, 20, kNow + 99, kNow + 1).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(Tie(Find("g1")), Tie(saved));
+}
+
+TEST_P(StoreContractTest, ResetCronTimeSequence) {
+  for (int i = 0; i < 10; ++i) Save("due110-" + std::to_string(i), kNow + 110'000);
+  Save("due90", kNow + 90'000);
+  TransGlobal done = Save("finished", kNow + 500'000);
+  ASSERT_TRUE(
+      store_->ChangeGlobalStatus("finished", kStatusPrepared, Change(kStatusSucceed, kNow)).ok());
+
+  auto r = Reset(100, 9);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->succeed_count, 9);
+  EXPECT_TRUE(r->has_remaining);
+  for (int i = 0; i < 9; ++i) {
+    auto g = Lock(2000);
+    ASSERT_TRUE(g.has_value()) << i;
+    EXPECT_EQ(g->gid.rfind("due110-", 0), 0u) << g->gid;
+  }
+  EXPECT_FALSE(Lock(2000).has_value());
+
+  r = Reset(100, 9);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->succeed_count, 1);
+  EXPECT_FALSE(r->has_remaining);
+  r = Reset(88, 9);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->succeed_count, 1);
+  EXPECT_EQ(Find("due90").next_cron_time, kNow);
+  EXPECT_EQ(Find("due90").update_time, kNow);
+  r = Reset(88, 9);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->succeed_count, 0);
+  EXPECT_FALSE(r->has_remaining);
+  EXPECT_EQ(Find("finished").next_cron_time, kNow + 500'000);  // finished rows are left alone
+}
+
+TEST_P(StoreContractTest, ResetTransGlobalCronTime) {
+  Save("g1", kNow + 80'000);
+  Save("g2", kNow + 80'000);
+  ASSERT_TRUE(store_->ChangeGlobalStatus("g2", kStatusPrepared, Change(kStatusFailed, kNow)).ok());
+  for (const char* gid : {"g1", "g2"}) {
+    ASSERT_TRUE(store_->ResetTransGlobalCronTime(gid, kNow + 7).ok()) << gid;
+    TransGlobal g = Find(gid);
+    EXPECT_EQ(g.next_cron_time, kNow + 7);
+    EXPECT_EQ(g.update_time, kNow + 7);
+  }
+  EXPECT_EQ(store_->ResetTransGlobalCronTime("nope", kNow).code(), StatusCode::kNotFound);
+  EXPECT_EQ(Lock(0, kNow + 8)->gid, "g1");
+  EXPECT_FALSE(Lock(0, kNow + 8).has_value());  // g2 is finished
+}
+
+TEST_P(StoreContractTest, ScanGlobalsPagesNewestFirst) {
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(Save("g" + std::to_string(i)).id);
+  std::reverse(ids.begin(), ids.end());
+
+  std::vector<int64_t> seen;
+  std::string position;
+  std::vector<TransGlobal> page;
+  for (int pages = 0; pages < 10; ++pages) {
+    ASSERT_TRUE(store_->ScanGlobals(&position, 1, {}, &page).ok());
+    for (const auto& g : page) seen.push_back(g.id);
+    if (position.empty()) break;
+    EXPECT_EQ(page.size(), 1u);
+  }
+  EXPECT_EQ(seen, ids);
+
+  position.clear();
+  ASSERT_TRUE(store_->ScanGlobals(&position, 100, {}, &page).ok());
+  EXPECT_EQ(page.size(), 5u);
+  EXPECT_EQ(position, "");
+
+  // Exactly `limit` rows: the cursor is handed out, and the next page is empty and final.
+  ASSERT_TRUE(store_->ScanGlobals(&position, 5, {}, &page).ok());
+  ASSERT_EQ(position, std::to_string(ids.back()));
+  ASSERT_TRUE(store_->ScanGlobals(&position, 5, {}, &page).ok());
+  EXPECT_TRUE(page.empty());
+  EXPECT_EQ(position, "");
+
+  position = "not-a-number";
+  EXPECT_EQ(store_->ScanGlobals(&position, 5, {}, &page).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreContractTest, ScanGlobalsFilters) {
+  auto save = [&](const std::string& gid, const std::string& type, const char* status,
+                  UnixMs created) {
+    TransGlobal g = NewGlobal(gid);
+    g.trans_type = type;
+    g.status = status;
+    g.create_time = created;
+    std::vector<TransBranch> none;
+    ASSERT_TRUE(store_->MaySaveNewTrans(g, none).ok());
+  };
+  save("m1", "msg", kStatusSucceed, kNow - 2000);
+  save("m2", "msg", kStatusSucceed, kNow);
+  save("m3", "msg", kStatusSubmitted, kNow);
+  save("s1", "saga", kStatusSucceed, kNow);
+  auto scan = [&](const ScanCondition& cond) {
+    std::string position;
+    std::vector<TransGlobal> page;
+    EXPECT_TRUE(store_->ScanGlobals(&position, 100, cond, &page).ok());
+    EXPECT_EQ(position, "");
+    std::vector<std::string> gids;
+    for (const auto& g : page) gids.push_back(g.gid);
+    return gids;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(scan({kStatusSucceed, "", 0, 0}), (V{"s1", "m2", "m1"}));
+  EXPECT_EQ(scan({"", "msg", 0, 0}), (V{"m3", "m2", "m1"}));
+  EXPECT_EQ(scan({kStatusSucceed, "msg", kNow - 1000, kNow + 1000}), (V{"m2"}));
+  EXPECT_EQ(scan({kStatusSucceed, "msg", kNow - 2000, kNow - 2000}), (V{"m1"}));  // inclusive
+  EXPECT_EQ(scan({"", "", kNow - 10'000, kNow - 5000}), V{});
+  EXPECT_EQ(scan({"", "", kNow + 1, 0}), V{});
+}
+
+TEST_P(StoreContractTest, KeyValue) {
+  ASSERT_TRUE(store_->CreateKV("topics", "t1", "v1", kNow).ok());
+  EXPECT_EQ(store_->CreateKV("topics", "t1", "other", kNow).code(), StatusCode::kUniqueConflict);
+  ASSERT_TRUE(store_->CreateKV("topics", "t2", "v2", kNow).ok());
+  ASSERT_TRUE(store_->CreateKV("other", "t1", "x", kNow).ok());
+
+  auto one = store_->FindKV("topics", "t1");
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->size(), 1u);
+  KV kv = (*one)[0];
+  EXPECT_EQ(std::tie(kv.cat, kv.k, kv.v, kv.version, kv.create_time, kv.update_time),
+            std::make_tuple("topics", "t1", "v1", 1, kNow, kNow));
+  EXPECT_TRUE(store_->FindKV("topics", "absent")->empty());
+  auto all = store_->FindKV("topics", "");
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].k, "t1");
+  EXPECT_EQ((*all)[1].k, "t2");
+
+  KV stale = kv;
+  kv.v = "v1b";
+  ASSERT_TRUE(store_->UpdateKV(kv, kNow + 1).ok());
+  EXPECT_EQ(kv.version, 2);
+  stale.v = "lost";
+  EXPECT_EQ(store_->UpdateKV(stale, kNow + 2).code(), StatusCode::kNotFound);
+  EXPECT_EQ(stale.version, 1);
+  KV stored = (*store_->FindKV("topics", "t1"))[0];
+  EXPECT_EQ(std::tie(stored.v, stored.version, stored.update_time),
+            std::make_tuple("v1b", 2, kNow + 1));
+
+  ASSERT_TRUE(store_->DeleteKV("topics", "t1").ok());
+  EXPECT_EQ(store_->DeleteKV("topics", "t1").code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->FindKV("topics", "t1")->empty());
+  EXPECT_EQ(store_->UpdateKV(kv, kNow).code(), StatusCode::kNotFound);
+}
+
+TEST_P(StoreContractTest, ScanKVPagesByIdAscending) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(store_->CreateKV("topics", "t" + std::to_string(i), "v", kNow).ok());
+    ASSERT_TRUE(store_->CreateKV("other", "o" + std::to_string(i), "v", kNow).ok());
+  }
+  std::vector<std::string> seen;
+  std::string position;
+  std::vector<KV> page;
+  for (int pages = 0; pages < 10; ++pages) {
+    ASSERT_TRUE(store_->ScanKV("topics", &position, 1, &page).ok());
+    for (const auto& kv : page) seen.push_back(kv.k);
+    if (position.empty()) break;
+    EXPECT_EQ(page.size(), 1u);
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"t0", "t1", "t2"}));
+  position.clear();
+  ASSERT_TRUE(store_->ScanKV("topics", &position, 100, &page).ok());
+  EXPECT_EQ(page.size(), 3u);
+  EXPECT_EQ(position, "");
+}
+
+TEST_P(StoreContractTest, RacingStatusChangesHaveOneWinner) {
+  constexpr int kTrans = 20;
+  for (int i = 0; i < kTrans; ++i) Save("g" + std::to_string(i));
+  std::atomic<int> wins[kTrans] = {};
+  std::atomic<int> errors{0};
+  std::latch start(2);
+  auto race = [&] {
+    start.arrive_and_wait();
+    for (int i = 0; i < kTrans; ++i) {
+      Status st = store_->ChangeGlobalStatus("g" + std::to_string(i), kStatusPrepared,
+                                             Change(kStatusSubmitted, kNow));
+      if (st.ok()) {
+        ++wins[i];
+      } else if (!st.IsNotFound()) {
+        ++errors;
+      }
+    }
+  };
+  std::thread a(race), b(race);
+  a.join();
+  b.join();
+  EXPECT_EQ(errors.load(), 0);
+  for (int i = 0; i < kTrans; ++i) EXPECT_EQ(wins[i].load(), 1) << i;
+}
+
+TEST_P(StoreContractTest, ConcurrentLeasesTakeEachRowOnce) {
+  constexpr int kRows = 50;
+  for (int i = 0; i < kRows; ++i) Save("g" + std::to_string(i), kNow - 1000);
+  std::mutex mu;
+  std::map<std::string, int> leased;
+  std::atomic<int> errors{0};
+  std::latch start(8);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      while (true) {
+        auto g = store_->LockOneGlobalTrans(kNow, 0, kRetryS, "owner");
+        if (!g.ok()) ++errors;
+        if (!g.ok() || !g->has_value()) return;
+        std::lock_guard lock(mu);
+        ++leased[(*g)->gid];
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(leased.size(), static_cast<size_t>(kRows));
+  for (const auto& [gid, n] : leased) EXPECT_EQ(n, 1) << gid;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, StoreContractTest,
+    testing::Values(Backend{"Memory",
+                            [](const std::string&) -> std::unique_ptr<Store> {
+                              return std::make_unique<MemoryStore>();
+                            }},
+                    Backend{"Sqlite",
+                            [](const std::string& dir) -> std::unique_ptr<Store> {
+                              return OpenSqlite(dir);
+                            }}),
+    [](const testing::TestParamInfo<Backend>& info) { return info.param.name; });
+
+// Properties only a durable backend has.
+class SqliteStoreTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir();
+    ASSERT_FALSE(dir_.empty());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string dir_;
+};
+
+TEST_F(SqliteStoreTest, DataSurvivesReopening) {
+  TransGlobal g = NewGlobal("g1");
+  std::vector<TransBranch> branches{NewBranch("g1", "01", "action")};
+  {
+    auto store = OpenSqlite(dir_);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->MaySaveNewTrans(g, branches).ok());
+    ASSERT_TRUE(store->CreateKV("topics", "t1", "v1", kNow).ok());
+  }
+  auto store = OpenSqlite(dir_);
+  ASSERT_NE(store, nullptr);
+  auto found = store->FindGlobal("g1");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ(Tie(**found), Tie(g));
+  auto rows = store->FindBranches("g1");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(Tie((*rows)[0]), Tie(branches[0]));
+  EXPECT_EQ(store->FindKV("topics", "t1")->size(), 1u);
+  // Ids keep growing after a restart, so cursors stay valid.
+  TransGlobal g2 = NewGlobal("g2");
+  std::vector<TransBranch> none;
+  ASSERT_TRUE(store->MaySaveNewTrans(g2, none).ok());
+  EXPECT_GT(g2.id, g.id);
+}
+
+TEST_F(SqliteStoreTest, CronQueriesUseThePartialIndex) {
+  auto store = OpenSqlite(dir_);
+  ASSERT_NE(store, nullptr);
+  auto plan = store->CronQueryPlan();
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  // Both the lease and the reset candidates: a range search of the unfinished-only index.
+  size_t uses = 0;
+  for (size_t at = 0;
+       (at = plan->find("USING INDEX trans_global_cron (next_cron_time", at)) != std::string::npos;
+       ++at) {
+    ++uses;
+  }
+  EXPECT_EQ(uses, 2u) << *plan;
+  EXPECT_EQ(plan->find("SCAN trans_global\n"), std::string::npos) << *plan;
+  EXPECT_EQ(plan->find("TEMP B-TREE"), std::string::npos) << *plan;
+}
+
+// 32 writers share fsyncs; every 10th write is a refused duplicate, which must roll back alone
+// inside its batch without taking its neighbours with it.
+TEST_F(SqliteStoreTest, ConcurrentWritesShareCommits) {
+  auto store = OpenSqlite(dir_);
+  ASSERT_NE(store, nullptr);
+  constexpr int kThreads = 32;
+  constexpr int kWritesPerThread = 200;
+  uint64_t writes_before = store->writes();
+  uint64_t commits_before = store->commits();
+  std::atomic<int> failures{0};
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      for (int i = 0; i < kWritesPerThread; ++i) {
+        bool duplicate = i % 10 == 9;
+        std::string gid = "g" + std::to_string(t) + "-" + std::to_string(duplicate ? i - 1 : i);
+        TransGlobal g = NewGlobal(gid);
+        std::vector<TransBranch> branches{NewBranch(gid, duplicate ? "02" : "01", "action")};
+        Status st = store->MaySaveNewTrans(g, branches);
+        if (st.code() != (duplicate ? StatusCode::kUniqueConflict : StatusCode::kOk)) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  uint64_t writes = store->writes() - writes_before;
+  uint64_t commits = store->commits() - commits_before;
+  EXPECT_EQ(writes, static_cast<uint64_t>(kThreads * kWritesPerThread));
+  EXPECT_LT(commits, writes);
+  RecordProperty("writes", std::to_string(writes));
+  RecordProperty("commits", std::to_string(commits));
+  std::printf("group commit: %llu writes in %llu commits\n",
+              static_cast<unsigned long long>(writes), static_cast<unsigned long long>(commits));
+
+  std::string position;
+  std::vector<TransGlobal> all;
+  ASSERT_TRUE(store->ScanGlobals(&position, 1'000'000, {}, &all).ok());
+  EXPECT_EQ(all.size(), static_cast<size_t>(kThreads * kWritesPerThread * 9 / 10));
+  for (const auto& g : all) {
+    auto rows = store->FindBranches(g.gid);
+    ASSERT_TRUE(rows.ok());
+    ASSERT_EQ(rows->size(), 1u) << g.gid;
+    EXPECT_EQ((*rows)[0].branch_id, "01") << g.gid;
+  }
+}
+
+// A child process writes transactions and reports each acknowledged gid through a pipe; it is
+// killed with SIGKILL mid-load. Every acknowledged transaction must then be there, and no
+// transaction may be there in part.
+TEST_F(SqliteStoreTest, AcknowledgedWritesSurviveKill9) {
+  constexpr int kBranches = 3;
+  constexpr int kWriters = 4;
+  constexpr size_t kAcksBeforeKill = 300;
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    auto store = OpenSqlite(dir_);
+    if (store == nullptr) _exit(2);
+    std::vector<std::thread> writers;
+    for (int w = 0; w < kWriters; ++w) {
+      writers.emplace_back([&store, w, fd = fds[1]] {
+        for (int i = 0;; ++i) {
+          std::string gid = "crash-" + std::to_string(w) + "-" + std::to_string(i);
+          TransGlobal g = NewGlobal(gid);
+          std::vector<TransBranch> branches;
+          for (int b = 0; b < kBranches; ++b) {
+            branches.push_back(NewBranch(gid, "0" + std::to_string(b), "action"));
+          }
+          if (!store->MaySaveNewTrans(g, branches).ok()) _exit(3);
+          std::string line = gid + "\n";  // below PIPE_BUF: written atomically
+          if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(4);
+        }
+      });
+    }
+    for (auto& t : writers) t.join();
+    _exit(0);
+  }
+  close(fds[1]);
+  std::set<std::string> acked;
+  std::string buffer;
+  bool killed = false;
+  char chunk[4096];
+  while (true) {
+    // A safety net against a hung child, not a timing assertion.
+    pollfd readable{fds[0], POLLIN, 0};
+    if (poll(&readable, 1, 60'000) != 1) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      FAIL() << "no progress from the writer process after " << acked.size() << " acks";
+    }
+    ssize_t n = read(fds[0], chunk, sizeof chunk);
+    if (n <= 0) break;  // EOF once the killed child's end is closed
+    buffer.append(chunk, static_cast<size_t>(n));
+    for (size_t nl; (nl = buffer.find('\n')) != std::string::npos; buffer.erase(0, nl + 1)) {
+      acked.insert(buffer.substr(0, nl));
+    }
+    if (!killed && acked.size() >= kAcksBeforeKill) {
+      kill(pid, SIGKILL);
+      killed = true;
+    }
+  }
+  close(fds[0]);
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL)
+      << "the writer ended on its own, status " << wstatus << ", after " << acked.size() << " acks";
+  ASSERT_GE(acked.size(), kAcksBeforeKill);
+
+  auto store = OpenSqlite(dir_);
+  ASSERT_NE(store, nullptr);
+  for (const auto& gid : acked) {
+    auto g = store->FindGlobal(gid);
+    ASSERT_TRUE(g.ok() && g->has_value()) << "acknowledged but lost: " << gid;
+  }
+  std::string position;
+  std::vector<TransGlobal> all;
+  ASSERT_TRUE(store->ScanGlobals(&position, 1'000'000, {}, &all).ok());
+  EXPECT_GE(all.size(), acked.size());
+  for (const auto& g : all) {
+    auto rows = store->FindBranches(g.gid);
+    ASSERT_TRUE(rows.ok());
+    EXPECT_EQ(rows->size(), static_cast<size_t>(kBranches)) << "partial transaction " << g.gid;
+  }
+  std::printf("crash: %zu acknowledged, %zu stored\n", acked.size(), all.size());
+}
+
+}  // namespace
+}  // namespace lynx::store
