@@ -165,6 +165,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     auto limit = IntParam(r, "limit", 100);
     if (!timeout.ok()) co_return FromStatus(timeout.status());
     if (!limit.ok()) co_return FromStatus(limit.status());
+    if (*limit <= 0) co_return FromStatus(Status::InvalidArgument("limit must be positive"));
     auto res = co_await api().ResetCronTime(*timeout, *limit);
     if (!res.ok()) co_return FromStatus(res.status());
     co_return Json(200, std::string(R"({"has_remaining":)") +
@@ -176,6 +177,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     if (api_name == "scanKV") {
       auto limit = IntParam(r, "limit", 100);
       if (!limit.ok()) co_return FromStatus(limit.status());
+      if (*limit <= 0) co_return FromStatus(Status::InvalidArgument("limit must be positive"));
       auto page = co_await api().ScanKV(Param(r, "cat"), Param(r, "position"), *limit);
       if (!page.ok()) co_return FromStatus(page.status());
       co_return Json(200, R"({"kv":)" + KvsJson(page->kv) + R"(,"next_position":)" +
