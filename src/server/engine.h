@@ -83,6 +83,7 @@ class Engine {
   boost::asio::awaitable<Status> ProcessTcc(std::shared_ptr<Run> run);
   boost::asio::awaitable<Status> ProcessXa(std::shared_ptr<Run> run);
   boost::asio::awaitable<Status> MayQueryPrepared(Run& run);
+  boost::asio::awaitable<Status> AbortIfPrepareTimedOut(Trans& t);
   // Calls branch i, records its new status, renews/backs off the cron time (§4.5).
   boost::asio::awaitable<Status> ExecBranch(std::shared_ptr<Run> run, size_t i);
   boost::asio::awaitable<Status> CallUrl(const Run& run, const std::string& url,

@@ -110,14 +110,19 @@ asio::awaitable<Status> Engine::ProcessMsg(std::shared_ptr<Run> run) {
   co_return co_await ChangeStatus(t, store::kStatusSucceed);
 }
 
+// A tcc/xa still prepared after its timeout rolls back; the reason prints the transaction's own
+// timeout_to_fail, so "Timeout after 0 seconds" when the default applied (DTM does the same).
+asio::awaitable<Status> Engine::AbortIfPrepareTimedOut(Trans& t) {
+  if (t.g.status != store::kStatusPrepared || !IsTimeout(t)) co_return Status::Ok();
+  co_return co_await ChangeStatus(
+      t, store::kStatusAborting,
+      "Timeout after " + std::to_string(t.opts.timeout_to_fail) + " seconds");
+}
+
 asio::awaitable<Status> Engine::ProcessTcc(std::shared_ptr<Run> run) {
   Trans& t = run->t;
   if (!NeedProcess(t)) co_return Status::Ok();
-  if (t.g.status == store::kStatusPrepared && IsTimeout(t)) {
-    LYNX_CO_RETURN_IF_ERROR(co_await ChangeStatus(
-        t, store::kStatusAborting,
-        "Timeout after " + std::to_string(t.opts.timeout_to_fail) + " seconds"));
-  }
+  LYNX_CO_RETURN_IF_ERROR(co_await AbortIfPrepareTimedOut(t));
   const bool forward = t.g.status == store::kStatusSubmitted;
   const char* op = forward ? kOpConfirm : kOpCancel;
   // Last registered first, as DTM does.
@@ -133,11 +138,7 @@ asio::awaitable<Status> Engine::ProcessTcc(std::shared_ptr<Run> run) {
 asio::awaitable<Status> Engine::ProcessXa(std::shared_ptr<Run> run) {
   Trans& t = run->t;
   if (!NeedProcess(t)) co_return Status::Ok();
-  if (t.g.status == store::kStatusPrepared && IsTimeout(t)) {
-    LYNX_CO_RETURN_IF_ERROR(co_await ChangeStatus(
-        t, store::kStatusAborting,
-        "Timeout after " + std::to_string(t.opts.timeout_to_fail) + " seconds"));
-  }
+  LYNX_CO_RETURN_IF_ERROR(co_await AbortIfPrepareTimedOut(t));
   const bool forward = t.g.status == store::kStatusSubmitted;
   const char* op = forward ? kOpCommit : kOpRollback;
   for (size_t i = 0; i < run->branches.size(); ++i) {

@@ -164,8 +164,9 @@ StatusOr<BranchRegistration> DecodeBranchRegistration(std::string_view body) {
   return r;
 }
 
-std::string EncodeOptions(const TransOptions& o) {
-  bj::object j;
+namespace {
+// The option fields as DTM's JSON has them: "concurrent" always, the others when non-zero.
+void PutOptions(bj::object& j, const TransOptions& o) {
   if (o.wait_result) j["wait_result"] = true;
   if (o.timeout_to_fail) j["timeout_to_fail"] = o.timeout_to_fail;
   if (o.request_timeout) j["request_timeout"] = o.request_timeout;
@@ -178,6 +179,12 @@ std::string EncodeOptions(const TransOptions& o) {
   j["concurrent"] = o.concurrent;
   if (o.retry_limit) j["retry_limit"] = o.retry_limit;
   if (o.retry_count) j["retry_count"] = o.retry_count;
+}
+}  // namespace
+
+std::string EncodeOptions(const TransOptions& o) {
+  bj::object j;
+  PutOptions(j, o);
   return bj::serialize(j);
 }
 
@@ -254,23 +261,9 @@ std::string EncodeGlobalJson(const store::TransGlobal& g) {
   if (g.next_cron_time) j["next_cron_time"] = TimeValue(g.next_cron_time);
   PutIf(j, "owner", g.owner);
   PutIf(j, "ext_data", g.ext_data);
-  TransOptions o;
-  if (DecodeOptions(g.options, &o).ok()) {
-    if (o.wait_result) j["wait_result"] = true;
-    if (o.timeout_to_fail) j["timeout_to_fail"] = o.timeout_to_fail;
-    if (o.request_timeout) j["request_timeout"] = o.request_timeout;
-    if (o.retry_interval) j["retry_interval"] = o.retry_interval;
-    if (!o.branch_headers.empty()) {
-      bj::object h;
-      for (const auto& [k, v] : o.branch_headers) h[k] = v;
-      j["branch_headers"] = std::move(h);
-    }
-    if (o.retry_limit) j["retry_limit"] = o.retry_limit;
-    if (o.retry_count) j["retry_count"] = o.retry_count;
-    j["concurrent"] = o.concurrent;
-  } else {
-    j["concurrent"] = false;
-  }
+  TransOptions o;  // options are shown flattened into the global, as DTM embeds them
+  (void)DecodeOptions(g.options, &o);
+  PutOptions(j, o);
   return bj::serialize(j);
 }
 
