@@ -285,8 +285,8 @@ asio::awaitable<Status> Engine::Process(Trans t, std::vector<TransBranch> branch
     }
   };
   if (!wait) {
+    observe(*run, true);  // before the spawn: the pass owns `run` from then on
     asio::co_spawn(strand, ProcessInner(run), asio::detached);
-    observe(*run, true);
     co_return Status::Ok();
   }
   const bool submitting = run->t.g.status == store::kStatusSubmitted;
