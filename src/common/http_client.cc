@@ -8,8 +8,8 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
-#include <boost/url/url.hpp>
 
+#include <cctype>
 #include <mutex>
 #include <unordered_map>
 
@@ -175,16 +175,41 @@ asio::awaitable<StatusOr<ClientResponse>> ClientPool::Send(ClientRequest request
   co_return Status::Unavailable("connection to " + key + " closed twice");
 }
 
-std::string AppendQuery(std::string_view url, const Headers& params) {
-  boost::urls::url u;
-  auto parsed = boost::urls::parse_uri_reference(url);
-  if (!parsed) {
-    // Leave unparsable URLs to the caller's error path: the call itself reports them.
-    return std::string(url);
+namespace {
+// Query-component escaping as Go's url.QueryEscape does it for unreserved characters; everything
+// else (also '+', which form decoders read as a space) is percent-encoded.
+void AppendEscaped(std::string& out, std::string_view in) {
+  static const char* hex = "0123456789ABCDEF";
+  for (unsigned char c : in) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
   }
-  u = *parsed;
-  for (const auto& [k, v] : params) u.params().append({k, v});
-  return std::string(u.buffer());
+}
+}  // namespace
+
+std::string AppendQuery(std::string_view url, const Headers& params) {
+  std::string_view fragment;
+  if (auto hash = url.find('#'); hash != std::string_view::npos) {
+    fragment = url.substr(hash);
+    url = url.substr(0, hash);
+  }
+  std::string out(url);
+  char sep = url.find('?') == std::string_view::npos ? '?' : '&';
+  if (!url.empty() && (url.back() == '?' || url.back() == '&')) sep = '\0';
+  for (const auto& [k, v] : params) {
+    if (sep) out += sep;
+    sep = '&';
+    AppendEscaped(out, k);
+    out += '=';
+    AppendEscaped(out, v);
+  }
+  out += fragment;
+  return out;
 }
 
 }  // namespace lynx::http

@@ -180,11 +180,13 @@ asio::awaitable<Status> Engine::ExecBranch(std::shared_ptr<Run> run, size_t i) {
   } else if (call.IsOngoing()) {
     err = call;
   } else {
-    err = Status::Internal(
-        "your http/grpc result should be specified as "
-        "in:\nhttp://d.dtm.pub/practice/arch.html#proto\n"
-        "unkown result will be retried: " +
-        call.message());
+    // Not final here (retried), but a FAILURE keeps its kind so that a wait_result caller
+    // gets 409 as DTM answers (its error wraps ErrFailure).
+    err = Status(call.IsFailure() ? StatusCode::kFailure : StatusCode::kInternal,
+                 "your http/grpc result should be specified as "
+                 "in:\nhttp://d.dtm.pub/practice/arch.html#proto\n"
+                 "unkown result will be retried: " +
+                     call.message());
   }
   if (!new_status.empty()) {
     UnixMs now = clock().Now();
