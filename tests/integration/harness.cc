@@ -1,0 +1,624 @@
+#include "harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#ifndef LYNX_DTMD_PATH
+#error "LYNX_DTMD_PATH must be defined (path of the dtmd binary)"
+#endif
+#ifndef LYNX_BUSI_PATH
+#error "LYNX_BUSI_PATH must be defined (path of the busi_server binary)"
+#endif
+
+namespace lynx::it {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace bj = boost::json;
+namespace fs = std::filesystem;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Tail(const std::string& path, size_t bytes = 6000) {
+  std::string s = ReadFile(path);
+  return s.size() > bytes ? "..." + s.substr(s.size() - bytes) : s;
+}
+
+// Waits for the port file a child writes (atomically) once it listens.
+bool AwaitPortFile(ChildProcess& proc, const std::string& path, uint16_t* port, std::string* err) {
+  bool ok = WaitUntil(
+      [&] {
+        std::ifstream in(path);
+        int p = 0;
+        if (in >> p && p > 0 && p < 65536) {
+          *port = static_cast<uint16_t>(p);
+          return true;
+        }
+        return !proc.Alive();
+      },
+      std::chrono::seconds(30));
+  if (!ok || *port == 0) {
+    *err = "no port in " + path + (proc.Alive() ? " (timeout)" : " (process exited)");
+    return false;
+  }
+  return true;
+}
+
+std::string PercentEncode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string JsonString(const bj::value& v, const char* key) {
+  if (!v.is_object()) return "";
+  const bj::value* f = v.get_object().if_contains(key);
+  return f != nullptr && f->is_string() ? std::string(f->get_string()) : "";
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// HTTP client
+
+bj::value HttpResponse::Json() const {
+  boost::system::error_code ec;
+  bj::value v = bj::parse(body, ec);
+  return ec ? bj::value() : v;
+}
+
+HttpResponse Http(uint16_t port, const std::string& method, const std::string& target,
+                  const std::string& body, const Headers& headers,
+                  std::chrono::milliseconds timeout) {
+  // A synchronous call built on Beast's async operations so that every step has a deadline
+  // (Beast's blocking calls cannot time out): one io_context per call, run to completion.
+  asio::io_context io(1);
+  HttpResponse out;
+  auto run = [&]() -> asio::awaitable<void> {
+    beast::tcp_stream stream(io);
+    stream.expires_after(timeout);
+    auto [cec] = co_await stream.async_connect(
+        tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), kTuple);
+    if (cec) {
+      out.error = "connect: " + cec.message();
+      co_return;
+    }
+    bhttp::request<bhttp::string_body> req;
+    req.version(11);
+    bhttp::verb verb = bhttp::string_to_verb(method);
+    if (verb == bhttp::verb::unknown) {
+      req.method_string(method);
+    } else {
+      req.method(verb);
+    }
+    req.target(target);
+    req.set(bhttp::field::host, "127.0.0.1:" + std::to_string(port));
+    if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
+    for (const auto& [k, v] : headers) req.set(k, v);
+    req.keep_alive(false);
+    req.body() = body;
+    req.prepare_payload();
+    auto [wec, wn] = co_await bhttp::async_write(stream, req, kTuple);
+    // A server may answer (e.g. 413) and close before reading everything: still read the reply.
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(256 << 20);
+    auto [rec, rn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+    if (rec) {
+      out.error =
+          (wec ? "write: " + wec.message() + "; " : std::string()) + "read: " + rec.message();
+      co_return;
+    }
+    out.status = static_cast<int>(parser.get().result_int());
+    out.body = parser.get().body();
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  };
+  asio::co_spawn(io, run(), asio::detached);
+  io.run();
+  return out;
+}
+
+std::string RawExchange(uint16_t port, const std::string& bytes,
+                        std::chrono::milliseconds timeout) {
+  asio::io_context io(1);
+  std::string out;
+  auto run = [&]() -> asio::awaitable<void> {
+    beast::tcp_stream stream(io);
+    stream.expires_after(timeout);
+    auto [cec] = co_await stream.async_connect(
+        tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), kTuple);
+    if (cec) co_return;
+    // A write error still leaves whatever the server answered to read.
+    (void)co_await asio::async_write(stream, asio::buffer(bytes), kTuple);
+    char buf[4096];
+    for (;;) {
+      auto [rec, rn] = co_await stream.async_read_some(asio::buffer(buf), kTuple);
+      out.append(buf, rn);
+      if (rec) break;
+    }
+  };
+  asio::co_spawn(io, run(), asio::detached);
+  io.run();
+  return out;
+}
+
+std::string WithQuery(const std::string& path, const Params& params) {
+  std::string out = path;
+  char sep = path.find('?') == std::string::npos ? '?' : '&';
+  for (const auto& [k, v] : params) {
+    out += sep;
+    out += PercentEncode(k) + "=" + PercentEncode(v);
+    sep = '&';
+  }
+  return out;
+}
+
+bool WaitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (cond()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // poll interval, not a wait
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes and directories
+
+ChildProcess::~ChildProcess() { Kill(); }
+
+bool ChildProcess::Start(const std::vector<std::string>& argv, const std::string& log_path,
+                         std::string* err) {
+  Kill();
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) {
+    *err = "cannot open " + log_path + ": " + std::strerror(errno);
+    return false;
+  }
+  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    *err = std::string("fork: ") + std::strerror(errno);
+    ::close(log_fd);
+    if (null_fd >= 0) ::close(null_fd);
+    return false;
+  }
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    if (null_fd >= 0) ::dup2(null_fd, 0);
+    ::dup2(log_fd, 1);
+    ::dup2(log_fd, 2);
+    ::close_range(3, ~0U, 0);
+    ::execv(cargv[0], cargv.data());
+    ::_exit(127);
+  }
+  ::close(log_fd);
+  if (null_fd >= 0) ::close(null_fd);
+  pid_ = pid;
+  return true;
+}
+
+bool ChildProcess::Alive() {
+  if (pid_ <= 0) return false;
+  int st = 0;
+  pid_t r = ::waitpid(pid_, &st, WNOHANG);
+  if (r == 0) return true;
+  pid_ = -1;  // exited (and reaped) or not ours any more
+  return false;
+}
+
+void ChildProcess::Kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int st = 0;
+  while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+}
+
+std::optional<int> ChildProcess::Terminate(std::chrono::milliseconds grace) {
+  if (pid_ <= 0) return std::nullopt;
+  ::kill(pid_, SIGTERM);
+  int st = 0;
+  std::optional<int> code;
+  bool exited = WaitUntil(
+      [&] {
+        pid_t r = ::waitpid(pid_, &st, WNOHANG);
+        if (r == pid_) {
+          if (WIFEXITED(st)) code = WEXITSTATUS(st);
+          return true;
+        }
+        return r < 0;
+      },
+      grace);
+  if (exited) {
+    pid_ = -1;
+    return code;
+  }
+  Kill();
+  return std::nullopt;
+}
+
+TempDir::TempDir(const std::string& prefix) {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/" + prefix + "-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) != nullptr) path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  if (path_.empty() || std::getenv("LYNX_IT_KEEP") != nullptr) return;
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+// ---------------------------------------------------------------------------------------------
+// busi_server
+
+std::string BusiCall::Query(const std::string& k) const {
+  auto it = query.find(k);
+  return it == query.end() ? "" : it->second;
+}
+
+std::string BusiCall::Header(const std::string& k) const {
+  auto it = headers.find(k);
+  return it == headers.end() ? "" : it->second;
+}
+
+bool Busi::Start(const std::string& dir, std::string* err) {
+  dir_ = dir;
+  const std::string port_file = dir + "/busi.port";
+  std::error_code ec;
+  fs::remove(port_file, ec);
+  if (!proc_.Start({LYNX_BUSI_PATH, "--port-file", port_file}, dir + "/busi.log", err)) {
+    return false;
+  }
+  return AwaitPortFile(proc_, port_file, &port_, err);
+}
+
+std::string Busi::Url(const std::string& route) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + "/api/busi/" + route;
+}
+
+void Busi::Script(const std::string& route, const std::vector<std::string>& results) {
+  bj::array a;
+  for (const auto& r : results) a.emplace_back(r);
+  auto res =
+      Http(port_, "POST", WithQuery("/api/control/script", {{"route", route}}), bj::serialize(a));
+  EXPECT_EQ(res.status, 200) << "busi script: " << res.error << res.body;
+}
+
+void Busi::SetDefault(const std::string& route, const std::string& result) {
+  auto res = Http(port_, "POST", WithQuery("/api/control/default", {{"route", route}}),
+                  bj::serialize(bj::value(bj::string(result))));
+  EXPECT_EQ(res.status, 200) << "busi default: " << res.error << res.body;
+}
+
+void Busi::Release(const std::string& gate) {
+  auto res = Http(port_, "POST", WithQuery("/api/control/release", {{"name", gate}}));
+  EXPECT_EQ(res.status, 200) << "busi release: " << res.error << res.body;
+}
+
+void Busi::Reset() {
+  auto res = Http(port_, "POST", "/api/control/reset");
+  EXPECT_EQ(res.status, 200) << "busi reset: " << res.error << res.body;
+}
+
+std::vector<BusiCall> Busi::Calls(const std::string& route, const std::string& gid) const {
+  Params params;
+  if (!route.empty()) params.emplace_back("route", route);
+  if (!gid.empty()) params.emplace_back("gid", gid);
+  auto res = Http(port_, "GET", WithQuery("/api/control/calls", params));
+  EXPECT_EQ(res.status, 200) << "busi calls: " << res.error << res.body;
+  std::vector<BusiCall> out;
+  bj::value v = res.Json();
+  if (!v.is_array()) return out;
+  for (const auto& e : v.get_array()) {
+    const auto& o = e.get_object();
+    BusiCall c;
+    c.seq = o.at("seq").to_number<int64_t>();
+    c.route = JsonString(e, "route");
+    c.method = JsonString(e, "method");
+    c.body = JsonString(e, "body");
+    c.result = JsonString(e, "result");
+    for (const auto& kv : o.at("query").get_object()) {
+      c.query[std::string(kv.key())] = std::string(kv.value().get_string());
+    }
+    for (const auto& kv : o.at("headers").get_object()) {
+      c.headers[std::string(kv.key())] = std::string(kv.value().get_string());
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::string Busi::LogTail() const { return Tail(dir_ + "/busi.log"); }
+
+// ---------------------------------------------------------------------------------------------
+// dtmd
+
+bool Dtmd::Start(const std::string& dir, const DtmdOptions& options, std::string* err) {
+  dir_ = dir;
+  options_ = options;
+  std::ofstream cfg(dir + "/dtmd.yml");
+  cfg << "ListenAddress: 127.0.0.1\n" << options.extra_yaml;
+  cfg.close();
+  if (!cfg) {
+    *err = "cannot write " + dir + "/dtmd.yml";
+    return false;
+  }
+  return Launch(err);
+}
+
+bool Dtmd::Launch(std::string* err) {
+  const std::string port_file = dir_ + "/dtmd.port";
+  std::error_code ec;
+  fs::remove(port_file, ec);
+  port_ = 0;
+  std::vector<std::string> argv = {
+      LYNX_DTMD_PATH,  "-c",      dir_ + "/dtmd.yml", "--http-port",  "0",
+      "--port-file",   port_file, "--data-dir",       dir_ + "/data", "--enable-test-control",
+      "--disable-cron"};
+  // LYNX_IT_STORE=memory runs the suite against another driver (tests that need a specific one
+  // set DtmdOptions::store).
+  const char* env_store = std::getenv("LYNX_IT_STORE");
+  std::string store = !options_.store.empty() ? options_.store : (env_store ? env_store : "");
+  if (!store.empty()) {
+    argv.push_back("--store");
+    argv.push_back(store);
+  }
+  if (!proc_.Start(argv, dir_ + "/dtmd.log", err)) return false;
+  return AwaitPortFile(proc_, port_file, &port_, err);
+}
+
+bool Dtmd::Restart(std::string* err) {
+  if (proc_.Alive()) proc_.Terminate();
+  return Launch(err);
+}
+
+void Dtmd::Kill9() { proc_.Kill(); }
+
+std::optional<int> Dtmd::Stop() { return proc_.Terminate(); }
+
+std::string Dtmd::Url() const {
+  return "http://127.0.0.1:" + std::to_string(port_) + "/api/dtmsvr";
+}
+
+std::string Dtmd::LogTail() const { return Tail(dir_ + "/dtmd.log"); }
+
+HttpResponse Dtmd::Get(const std::string& api, const Params& params) const {
+  return Http(port_, "GET", WithQuery("/api/dtmsvr/" + api, params));
+}
+
+HttpResponse Dtmd::Post(const std::string& api, const std::string& body, const Params& params,
+                        const Headers& headers) const {
+  return Http(port_, "POST", WithQuery("/api/dtmsvr/" + api, params), body, headers);
+}
+
+bj::value Dtmd::Query(const std::string& gid) const {
+  auto res = Get("query", {{"gid", gid}});
+  EXPECT_EQ(res.status, 200) << "query " << gid << ": " << res.error << res.body;
+  return res.Json();
+}
+
+std::string Dtmd::Status(const std::string& gid) const {
+  bj::value q = Query(gid);
+  if (!q.is_object()) return "";
+  const bj::value* t = q.get_object().if_contains("transaction");
+  return t == nullptr ? "" : JsonString(*t, "status");
+}
+
+std::string Dtmd::RollbackReason(const std::string& gid) const {
+  bj::value q = Query(gid);
+  if (!q.is_object()) return "";
+  const bj::value* t = q.get_object().if_contains("transaction");
+  return t == nullptr ? "" : JsonString(*t, "rollback_reason");
+}
+
+std::vector<std::string> Dtmd::BranchStatuses(const std::string& gid) const {
+  std::vector<std::string> out;
+  bj::value q = Query(gid);
+  if (!q.is_object()) return out;
+  const bj::value* bs = q.get_object().if_contains("branches");
+  if (bs == nullptr || !bs->is_array()) return out;
+  for (const auto& b : bs->get_array()) out.push_back(JsonString(b, "status"));
+  return out;
+}
+
+bool Dtmd::Exists(const std::string& gid) const {
+  auto res = Get("all", {{"gid", gid}});
+  EXPECT_EQ(res.status, 200) << "all?gid=" << gid << ": " << res.error << res.body;
+  bj::value v = res.Json();
+  if (!v.is_object()) return false;
+  const bj::value* ts = v.get_object().if_contains("transactions");
+  return ts != nullptr && ts->is_array() && !ts->get_array().empty();
+}
+
+int64_t Dtmd::Passes(const std::string& gid) const {
+  auto res = Http(port_, "GET", WithQuery("/api/test/passes", {{"gid", gid}}));
+  bj::value v = res.Json();
+  if (res.status != 200 || !v.is_object() || !v.get_object().contains("passes")) return -1;
+  return v.get_object().at("passes").to_number<int64_t>();
+}
+
+bool Dtmd::WaitPasses(const std::string& gid, int64_t n, std::chrono::milliseconds timeout) const {
+  return WaitUntil([&] { return Passes(gid) >= n; }, timeout);
+}
+
+std::string Dtmd::CronOnce(int64_t forward_s) const {
+  auto res = Http(port_, "POST",
+                  WithQuery("/api/test/cronOnce", {{"forward", std::to_string(forward_s)}}));
+  EXPECT_EQ(res.status, 200) << "cronOnce: " << res.error << res.body;
+  return JsonString(res.Json(), "gid");
+}
+
+bool Dtmd::Ping() const { return Http(port_, "GET", "/api/ping").status == 200; }
+
+// ---------------------------------------------------------------------------------------------
+// Request bodies
+
+TransRequest& TransRequest::Add(const std::string& action, const std::string& compensate,
+                                const std::string& payload) {
+  steps.push_back({{"action", action}, {"compensate", compensate}});
+  payloads.push_back(payload);
+  return *this;
+}
+
+TransRequest& TransRequest::AddMsg(const std::string& action, const std::string& payload) {
+  steps.push_back({{"action", action}});
+  payloads.push_back(payload);
+  return *this;
+}
+
+std::string TransRequest::Json() const {
+  // Field for field what the Go SDK's TransBase marshals (omitempty where Go has it).
+  bj::object o;
+  o["gid"] = gid;
+  o["trans_type"] = trans_type;
+  if (!custom_data.empty()) o["custom_data"] = custom_data;
+  if (!steps.empty()) {
+    bj::array a;
+    for (const auto& s : steps) {
+      bj::object step;
+      for (const auto& [k, v] : s) step[k] = v;
+      a.push_back(std::move(step));
+    }
+    o["steps"] = std::move(a);
+  }
+  if (!payloads.empty()) {
+    bj::array a;
+    for (const auto& p : payloads) a.emplace_back(p);
+    o["payloads"] = std::move(a);
+  }
+  if (!query_prepared.empty()) o["query_prepared"] = query_prepared;
+  o["protocol"] = "";
+  if (!rollback_reason.empty()) o["rollback_reason"] = rollback_reason;
+  if (wait_result) o["wait_result"] = true;
+  if (timeout_to_fail) o["timeout_to_fail"] = timeout_to_fail;
+  if (request_timeout) o["request_timeout"] = request_timeout;
+  if (retry_interval) o["retry_interval"] = retry_interval;
+  if (!branch_headers.empty()) {
+    bj::object h;
+    for (const auto& [k, v] : branch_headers) h[k] = v;
+    o["branch_headers"] = std::move(h);
+  }
+  o["concurrent"] = concurrent;
+  if (retry_limit) o["retry_limit"] = retry_limit;
+  return bj::serialize(o);
+}
+
+std::string BusiPayload(const std::string& trans_out_result, const std::string& trans_in_result) {
+  bj::object o{{"amount", 30},
+               {"trans_in_result", trans_in_result},
+               {"trans_out_result", trans_out_result},
+               {"store", ""}};
+  return bj::serialize(o);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixture
+
+void IntegrationTest::SetUp() {
+  dir_ = std::make_unique<TempDir>("dtmd-it");
+  ASSERT_FALSE(dir_->path().empty()) << "mkdtemp failed";
+  std::string err;
+  ASSERT_TRUE(busi_.Start(dir_->path(), &err)) << err << "\n" << busi_.LogTail();
+  DtmdOptions opts = Options();
+  opts.extra_yaml = "AlertWebHook: " + busi_.Url("AlertWebHook") + "\n" + opts.extra_yaml;
+  ASSERT_TRUE(dtm_.Start(dir_->path(), opts, &err)) << err << "\n" << dtm_.LogTail();
+}
+
+void IntegrationTest::TearDown() {
+  if (HasFailure()) {
+    std::cerr << "---- dtmd log (" << dir_->path() << ") ----\n"
+              << dtm_.LogTail() << "\n---- busi log ----\n"
+              << busi_.LogTail() << "\n";
+  }
+}
+
+std::string IntegrationTest::TestName() {
+  return ::testing::UnitTest::GetInstance()->current_test_info()->name();
+}
+
+TransRequest IntegrationTest::Saga(const std::string& gid, const std::string& out_result,
+                                   const std::string& in_result) const {
+  TransRequest r;
+  r.gid = gid;
+  r.trans_type = "saga";
+  const std::string payload = BusiPayload(out_result, in_result);
+  r.Add(busi_.Url("TransOut"), busi_.Url("TransOutRevert"), payload);
+  r.Add(busi_.Url("TransIn"), busi_.Url("TransInRevert"), payload);
+  return r;
+}
+
+void IntegrationTest::SubscribeHttpTrans() {
+  if (topic_subscribed_) return;
+  for (const char* route : {"TransOut", "TransIn"}) {
+    auto res = dtm_.Get(
+        "subscribe", {{"topic", "http_trans"}, {"url", busi_.Url(route)}, {"remark", "for test"}});
+    EXPECT_EQ(res.status, 200) << res.error << res.body;
+  }
+  topic_subscribed_ = true;
+}
+
+TransRequest IntegrationTest::Msg(const std::string& gid) {
+  SubscribeHttpTrans();
+  TransRequest r;
+  r.gid = gid;
+  r.trans_type = "msg";
+  r.AddMsg("topic://http_trans", BusiPayload());
+  r.query_prepared = busi_.Url("QueryPrepared");
+  return r;
+}
+
+}  // namespace lynx::it
