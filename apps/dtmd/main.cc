@@ -78,16 +78,20 @@ int main(int argc, char** argv) {
   spdlog::set_level(debug ? spdlog::level::debug : spdlog::level::from_str(cfg.log_level));
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
 
+  if (reset) {
+    st = lynx::server::PopulateStore(cfg);
+    if (!st.ok()) {
+      std::fprintf(stderr, "dtmd: %s\n", st.message().c_str());
+      return 1;
+    }
+    std::cout << "schema ready (" << cfg.store.driver << ")\n";
+    return 0;
+  }
   lynx::server::Server server(cfg);
   st = server.Start();
   if (!st.ok()) {
     std::fprintf(stderr, "dtmd: cannot start: %s\n", st.message().c_str());
     return 1;
-  }
-  if (reset) {
-    std::cout << "schema ready\n";
-    server.Stop();
-    return 0;
   }
   if (!port_file.empty()) {
     std::string tmp = port_file + ".tmp";

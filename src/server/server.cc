@@ -53,6 +53,12 @@ StatusOr<std::unique_ptr<store::Store>> CreateStore(const StoreConfig& c) {
 
 }  // namespace
 
+Status PopulateStore(const ServerConfig& config) {
+  auto store = CreateStore(config.store);
+  if (!store.ok()) return store.status();
+  return (*store)->PopulateSchema();
+}
+
 struct Server::Impl {
   explicit Impl(ServerConfig c) : config(std::move(c)) {}
 

@@ -10,6 +10,9 @@
 
 namespace lynx::server {
 
+// Opens the configured store and creates its schema (dtmd -r), without serving.
+Status PopulateStore(const ServerConfig& config);
+
 class Server {
  public:
   explicit Server(ServerConfig config);
