@@ -147,6 +147,8 @@ TEST_F(ApiTest, AllPagingAndGidFilter) {
   ASSERT_EQ(Transactions(by_gid).size(), 1u) << by_gid.body;
   EXPECT_EQ(Str(Transactions(by_gid)[0], "gid"), base + "1");
   EXPECT_FALSE(dtm_.Exists(base + "-unknown"));
+  auto unknown = dtm_.Get("all", {{"gid", base + "-unknown"}});
+  EXPECT_TRUE(unknown.Json().as_object().at("transactions").is_null()) << unknown.body;
 
   auto second = dtm_.Get("all", {{"limit", "1"}, {"position", pos1}});
   ASSERT_EQ(Transactions(second).size(), 1u) << second.body;

@@ -43,6 +43,9 @@ HttpResponse Http(uint16_t port, const std::string& method, const std::string& t
 std::string RawExchange(uint16_t port, const std::string& bytes,
                         std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// A local port nobody listens on (bound to an ephemeral port and released again).
+uint16_t UnusedPort();
+
 // "path?k=v&..." with percent-encoded keys and values.
 std::string WithQuery(const std::string& path, const Params& params);
 
@@ -200,8 +203,7 @@ struct TransRequest {
 std::string BusiPayload(const std::string& trans_out_result = "",
                         const std::string& trans_in_result = "");
 
-// The statuses of the recorded calls' "result" field etc. are plain strings; these are the DTM
-// status names used in assertions.
+// DTM's status names (global and branch), for assertions.
 inline const std::string kPrepared = "prepared";
 inline const std::string kSubmitted = "submitted";
 inline const std::string kAborting = "aborting";
@@ -237,7 +239,7 @@ class IntegrationTest : public ::testing::Test {
   bool topic_subscribed_ = false;
 };
 
-// EXPECT-style printer of statuses: {"prepared","succeed"}.
+// Branch statuses in storage order, e.g. Statuses({kPrepared, kSucceed}).
 using Statuses = std::vector<std::string>;
 
 }  // namespace lynx::it

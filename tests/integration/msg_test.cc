@@ -98,6 +98,8 @@ TEST_F(MsgTest, DuplicatePrepareAndLatePrepare) {
   EXPECT_EQ(dtm_.Status(gid), kSucceed);
   auto late = Prepare(msg);
   EXPECT_EQ(late.status, 409) << late.body;
+  EXPECT_NE(late.body.find(R"("dtm_result":"FAILURE")"), std::string::npos) << late.body;
+  EXPECT_NE(late.body.find("current status 'succeed', cannot prepare"), std::string::npos);
   // The branches created at prepare time were used, not duplicated.
   EXPECT_EQ(dtm_.BranchStatuses(gid), Statuses({kSucceed, kSucceed}));
 }

@@ -1,4 +1,6 @@
 // Saga over HTTP (dtm-protocol.md §5.2, §13.2). Statuses are in storage order [c1,a1,c2,a2].
+#include <boost/json.hpp>
+
 #include <algorithm>
 #include <regex>
 #include <thread>
@@ -7,6 +9,8 @@
 
 namespace lynx::it {
 namespace {
+
+namespace bj = boost::json;
 
 using SagaTest = IntegrationTest;
 
@@ -337,6 +341,9 @@ TEST_F(SagaTest, BranchHeaders) {
   auto res = Submit(saga);
   EXPECT_EQ(res.status, 200) << res.body;
   EXPECT_EQ(dtm_.Status(gid), kSucceed);
+  auto calls = busi_.Calls("TransOutHeaderYes", gid);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].method, "GET") << "an empty body is sent with GET";
 
   // Without headers the header-free route is satisfied (and the header-checking one is not).
   TransRequest plain;
@@ -493,7 +500,8 @@ TEST_F(SagaTest, UnreachableBranchIsRetried) {
   saga.gid = gid;
   saga.trans_type = "saga";
   saga.wait_result = true;
-  saga.Add("http://127.0.0.1:1/api/busi/TransOut", "", BusiPayload());
+  saga.Add("http://127.0.0.1:" + std::to_string(UnusedPort()) + "/api/busi/TransOut", "",
+           BusiPayload());
   auto res = Submit(saga);
   EXPECT_EQ(res.status, 409) << res.body;
   EXPECT_EQ(dtm_.Status(gid), kSubmitted);
@@ -526,6 +534,19 @@ TEST_F(SagaTest, ConcurrentDuplicateSubmits) {
   EXPECT_TRUE(busi_.Calls("TransOutRevert", gid).empty());
   EXPECT_TRUE(busi_.Calls("TransInRevert", gid).empty());
   EXPECT_EQ(dtm_.CronOnce(3600), "");
+}
+
+TEST_F(SagaTest, GrpcProtocolWithHttpUrls) {
+  // HTTP is used whenever the URL is http://, whatever the transaction's protocol.
+  const std::string gid = TestName();
+  auto saga = Saga(gid);
+  saga.wait_result = true;
+  bj::object body = bj::parse(saga.Json()).as_object();
+  body["protocol"] = "grpc";
+  auto res = dtm_.Post("submit", bj::serialize(body));
+  EXPECT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(dtm_.Status(gid), kSucceed);
+  EXPECT_EQ(busi_.Calls("TransIn", gid).size(), 1u);
 }
 
 }  // namespace
