@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev
-  libyaml-cpp-dev libsqlite3-dev
+  libyaml-cpp-dev libsqlite3-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev libcli11-dev
   prometheus-cpp-dev
   libgtest-dev libgmock-dev
