@@ -1,0 +1,94 @@
+// DTMClient: the lynx plugin "dtm.server" (config prefix "lynx.dtm", weight 90) and the entry
+// point of the DTM client: gid generation, preconfigured transactions, health.
+//   auto& dtm = app.GetPlugin<lynx::dtm::DTMClient>("dtm.server");
+//   lynx::dtm::Saga saga = dtm.NewSaga(dtm.GenerateGid());
+// Without the host: `lynx::dtm::DTMClient dtm(config); lynx::Status st = dtm.StartupTasks();`.
+// The lifecycle methods are called by the host from one thread; once started, every other method
+// may be called from any thread (they only read the configuration and use the shared, thread-safe
+// HTTP transport).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <lynx/context.h>
+#include <lynx/dtm/config.h>
+#include <lynx/dtm/msg.h>
+#include <lynx/dtm/saga.h>
+#include <lynx/dtm/tcc.h>
+#include <lynx/dtm/xa.h>
+#include <lynx/plugin.h>
+#include <lynx/status.h>
+
+namespace lynx::dtm {
+
+inline constexpr char kPluginName[] = "dtm.server";
+inline constexpr char kConfigPrefix[] = "lynx.dtm";
+inline constexpr int kPluginWeight = 90;
+
+class DTMClient : public lynx::Plugin {
+ public:
+  // For the host: the configuration is read by InitializeResources.
+  DTMClient();
+  // Without the host: `config` gets its defaults and is validated now; StartupTasks() returns
+  // the validation error, if any.
+  explicit DTMClient(DtmConfig config);
+  ~DTMClient() override;
+  DTMClient(const DTMClient&) = delete;
+  DTMClient& operator=(const DTMClient&) = delete;
+
+  std::string Name() const override { return kPluginName; }
+  std::string ConfigPrefix() const override { return kConfigPrefix; }
+  int Weight() const override { return kPluginWeight; }
+
+  // Reads and validates lynx.dtm (errors name the key).
+  Status InitializeResources(lynx::Runtime& runtime) override;
+  // Enabled: up to max_connection_retries attempts to reach {server_url}/newGid, sleeping
+  // 2 s x attempt between them (Unavailable when none succeeded); registers the shared resource
+  // "dtm.server" (a DTMClient*). Disabled: does nothing.
+  Status StartupTasks() override;
+  // GET {server_url}/newGid within 5 s: Ok on 200 with a non-empty body. Always Ok when disabled.
+  Status CheckHealth() override;
+  Status CleanupTasks() override;
+
+  // A new gid from the server; "" when it cannot be had (the reason is logged).
+  std::string GenerateGid() const;
+  // The same with the reason.
+  StatusOr<std::string> NewGid() const;
+
+  // Transactions preconfigured with server_url and timeout_to_fail = transaction_timeout,
+  // request_timeout = timeout, retry_interval = retry_interval. `ctx` bounds their calls, and the
+  // pass_through_headers it carries become branch headers. When the plugin is disabled their
+  // server URL is empty and every call fails with InvalidArgument.
+  Saga NewSaga(const std::string& gid, const Context& ctx = Context()) const;
+  Msg NewMsg(const std::string& gid, const Context& ctx = Context()) const;
+  Tcc NewTcc(const std::string& gid, const Context& ctx = Context()) const;
+  Xa NewXa(const std::string& gid, const Context& ctx = Context()) const;
+
+  // The headers of ctx named in pass_through_headers (names as configured, matched
+  // case-insensitively), merged under `custom` (custom values win).
+  std::map<std::string, std::string> BranchHeaders(
+      const Context& ctx, const std::map<std::string, std::string>& custom = {}) const;
+
+  // The configured server URL ("" when disabled).
+  std::string GetServerURL() const;
+  std::string GetGRPCServer() const;
+  const DtmConfig& GetConfig() const { return config_; }
+  bool IsEnabled() const { return config_.enabled; }
+
+ private:
+  template <class T>
+  T Configure(T trans, const Context& ctx) const;
+
+  DtmConfig config_;
+  Status config_status_;
+  lynx::Runtime* runtime_ = nullptr;
+};
+
+// Registers the plugin "dtm.server" under "lynx.dtm" with `registry` (a second registration is
+// logged and ignored).
+void RegisterPlugin(lynx::PluginRegistry& registry);
+
+}  // namespace lynx::dtm

@@ -1,0 +1,57 @@
+// DtmConfig: the `lynx.dtm` configuration of the dtm.server plugin (lynx-dtm-plugin.md §2), with
+// every key's default, and the one place that reads it from the host's configuration tree and
+// validates it. Plain data; thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <lynx/config_node.h>
+#include <lynx/status.h>
+
+namespace lynx::dtm {
+
+inline constexpr char kDefaultServerUrl[] = "http://localhost:36789/api/dtmsvr";
+
+struct DtmConfig {
+  // When false the plugin starts but does nothing and reports healthy.
+  bool enabled = false;
+  // DTM HTTP API base. Required (non-empty) when enabled; scheme http or https.
+  std::string server_url = kDefaultServerUrl;
+  // DTM gRPC address host:port; empty: no gRPC. (gRPC transports are not in this build yet.)
+  std::string grpc_server = {};
+  // Seconds. Timeout of the calls to the DTM server, and the `request_timeout` of transactions
+  // created by DTMClient. 0 means the default.
+  int64_t timeout = 10;
+  // Seconds. `retry_interval` of transactions created by DTMClient. 0 means the default.
+  int64_t retry_interval = 10;
+  // Seconds. `timeout_to_fail` of transactions created by DTMClient. 0 means the default.
+  int64_t transaction_timeout = 60;
+  // Seconds. Per-branch call timeout used by TransactionHelper. 0 means the default.
+  int64_t branch_timeout = 30;
+  // Header names copied from the incoming request (lynx::Context::Headers()) to every branch
+  // call. Matched case-insensitively.
+  std::vector<std::string> pass_through_headers = {};
+  // TLS for the gRPC connection; cert and key files are then required.
+  bool grpc_tls_enabled = false;
+  std::string grpc_cert_file = {};
+  std::string grpc_key_file = {};
+  std::string grpc_ca_file = {};
+  // Connection attempts at start-up (back-off 2 s x attempt). 0 means the default.
+  int64_t max_connection_retries = 3;
+};
+
+// Replaces zero numbers by their defaults (zero means "use the default").
+void ApplyDtmConfigDefaults(DtmConfig* config);
+
+// The rules of §2. The first violation is returned as InvalidArgument whose message starts with
+// the full key ("<prefix>.server_url ..."); `prefix` is the config prefix of the plugin.
+Status ValidateDtmConfig(const DtmConfig& config, const std::string& prefix = "lynx.dtm");
+
+// Reads `node` (the plugin's subtree, e.g. lynx.dtm) into *config: keys absent from the node keep
+// their defaults, zeros become defaults, then ValidateDtmConfig. Wrong value types and failed rules
+// are InvalidArgument naming the key. Unknown keys are logged and ignored.
+Status LoadDtmConfig(const lynx::ConfigNode& node, DtmConfig* config);
+
+}  // namespace lynx::dtm

@@ -1,0 +1,15 @@
+// Everything of the lynx DTM plugin and client (umbrella header).
+#pragma once
+
+#include <lynx/context.h>
+#include <lynx/dtm/barrier.h>
+#include <lynx/dtm/client.h>
+#include <lynx/dtm/config.h>
+#include <lynx/dtm/helper.h>
+#include <lynx/dtm/json.h>
+#include <lynx/dtm/msg.h>
+#include <lynx/dtm/saga.h>
+#include <lynx/dtm/tcc.h>
+#include <lynx/dtm/trans_base.h>
+#include <lynx/dtm/xa.h>
+#include <lynx/status.h>

@@ -1,0 +1,60 @@
+// Msg: DTM's 2-phase message (dtm-protocol.md §5.3). Prepare registers the message with a
+// query-prepared URL that DTM asks when the outcome of the local transaction is unknown; Submit
+// makes DTM deliver the steps. DoAndSubmit runs prepare -> local transaction -> submit/abort as
+// DTM's SDK does:
+//   lynx::dtm::Msg msg(server_url, gid);
+//   msg.Add(busi + "/TransIn", {{"amount", 30}});
+//   lynx::Status st = msg.DoAndSubmit(busi + "/QueryPrepared", [&](lynx::dtm::BranchBarrier& bb) {
+//     return LocalTransaction(bb);   // Ok, a Failure (-> abort) or another error (-> back-check)
+//   });
+// Use from one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <lynx/dtm/barrier.h>
+#include <lynx/dtm/json.h>
+#include <lynx/dtm/trans_base.h>
+#include <lynx/status.h>
+
+namespace lynx::dtm {
+
+inline constexpr char kMsgTopicPrefix[] = "topic://";
+
+class Msg : public TransBase, public TransOptionSetters<Msg> {
+ public:
+  Msg(std::string server_url, std::string gid);
+
+  // Appends a step: DTM POSTs `data` to `action` once the message is submitted.
+  Msg& Add(const std::string& action, Payload data = {});
+  // A step delivered to every subscriber of `topic` ("topic://<topic>").
+  Msg& AddTopic(const std::string& topic, Payload data = {});
+  // DTM calls the steps no earlier than `seconds` after the submit (custom_data {"delay":N}).
+  Msg& SetDelay(uint64_t seconds);
+  // Steps are delivered concurrently (the top-level "concurrent" flag).
+  Msg& EnableConcurrent();
+
+  // POST /prepare with the steps; `query_prepared` (when non-empty) replaces the stored URL.
+  Status Prepare(const std::string& query_prepared = "");
+  // POST /submit.
+  Status Submit();
+  // Go's DoAndSubmit (dtm-protocol.md §9.2): prepare; busi(barrier of (msg, gid, "00", "msg"));
+  // then when busi returned neither Ok nor a Failure, ask query_prepared (GET) whether the local
+  // transaction committed; abort when busi or the query said FAILURE, else submit when the query
+  // (if any) succeeded. Returns busi's status when it is not Ok, else the submit/query status.
+  // An exception thrown by busi propagates with the message left prepared; DTM's back-check
+  // then decides, as with a crash.
+  Status DoAndSubmit(const std::string& query_prepared,
+                     const std::function<Status(BranchBarrier&)>& busi);
+
+  std::string BuildCustomData() const;
+  std::string PrepareBody() const { return ToJson(); }
+  std::string SubmitBody() const { return ToJsonWith(BuildCustomData()); }
+
+ private:
+  uint64_t delay_ = 0;
+};
+
+}  // namespace lynx::dtm

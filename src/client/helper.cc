@@ -1,0 +1,180 @@
+#include <lynx/dtm/helper.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include <lynx/dtm/client.h>
+
+#include "client/call_util.h"
+#include "client/transport.h"
+
+namespace lynx::dtm {
+
+namespace {
+
+// Without a deadline in the context, waiting for a result ends after this long (the Go helper's).
+constexpr auto kDefaultWait = std::chrono::minutes(5);
+
+template <class T>
+void ApplyOptions(const DTMClient& client, const Context& ctx, const TransactionOptions& opts,
+                  T* trans) {
+  TransOptions& o = trans->options();
+  o.timeout_to_fail = opts.timeout_to_fail;
+  o.request_timeout = opts.branch_timeout;
+  o.retry_interval = opts.retry_interval;
+  o.branch_headers = client.BranchHeaders(ctx, opts.custom_headers);
+}
+
+// After a saga/msg submit with wait_result: the server's answer is final when it is Ok; a
+// FAILURE may also mean "not finished yet" (DTM answers 409 for a still-pending transaction), and
+// a transport error (e.g. the inline processing outlasting our timeout) leaves the outcome open:
+// then the query decides, polling while the transaction is not final.
+Status FinishServerWait(const TransactionHelper& helper, const Context& ctx, const std::string& gid,
+                        const Status& submitted) {
+  if (submitted.ok()) return submitted;
+  auto status = helper.CheckTransactionStatus(ctx, gid);
+  if (!status.ok()) return submitted;
+  if (*status == "failed" || *status == "aborting") {
+    return submitted.IsFailure() ? submitted : helper.WaitTransactionResult(ctx, gid);
+  }
+  return helper.WaitTransactionResult(ctx, gid);
+}
+
+}  // namespace
+
+std::string TransactionHelper::MustGenGid() const {
+  std::string gid = client_.GenerateGid();
+  if (gid.empty()) spdlog::error("failed to generate a transaction gid");
+  return gid;
+}
+
+StatusOr<std::string> TransactionHelper::GenGid() const { return client_.NewGid(); }
+
+StatusOr<std::string> TransactionHelper::CheckTransactionStatus(const std::string& gid) const {
+  return CheckTransactionStatus(Context(), gid);
+}
+
+StatusOr<std::string> TransactionHelper::CheckTransactionStatus(const Context& ctx,
+                                                                const std::string& gid) const {
+  auto transport = internal::Transport::Default();
+  auto body =
+      internal::CallDtmServer(*transport, ctx, client_.GetServerURL(), client_.GetConfig().timeout,
+                              "GET", internal::AppendQuery("query", {{"gid", gid}}), "");
+  if (!body.ok()) return body.status();
+  auto q = internal::ParseQueryReply(*body, gid);
+  if (!q.ok()) return q.status();
+  return q->status;
+}
+
+Status TransactionHelper::WaitTransactionResult(const Context& ctx, const std::string& gid) const {
+  Context wait_ctx = ctx.Deadline() ? ctx : ctx.WithTimeout(kDefaultWait);
+  auto transport = internal::Transport::Default();
+  auto interval = std::chrono::milliseconds(20);
+  std::string last = "unknown";
+  for (;;) {
+    auto body = internal::CallDtmServer(*transport, wait_ctx, client_.GetServerURL(),
+                                        client_.GetConfig().timeout, "GET",
+                                        internal::AppendQuery("query", {{"gid", gid}}), "");
+    if (body.ok()) {
+      auto q = internal::ParseQueryReply(*body, gid);
+      if (q.ok()) {
+        last = q->status;
+        if (q->status == "succeed") return Status::Ok();
+        if (q->status == "failed" || q->status == "aborting") {
+          std::string msg = "transaction " + gid + " " + q->status;
+          if (!q->rollback_reason.empty()) msg += ": " + q->rollback_reason;
+          return Status::Failure(WithDtmSuffix(msg, StatusCode::kFailure));
+        }
+      } else {
+        last = q.status().message();
+      }
+    } else {
+      last = body.status().message();
+      spdlog::debug("gid {}: status query failed, retrying: {}", gid, last);
+    }
+    if (wait_ctx.WaitFor(interval)) {
+      const std::string why = ctx.Cancelled() ? "canceled" : "deadline passed";
+      return Status::Ongoing(WithDtmSuffix(
+          "transaction " + gid + " not finished when the wait ended (" + why + "); last: " + last,
+          StatusCode::kOngoing));
+    }
+    interval = std::min(interval * 2, std::chrono::milliseconds(1000));
+  }
+}
+
+Status TransactionHelper::ExecuteSAGA(const Context& ctx, const std::string& gid,
+                                      const std::vector<SAGABranch>& branches,
+                                      const TransactionOptions& opts) const {
+  Saga saga = client_.NewSaga(gid, ctx);
+  ApplyOptions(client_, ctx, opts, &saga);
+  saga.options().wait_result = opts.wait_result;
+  if (opts.concurrent) saga.EnableConcurrent();
+  for (const auto& b : branches) saga.Add(b.action, b.compensate, b.data);
+  Status st = saga.Submit();
+  if (opts.wait_result) st = FinishServerWait(*this, ctx, gid, st);
+  if (!st.ok()) spdlog::error("SAGA transaction failed: gid={}: {}", gid, st.message());
+  return st;
+}
+
+Status TransactionHelper::ExecuteTCC(const Context& ctx, const std::string& gid,
+                                     const std::vector<TCCBranch>& branches,
+                                     const TransactionOptions& opts) const {
+  Tcc tcc = client_.NewTcc(gid, ctx);
+  ApplyOptions(client_, ctx, opts, &tcc);
+  Status st = TccGlobalTransaction(tcc, [&](Tcc& t) {
+    for (const auto& b : branches) {
+      auto res = t.CallBranch(b.data, b.try_url, b.confirm_url, b.cancel_url);
+      if (!res.ok()) {
+        spdlog::error("TCC branch failed: gid={}, try={}: {}", gid, b.try_url,
+                      res.status().message());
+        return res.status();
+      }
+    }
+    return Status::Ok();
+  });
+  if (st.ok() && opts.wait_result) st = WaitTransactionResult(ctx, gid);
+  if (!st.ok()) spdlog::error("TCC transaction failed: gid={}: {}", gid, st.message());
+  return st;
+}
+
+Status TransactionHelper::ExecuteXA(const Context& ctx, const std::string& gid,
+                                    const std::vector<XABranch>& branches,
+                                    const TransactionOptions& opts) const {
+  Xa xa = client_.NewXa(gid, ctx);
+  ApplyOptions(client_, ctx, opts, &xa);
+  Status st = XaGlobalTransaction(xa, [&](Xa& x) {
+    for (const auto& b : branches) {
+      auto res = x.CallBranch(b.action, b.data);
+      if (!res.ok()) {
+        spdlog::error("XA branch failed: gid={}, action={}: {}", gid, b.action,
+                      res.status().message());
+        return res.status();
+      }
+    }
+    return Status::Ok();
+  });
+  if (st.ok() && opts.wait_result) st = WaitTransactionResult(ctx, gid);
+  if (!st.ok()) spdlog::error("XA transaction failed: gid={}: {}", gid, st.message());
+  return st;
+}
+
+Status TransactionHelper::ExecuteMsg(const Context& ctx, const std::string& gid,
+                                     const std::string& query_prepared,
+                                     const std::vector<MsgBranch>& branches,
+                                     const TransactionOptions& opts) const {
+  Msg msg = client_.NewMsg(gid, ctx);
+  ApplyOptions(client_, ctx, opts, &msg);
+  msg.options().wait_result = opts.wait_result;
+  if (opts.concurrent) msg.EnableConcurrent();
+  for (const auto& b : branches) msg.Add(b.action, b.data);
+  Status st = msg.Prepare(query_prepared);
+  if (st.ok()) {
+    st = msg.Submit();
+    if (opts.wait_result) st = FinishServerWait(*this, ctx, gid, st);
+  }
+  if (!st.ok()) spdlog::error("MSG transaction failed: gid={}: {}", gid, st.message());
+  return st;
+}
+
+}  // namespace lynx::dtm

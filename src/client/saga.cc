@@ -1,0 +1,36 @@
+#include <lynx/dtm/saga.h>
+
+namespace lynx::dtm {
+
+Saga::Saga(std::string server_url, std::string gid)
+    : TransBase(std::move(server_url), std::move(gid), "saga") {}
+
+Saga& Saga::Add(const std::string& action, const std::string& compensate, Payload data) {
+  steps_.push_back({{"action", action}, {"compensate", compensate}});
+  payloads_.push_back(data.Serialize());
+  return *this;
+}
+
+Saga& Saga::AddBranchOrder(int branch, std::vector<int> prerequisites) {
+  orders_[branch] = std::move(prerequisites);
+  return *this;
+}
+
+Saga& Saga::EnableConcurrent() {
+  options_.concurrent = true;
+  return *this;
+}
+
+std::string Saga::BuildCustomData() const {
+  if (!options_.concurrent) return "";
+  // Go: MustMarshalString(map[string]interface{}{"orders": orders, "concurrent": true}); Go sorts
+  // map keys, as Json's object does ("concurrent" < "orders"; order keys as strings).
+  Json orders = Json::object();
+  for (const auto& [branch, pre] : orders_) orders[std::to_string(branch)] = pre;
+  Json custom = {{"concurrent", true}, {"orders", std::move(orders)}};
+  return custom.dump();
+}
+
+Status Saga::Submit() { return CallDtmBody("submit", SubmitBody()); }
+
+}  // namespace lynx::dtm
