@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/dtm_result.h"
 #include "common/http_client.h"
 
 namespace lynx::dtm::internal {
@@ -102,14 +103,7 @@ Status ClassifyDtmReply(int status, const std::string& body) {
 }
 
 Status ClassifyBranchReply(int status, const std::string& body) {
-  if (status == 425 || body.find("ONGOING") != std::string::npos) {
-    return Status::Ongoing(WithDtmSuffix(body, StatusCode::kOngoing));
-  }
-  if (status == 409 || body.find("FAILURE") != std::string::npos) {
-    return Status::Failure(WithDtmSuffix(body, StatusCode::kFailure));
-  }
-  if (status != 200) return Status::Internal("HTTP " + std::to_string(status) + ": " + body);
-  return Status::Ok();
+  return ClassifyHttpReply(status, body);
 }
 
 }  // namespace lynx::dtm::internal

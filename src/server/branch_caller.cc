@@ -4,19 +4,6 @@
 
 namespace lynx::server {
 
-Status ClassifyHttpReply(int status, const std::string& body) {
-  if (status == 425 || body.find("ONGOING") != std::string::npos) {
-    return Status::Ongoing(WithDtmSuffix(body, StatusCode::kOngoing));
-  }
-  if (status == 409 || body.find("FAILURE") != std::string::npos) {
-    return Status::Failure(WithDtmSuffix(body, StatusCode::kFailure));
-  }
-  if (status != 200) {
-    return Status::Internal("http status " + std::to_string(status) + ": " + body);
-  }
-  return Status::Ok();
-}
-
 boost::asio::awaitable<Status> HttpBranchCaller::Call(const BranchCall& call) {
   if (call.url.empty()) co_return Status::Ok();
   const bool is_http = call.url.rfind("http://", 0) == 0 || call.url.rfind("https://", 0) == 0;

@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include "common/dtm_result.h"
 #include "common/status.h"
 
 namespace lynx::http {
@@ -46,7 +47,6 @@ class HttpBranchCaller : public BranchCaller {
   http::ClientPool& pool_;
 };
 
-// DTM's HTTPResp2DtmError: 425 or "ONGOING" in the body, then 409 or "FAILURE", then non-200.
-Status ClassifyHttpReply(int status, const std::string& body);
+using ::lynx::ClassifyHttpReply;  // DTM's HTTPResp2DtmError, common/dtm_result.h
 
 }  // namespace lynx::server
