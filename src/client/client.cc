@@ -71,6 +71,7 @@ Status DTMClient::CheckHealth() {
   auto transport = internal::Transport::Default();
   auto body = internal::CallDtmServerMs(*transport, Context(), config_.server_url,
                                         kHealthCheckTimeoutMs, "GET", "newGid", "");
+  metrics_.RecordHealthCheck(body.ok() && !body->empty());
   if (!body.ok()) return Status::Unavailable("DTM health check: " + body.status().message());
   if (body->empty()) return Status::Unavailable("DTM health check: newGid answered an empty body");
   return Status::Ok();
@@ -81,14 +82,20 @@ Status DTMClient::CleanupTasks() { return Status::Ok(); }
 StatusOr<std::string> DTMClient::NewGid() const {
   const std::string url = GetServerURL();
   if (url.empty()) {
+    metrics_.RecordGidRequest(false);
     return Status::InvalidArgument(
         "DTM server URL is not configured (is the dtm.server plugin enabled?)");
   }
   auto transport = internal::Transport::Default();
   auto body =
       internal::CallDtmServer(*transport, Context(), url, config_.timeout, "GET", "newGid", "");
-  if (!body.ok()) return body.status();
-  return internal::ParseNewGidReply(*body);
+  if (!body.ok()) {
+    metrics_.RecordGidRequest(false);
+    return body.status();
+  }
+  auto gid = internal::ParseNewGidReply(*body);
+  metrics_.RecordGidRequest(gid.ok());
+  return gid;
 }
 
 std::string DTMClient::GenerateGid() const {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include <lynx/dtm/client.h>
 
@@ -40,6 +41,32 @@ Status FinishServerWait(const TransactionHelper& helper, const Context& ctx, con
   }
   return helper.WaitTransactionResult(ctx, gid);
 }
+
+// Counts one helper transaction in the client's metrics: active while it lives, then its outcome
+// and duration.
+class TransactionRecorder {
+ public:
+  TransactionRecorder(const ClientMetrics& metrics, const char* type)
+      : metrics_(metrics), type_(type), start_(std::chrono::steady_clock::now()) {
+    metrics_.TransactionStarted();
+  }
+  TransactionRecorder(const TransactionRecorder&) = delete;
+  TransactionRecorder& operator=(const TransactionRecorder&) = delete;
+  ~TransactionRecorder() {
+    std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start_;
+    metrics_.TransactionFinished(type_, success_, elapsed.count());
+  }
+  const Status& Done(const Status& st) {
+    success_ = st.ok();
+    return st;
+  }
+
+ private:
+  const ClientMetrics& metrics_;
+  const char* type_;
+  std::chrono::steady_clock::time_point start_;
+  bool success_ = false;
+};
 
 }  // namespace
 
@@ -106,6 +133,7 @@ Status TransactionHelper::WaitTransactionResult(const Context& ctx, const std::s
 Status TransactionHelper::ExecuteSAGA(const Context& ctx, const std::string& gid,
                                       const std::vector<SAGABranch>& branches,
                                       const TransactionOptions& opts) const {
+  TransactionRecorder recorder(client_.Metrics(), "saga");
   Saga saga = client_.NewSaga(gid, ctx);
   ApplyOptions(client_, ctx, opts, &saga);
   saga.options().wait_result = opts.wait_result;
@@ -114,12 +142,13 @@ Status TransactionHelper::ExecuteSAGA(const Context& ctx, const std::string& gid
   Status st = saga.Submit();
   if (opts.wait_result) st = FinishServerWait(*this, ctx, gid, st);
   if (!st.ok()) spdlog::error("SAGA transaction failed: gid={}: {}", gid, st.message());
-  return st;
+  return recorder.Done(st);
 }
 
 Status TransactionHelper::ExecuteTCC(const Context& ctx, const std::string& gid,
                                      const std::vector<TCCBranch>& branches,
                                      const TransactionOptions& opts) const {
+  TransactionRecorder recorder(client_.Metrics(), "tcc");
   Tcc tcc = client_.NewTcc(gid, ctx);
   ApplyOptions(client_, ctx, opts, &tcc);
   Status st = TccGlobalTransaction(tcc, [&](Tcc& t) {
@@ -135,12 +164,13 @@ Status TransactionHelper::ExecuteTCC(const Context& ctx, const std::string& gid,
   });
   if (st.ok() && opts.wait_result) st = WaitTransactionResult(ctx, gid);
   if (!st.ok()) spdlog::error("TCC transaction failed: gid={}: {}", gid, st.message());
-  return st;
+  return recorder.Done(st);
 }
 
 Status TransactionHelper::ExecuteXA(const Context& ctx, const std::string& gid,
                                     const std::vector<XABranch>& branches,
                                     const TransactionOptions& opts) const {
+  TransactionRecorder recorder(client_.Metrics(), "xa");
   Xa xa = client_.NewXa(gid, ctx);
   ApplyOptions(client_, ctx, opts, &xa);
   Status st = XaGlobalTransaction(xa, [&](Xa& x) {
@@ -156,13 +186,14 @@ Status TransactionHelper::ExecuteXA(const Context& ctx, const std::string& gid,
   });
   if (st.ok() && opts.wait_result) st = WaitTransactionResult(ctx, gid);
   if (!st.ok()) spdlog::error("XA transaction failed: gid={}: {}", gid, st.message());
-  return st;
+  return recorder.Done(st);
 }
 
 Status TransactionHelper::ExecuteMsg(const Context& ctx, const std::string& gid,
                                      const std::string& query_prepared,
                                      const std::vector<MsgBranch>& branches,
                                      const TransactionOptions& opts) const {
+  TransactionRecorder recorder(client_.Metrics(), "msg");
   Msg msg = client_.NewMsg(gid, ctx);
   ApplyOptions(client_, ctx, opts, &msg);
   msg.options().wait_result = opts.wait_result;
@@ -174,7 +205,7 @@ Status TransactionHelper::ExecuteMsg(const Context& ctx, const std::string& gid,
     if (opts.wait_result) st = FinishServerWait(*this, ctx, gid, st);
   }
   if (!st.ok()) spdlog::error("MSG transaction failed: gid={}: {}", gid, st.message());
-  return st;
+  return recorder.Done(st);
 }
 
 }  // namespace lynx::dtm

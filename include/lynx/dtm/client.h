@@ -15,6 +15,7 @@
 
 #include <lynx/context.h>
 #include <lynx/dtm/config.h>
+#include <lynx/dtm/metrics.h>
 #include <lynx/dtm/msg.h>
 #include <lynx/dtm/saga.h>
 #include <lynx/dtm/tcc.h>
@@ -77,6 +78,8 @@ class DTMClient : public lynx::Plugin {
   std::string GetGRPCServer() const;
   const DtmConfig& GetConfig() const { return config_; }
   bool IsEnabled() const { return config_.enabled; }
+  // The client's metrics: health checks, gid requests and TransactionHelper's transactions.
+  const ClientMetrics& Metrics() const { return metrics_; }
 
  private:
   template <class T>
@@ -85,6 +88,7 @@ class DTMClient : public lynx::Plugin {
   DtmConfig config_;
   Status config_status_;
   lynx::Runtime* runtime_ = nullptr;
+  ClientMetrics metrics_;
 };
 
 // Registers the plugin "dtm.server" under "lynx.dtm" with `registry` (a second registration is

@@ -7,6 +7,7 @@
 #include <lynx/dtm/config.h>
 #include <lynx/dtm/helper.h>
 #include <lynx/dtm/json.h>
+#include <lynx/dtm/metrics.h>
 #include <lynx/dtm/msg.h>
 #include <lynx/dtm/saga.h>
 #include <lynx/dtm/tcc.h>
