@@ -3,6 +3,7 @@
 
 #include <lynx/context.h>
 #include <lynx/dtm/barrier.h>
+#include <lynx/dtm/barrier_sqlite.h>
 #include <lynx/dtm/client.h>
 #include <lynx/dtm/config.h>
 #include <lynx/dtm/helper.h>
