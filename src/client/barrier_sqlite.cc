@@ -5,22 +5,10 @@
 #include <memory>
 #include <utility>
 
+#include "common/sqlite_status.h"
+
 namespace lynx::dtm {
 namespace {
-
-Status SqliteStatus(sqlite3* db, int rc, const std::string& what) {
-  std::string message = what + ": " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-  if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-    return Status::UniqueConflict(message);
-  }
-  switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      return Status::Unavailable(message);
-    default:
-      return Status::Internal(message);
-  }
-}
 
 // Finalizes a prepared statement when it goes out of scope.
 struct StmtCloser {
@@ -45,11 +33,11 @@ struct SqliteDb::Impl {
     sqlite3_stmt* raw = nullptr;
     int rc = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &raw, nullptr);
     StmtPtr stmt(raw);
-    if (rc != SQLITE_OK) return SqliteStatus(db, rc, sql);
+    if (rc != SQLITE_OK) return SqliteError(db, rc, sql);
     for (size_t i = 0; i < params.size(); ++i) {
       rc = sqlite3_bind_text(stmt.get(), static_cast<int>(i + 1), params[i].data(),
                              static_cast<int>(params[i].size()), SQLITE_TRANSIENT);
-      if (rc != SQLITE_OK) return SqliteStatus(db, rc, sql);
+      if (rc != SQLITE_OK) return SqliteError(db, rc, sql);
     }
     *out = std::move(stmt);
     return Status::Ok();
@@ -66,7 +54,7 @@ StatusOr<SqliteDb> SqliteDb::Open(const std::string& path) {
   int rc =
       sqlite3_open_v2(path.c_str(), &impl->db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) return SqliteStatus(impl->db, rc, "open " + path);
+  if (rc != SQLITE_OK) return SqliteError(impl->db, rc, "open " + path);
   sqlite3_extended_result_codes(impl->db, 1);
   sqlite3_busy_timeout(impl->db, 5000);
   return SqliteDb(std::move(impl));
@@ -78,7 +66,7 @@ Status SqliteDb::Exec(const std::string& sql) {
   if (rc == SQLITE_OK) return Status::Ok();
   std::string message = err != nullptr ? err : sqlite3_errstr(rc);
   sqlite3_free(err);
-  Status st = SqliteStatus(nullptr, rc, sql);
+  Status st = SqliteError(nullptr, rc, sql);
   return Status(st.code(), sql + ": " + message);
 }
 
@@ -89,7 +77,7 @@ StatusOr<int64_t> SqliteDb::Execute(const std::string& sql,
   int rc;
   while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
   }
-  if (rc != SQLITE_DONE) return SqliteStatus(impl_->db, rc, sql);
+  if (rc != SQLITE_DONE) return SqliteError(impl_->db, rc, sql);
   return static_cast<int64_t>(sqlite3_changes(impl_->db));
 }
 
@@ -112,7 +100,7 @@ StatusOr<std::vector<std::vector<std::string>>> SqliteDb::Query(
     }
     rows.push_back(std::move(row));
   }
-  if (rc != SQLITE_DONE) return SqliteStatus(impl_->db, rc, sql);
+  if (rc != SQLITE_DONE) return SqliteError(impl_->db, rc, sql);
   return rows;
 }
 

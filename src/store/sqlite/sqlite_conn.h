@@ -5,6 +5,8 @@
 
 #include <sqlite3.h>
 
+#include "common/sqlite_status.h"
+
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -18,9 +20,7 @@
 
 namespace lynx::store::sqlite {
 
-// Maps a SQLite (extended) result code to a Status: unique-key violations become kUniqueConflict,
-// lock contention kUnavailable, the rest kInternal.
-Status SqliteError(sqlite3* db, int rc, const std::string& what);
+using ::lynx::SqliteError;  // common/sqlite_status.h
 
 // A borrowed, cached statement. It is reset and its bindings cleared when the Stmt goes out of
 // scope, so a read never keeps its snapshot open. Text and blobs are bound without copying: the
