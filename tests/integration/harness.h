@@ -229,6 +229,16 @@ class IntegrationTest : public ::testing::Test {
   TransRequest Msg(const std::string& gid);
   void SubscribeHttpTrans();
 
+  // Busi calls of gid as "<route>/<branch_id>/<op>" in arrival order, leaving out op `skip_op`.
+  std::vector<std::string> CallsExceptOp(const std::string& gid, const std::string& skip_op) {
+    std::vector<std::string> out;
+    for (const auto& c : busi_.Calls("", gid)) {
+      if (c.Query("op") == skip_op) continue;
+      out.push_back(c.route + "/" + c.Query("branch_id") + "/" + c.Query("op"));
+    }
+    return out;
+  }
+
   HttpResponse Submit(const TransRequest& r) const { return dtm_.Post("submit", r.Json()); }
   HttpResponse Prepare(const TransRequest& r) const { return dtm_.Post("prepare", r.Json()); }
   HttpResponse Abort(const TransRequest& r) const { return dtm_.Post("abort", r.Json()); }

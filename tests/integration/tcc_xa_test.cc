@@ -63,15 +63,8 @@ class TccTest : public IntegrationTest {
     return Try(gid, branch_id, try_route, data, headers);
   }
 
-  // Confirm/cancel calls of gid as "<route>/<branch_id>/<op>", in arrival order.
-  std::vector<std::string> PhaseTwo(const std::string& gid) {
-    std::vector<std::string> out;
-    for (const auto& c : busi_.Calls("", gid)) {
-      if (c.Query("op") == "try") continue;
-      out.push_back(c.route + "/" + c.Query("branch_id") + "/" + c.Query("op"));
-    }
-    return out;
-  }
+  // Confirm/cancel calls of gid, in arrival order.
+  std::vector<std::string> PhaseTwo(const std::string& gid) { return CallsExceptOp(gid, "try"); }
 };
 
 TEST_F(TccTest, Normal) {
@@ -323,14 +316,8 @@ class XaTest : public IntegrationTest {
     return reg.status == 200 ? res : reg;
   }
 
-  std::vector<std::string> PhaseTwo(const std::string& gid) {
-    std::vector<std::string> out;
-    for (const auto& c : busi_.Calls("", gid)) {
-      if (c.Query("op") == "action") continue;
-      out.push_back(c.route + "/" + c.Query("branch_id") + "/" + c.Query("op"));
-    }
-    return out;
-  }
+  // Commit/rollback calls of gid, in arrival order.
+  std::vector<std::string> PhaseTwo(const std::string& gid) { return CallsExceptOp(gid, "action"); }
 };
 
 TEST_F(XaTest, Normal) {
