@@ -8,6 +8,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev
+  libpq-dev libmariadb-dev libhiredis-dev
+  postgresql mariadb-server redis-server
   libyaml-cpp-dev libsqlite3-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev libcli11-dev
   prometheus-cpp-dev

@@ -70,4 +70,9 @@ Status Msg::DoAndSubmit(const std::string& query_prepared,
   return err;
 }
 
+Status Msg::DoAndSubmitDB(const std::string& query_prepared, SqlDb& db,
+                          const std::function<Status(SqlDb&)>& busi) {
+  return DoAndSubmit(query_prepared, [&](BranchBarrier& bb) { return bb.CallWithDB(db, busi); });
+}
+
 }  // namespace lynx::dtm

@@ -21,6 +21,8 @@
 
 namespace lynx::dtm {
 
+class SqlDb;
+
 inline constexpr char kMsgTopicPrefix[] = "topic://";
 
 class Msg : public TransBase, public TransOptionSetters<Msg> {
@@ -48,6 +50,11 @@ class Msg : public TransBase, public TransOptionSetters<Msg> {
   // then decides, as with a crash.
   Status DoAndSubmit(const std::string& query_prepared,
                      const std::function<Status(BranchBarrier&)>& busi);
+  // Go's DoAndSubmitDB: DoAndSubmit whose local transaction is busi(tx) run by
+  // BranchBarrier::CallWithDB on `db`, so the barrier row (gid, 00, msg, 01) commits with the
+  // business change and the query-prepared handler answers with BranchBarrier::QueryPrepared.
+  Status DoAndSubmitDB(const std::string& query_prepared, SqlDb& db,
+                       const std::function<Status(SqlDb&)>& busi);
 
   std::string BuildCustomData() const;
   std::string PrepareBody() const { return ToJson(); }

@@ -1,20 +1,12 @@
 #include "server/http/http_server.h"
 
-#include <spdlog/spdlog.h>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/url/parse.hpp>
+#include <boost/asio/awaitable.hpp>
 
 #include <charconv>
 #include <map>
 
 #include "common/clock.h"
+#include "common/http_server.h"
 #include "server/api.h"
 #include "server/config.h"
 #include "server/engine.h"
@@ -24,27 +16,13 @@
 namespace lynx::server {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr const char* kVersion = "v1.19.0-dtmd-0.1.0";
 
-struct Request {
-  std::string method;
-  std::string path;
-  std::map<std::string, std::string> query;
-  std::string body;
-};
-
-struct Reply {
-  int status = 200;
-  std::string body;
-  std::string content_type = "application/json; charset=utf-8";
-};
+using Request = http::ServerRequest;
+using Reply = http::ServerReply;
 
 Reply Json(int status, std::string body) { return {status, std::move(body)}; }
 
@@ -103,11 +81,10 @@ std::string KvsJson(const std::vector<store::KV>& kvs) {
 }  // namespace
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
-  Impl(asio::io_context& io, HttpServerDeps d) : io(io), deps(d), acceptor(io) {}
+  explicit Impl(HttpServerDeps d) : deps(d) {}
 
-  asio::io_context& io;
   HttpServerDeps deps;
-  tcp::acceptor acceptor;
+  std::unique_ptr<http::Server> server;
 
   Api& api() { return *deps.api; }
 
@@ -270,113 +247,37 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     return Json(404, R"({"message":)" + JsonQuote("no route for " + r.method + " " + r.path) + "}");
   }
 
-  asio::awaitable<void> Session(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
-    stream.socket().set_option(tcp::no_delay(true));
-    beast::flat_buffer buffer;
-    const uint64_t body_limit = static_cast<uint64_t>(deps.config->max_body_bytes);
-    for (;;) {
-      bhttp::request_parser<bhttp::string_body> parser;
-      parser.body_limit(body_limit);
-      parser.header_limit(64 * 1024);
-      stream.expires_after(std::chrono::minutes(2));  // idle keep-alive connections close
-      auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
-      if (ec == bhttp::error::end_of_stream || ec == asio::error::eof) break;
-      if (ec) {
-        if (ec == bhttp::error::body_limit) {
-          co_await Write(stream,
-                         Json(413, R"({"message":"request body larger than )" +
-                                       std::to_string(body_limit) + R"( bytes"})"),
-                         false);
-        } else if (ec != beast::error::timeout && ec != asio::error::connection_reset &&
-                   ec != asio::error::operation_aborted) {
-          co_await Write(
-              stream,
-              Json(400, R"({"message":)" + JsonQuote("bad HTTP request: " + ec.message()) + "}"),
-              false);
-        }
-        break;
-      }
-      auto req = parser.release();
-      const bool keep_alive = req.keep_alive();
-      Request r;
-      r.method = std::string(req.method_string());
-      auto target = boost::urls::parse_origin_form(req.target());
-      std::string api_name;
-      Reply reply;
-      if (!target) {
-        reply = Json(400, R"({"message":"malformed request target"})");
-      } else {
-        r.path = std::string(target->path());
-        for (auto p : target->params()) r.query[std::string(p.key)] = std::string(p.value);
-        r.body = std::move(req.body());
-        const UnixMs start = SteadyNowMs();
-        reply = co_await Route(r, &api_name);
-        if (deps.metrics && !api_name.empty()) {
-          deps.metrics->ObserveApi("http", api_name, reply.status == 200,
-                                   (SteadyNowMs() - start) / 1000.0);
-        }
-      }
-      if (!co_await Write(stream, std::move(reply), keep_alive) || !keep_alive) break;
+  // One request: route, and record the API's latency and outcome.
+  asio::awaitable<Reply> Handle(Request& r) {
+    std::string api_name;
+    const UnixMs start = SteadyNowMs();
+    Reply reply = co_await Route(r, &api_name);
+    if (deps.metrics && !api_name.empty()) {
+      deps.metrics->ObserveApi("http", api_name, reply.status == 200,
+                               (SteadyNowMs() - start) / 1000.0);
     }
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  }
-
-  asio::awaitable<bool> Write(beast::tcp_stream& stream, Reply reply, bool keep_alive) {
-    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(reply.status), 11};
-    res.set(bhttp::field::content_type, reply.content_type);
-    res.keep_alive(keep_alive);
-    res.body() = std::move(reply.body);
-    res.prepare_payload();
-    stream.expires_after(std::chrono::seconds(30));
-    auto [ec, n] = co_await bhttp::async_write(stream, res, kTuple);
-    co_return !ec;
-  }
-
-  asio::awaitable<void> Accept() {
-    auto self = shared_from_this();
-    for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(kTuple);
-      if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-        spdlog::warn("accept: {}", ec.message());
-        continue;
-      }
-      asio::co_spawn(io, Session(std::move(socket)), asio::detached);
-    }
+    co_return reply;
   }
 };
 
 HttpServer::HttpServer(asio::io_context& io, HttpServerDeps deps)
-    : impl_(std::make_shared<Impl>(io, deps)) {}
+    : impl_(std::make_shared<Impl>(deps)) {
+  http::ServerOptions options;
+  options.max_body_bytes = static_cast<uint64_t>(deps.config->max_body_bytes);
+  impl_->server = std::make_unique<http::Server>(
+      io, options, [impl = impl_.get()](Request& r) { return impl->Handle(r); });
+}
 
 HttpServer::~HttpServer() { Stop(); }
 
 Status HttpServer::Listen(const std::string& address, uint16_t port) {
-  beast::error_code ec;
-  auto addr = asio::ip::make_address(address, ec);
-  if (ec) return Status::InvalidArgument("invalid listen address '" + address + "'");
-  tcp::endpoint ep(addr, port);
-  auto& a = impl_->acceptor;
-  a.open(ep.protocol(), ec);
-  if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) a.bind(ep, ec);
-  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::Unavailable("cannot listen on " + address + ":" + std::to_string(port) + ": " +
-                               ec.message());
-  }
-  return Status::Ok();
+  return impl_->server->Listen(address, port);
 }
 
-uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+uint16_t HttpServer::port() const { return impl_->server->port(); }
 
-void HttpServer::Start() { asio::co_spawn(impl_->io, impl_->Accept(), asio::detached); }
+void HttpServer::Start() { impl_->server->Start(); }
 
-void HttpServer::Stop() {
-  beast::error_code ec;
-  impl_->acceptor.close(ec);
-}
+void HttpServer::Stop() { impl_->server->Stop(); }
 
 }  // namespace lynx::server

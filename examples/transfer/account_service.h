@@ -1,0 +1,75 @@
+// The example's business service: bank accounts whose balances live in a real database (SQLite,
+// PostgreSQL or MySQL/MariaDB), with the branch handlers of every DTM mode at the URLs of the
+// seed's snippets. Each handler dispatches on the trans_type DTM sends, so one URL serves a saga
+// step, a 2-phase message step and an XA branch, as in the seed:
+//   POST {prefix}/TransOut, /TransIn            saga action, msg step, xa branch
+//   POST {prefix}/TransOutRevert, /TransInRevert saga compensation
+//   POST {prefix}/TransOutTry|Confirm|Cancel, /TransInTry|Confirm|Cancel   TCC
+//   GET  {prefix}/QueryPrepared                 msg back-check
+// A body is {"amount": N} with optional "user_id" (default: 1 pays, 2 receives). Business
+// failures are real: paying more than the available balance, or an unknown account, is FAILURE
+// and DTM rolls the transaction back. Every handler runs under the sub-transaction barrier.
+// With a Redis connection configured, /TransOutRedis and /TransInRedis keep the same accounts in
+// Redis keys (the Redis barrier). Thread-safe: handlers use pooled connections.
+#pragma once
+
+#include <lynx/dtm/dtm.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace lynx::example {
+
+inline constexpr int kTransOutUser = 1;
+inline constexpr int kTransInUser = 2;
+
+class AccountService {
+ public:
+  // `metrics` (optional) counts barrier operations; it must outlive the service.
+  explicit AccountService(dtm::DBConf conf, const dtm::ClientMetrics* metrics = nullptr);
+
+  // Creates the account and barrier tables (and, on MySQL, the database named in conf.db).
+  Status Init();
+  // Sets the balances (and clears frozen amounts) of the given accounts.
+  Status SetBalances(const std::map<int, int64_t>& balances);
+  StatusOr<int64_t> Balance(int user_id);
+  // The amount frozen by TCC tries not yet confirmed or cancelled (negative: outgoing).
+  StatusOr<int64_t> Frozen(int user_id);
+
+  // Redis accounts ("lynx-account-<id>" keys) for the *Redis routes.
+  Status UseRedis(const std::string& host, int port);
+  Status SetRedisBalances(const std::map<int, int64_t>& balances);
+  StatusOr<int64_t> RedisBalance(int user_id);
+
+  // Registers every route under `prefix` (e.g. "/api").
+  void Register(dtm::HttpBranchServer& server, const std::string& prefix);
+
+  const dtm::DBConf& conf() const { return conf_; }
+
+ private:
+  struct Transfer {
+    int user_id;
+    int64_t amount;
+  };
+  StatusOr<Transfer> Parse(const dtm::BranchRequest& req, int default_user) const;
+  // balance += delta for user; Failure when the account is unknown or would go below zero.
+  static Status Adjust(dtm::SqlDb& tx, int user_id, int64_t delta);
+  static Status AdjustFrozen(dtm::SqlDb& tx, int user_id, int64_t delta, bool check_available);
+  Status Forward(const dtm::BranchRequest& req, int default_user, int64_t sign);
+  Status Revert(const dtm::BranchRequest& req, int default_user, int64_t sign);
+  Status Tcc(const dtm::BranchRequest& req, int default_user, int64_t sign, const char* phase);
+  Status Redis(const dtm::BranchRequest& req, int default_user, int64_t sign);
+
+  dtm::DBConf conf_;
+  std::unique_ptr<dtm::SqlDbPool> pool_;
+  std::unique_ptr<dtm::BarrierHandler> barrier_;
+  const dtm::ClientMetrics* metrics_;
+  std::mutex redis_mu_;
+  std::optional<dtm::RedisDb> redis_;  // guarded by redis_mu_
+};
+
+}  // namespace lynx::example

@@ -1,0 +1,67 @@
+// Inbound HTTP/1.1 server: one coroutine per keep-alive connection on an io_context (no thread
+// per request), request parsing with body and header limits (413 / 400 answered here), and a
+// coroutine handler per request. dtmd's API and the SDK's branch-handler server are built on it.
+// Internal header (Asio types); include it only from the .cc files of servers.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace lynx::http {
+
+struct ServerRequest {
+  std::string method;
+  std::string path;
+  std::map<std::string, std::string> query;    // decoded; the last value of a repeated key
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+};
+
+struct ServerReply {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json; charset=utf-8";
+};
+
+// A JSON error body {"message": text}.
+ServerReply JsonMessage(int status, const std::string& text);
+
+struct ServerOptions {
+  uint64_t max_body_bytes = 4 << 20;
+  int idle_timeout_seconds = 120;  // idle keep-alive connections close
+};
+
+using ServerHandler = std::function<boost::asio::awaitable<ServerReply>(ServerRequest&)>;
+
+class Server {
+ public:
+  Server(boost::asio::io_context& io, ServerOptions options, ServerHandler handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds address:port (port 0 = any free port). The error names the address.
+  Status Listen(const std::string& address, uint16_t port);
+  uint16_t port() const;
+  void Start();  // starts accepting (connections run on the io_context's threads)
+  // Stops accepting; open connections end with their current request. Call it from the
+  // io_context's thread, or after the io_context stopped running.
+  void Stop();
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace lynx::http
