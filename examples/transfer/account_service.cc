@@ -47,21 +47,19 @@ Status AccountService::Init() {
 Status AccountService::SetBalances(const std::map<int, int64_t>& balances) {
   auto db = pool_->Acquire();
   if (!db.ok()) return db.status();
+  // Delete + insert in one transaction: portable (MySQL's UPDATE counts changed rows only, so an
+  // update-else-insert would insert twice when a balance is already right).
+  if (Status st = (*db)->Begin(); !st.ok()) return st;
   for (const auto& [user, balance] : balances) {
     const std::string id = std::to_string(user);
-    auto changed =
-        (*db)->Execute("UPDATE user_account SET balance = ?, trading_balance = 0 WHERE user_id = ?",
-                       {std::to_string(balance), id});
-    if (!changed.ok()) return changed.status();
-    if (*changed == 0) {
-      auto inserted = (*db)->Execute(
-          "INSERT INTO user_account (user_id, balance, trading_balance) "
-          "VALUES (?, ?, 0)",
-          {id, std::to_string(balance)});
-      if (!inserted.ok()) return inserted.status();
-    }
+    auto deleted = (*db)->Execute("DELETE FROM user_account WHERE user_id = ?", {id});
+    if (!deleted.ok()) return deleted.status();  // the lease's end rolls back
+    auto inserted = (*db)->Execute(
+        "INSERT INTO user_account (user_id, balance, trading_balance) VALUES (?, ?, 0)",
+        {id, std::to_string(balance)});
+    if (!inserted.ok()) return inserted.status();
   }
-  return Status::Ok();
+  return (*db)->Commit();
 }
 
 StatusOr<int64_t> AccountService::Balance(int user_id) {

@@ -151,6 +151,8 @@ Status TransactionHelper::ExecuteTCC(const Context& ctx, const std::string& gid,
   TransactionRecorder recorder(client_.Metrics(), "tcc");
   Tcc tcc = client_.NewTcc(gid, ctx);
   ApplyOptions(client_, ctx, opts, &tcc);
+  // Stored at prepare: dtmd then also finishes the submit or the abort before answering.
+  tcc.options().wait_result = opts.wait_result;
   Status st = TccGlobalTransaction(tcc, [&](Tcc& t) {
     for (const auto& b : branches) {
       auto res = t.CallBranch(b.data, b.try_url, b.confirm_url, b.cancel_url);
@@ -173,6 +175,7 @@ Status TransactionHelper::ExecuteXA(const Context& ctx, const std::string& gid,
   TransactionRecorder recorder(client_.Metrics(), "xa");
   Xa xa = client_.NewXa(gid, ctx);
   ApplyOptions(client_, ctx, opts, &xa);
+  xa.options().wait_result = opts.wait_result;  // as for TCC
   Status st = XaGlobalTransaction(xa, [&](Xa& x) {
     for (const auto& b : branches) {
       auto res = x.CallBranch(b.action, b.data);
