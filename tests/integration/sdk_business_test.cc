@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 
 #include <boost/json/serialize.hpp>
@@ -350,14 +351,34 @@ class BranchServerTest : public SdkTest {
       saga.Add(server_->Url("/record"), "", {{"n", 1}});
       return saga.Submit();
     });
+    // Blocks until the test opens the gate (a try slower than the branch timeout).
+    server_->Handle("POST", "/slow", [this](const dtm::BranchRequest&) {
+      std::unique_lock lock(mu_);
+      gate_cv_.wait(lock, [&] { return gate_open_; });
+      return Status::Ok();
+    });
+    server_->Handle("POST", "/cancel", [this](const dtm::BranchRequest& r) {
+      std::lock_guard lock(mu_);
+      cancelled_.push_back(r.query.at("branch_id"));
+      return Status::Ok();
+    });
     ASSERT_TRUE(server_->Start().ok());
   }
   void TearDown() override {
+    OpenGate();
     if (server_) server_->Stop();
     SdkTest::TearDown();
   }
+  void OpenGate() {
+    std::lock_guard lock(mu_);
+    gate_open_ = true;
+    gate_cv_.notify_all();
+  }
 
   std::unique_ptr<dtm::HttpBranchServer> server_;
+  std::condition_variable gate_cv_;
+  bool gate_open_ = false;
+  std::vector<std::string> cancelled_;
   std::mutex mu_;
   std::vector<std::string> seen_;
   std::string started_gid_;
@@ -399,6 +420,33 @@ TEST_F(BranchServerTest, PassThroughHeadersReachTheBranchAndDtmdsRetry) {
       << boost::json::serialize(dtm_.Query(started_gid_));
   std::lock_guard lock(mu_);
   EXPECT_EQ(seen_, (std::vector<std::string>{"req-42", "req-42"}));
+}
+
+// A try slower than branch_timeout: the helper gets a timeout error, aborts, dtmd cancels the
+// registered branch, and the client's active-transaction gauge is back to zero.
+TEST_F(BranchServerTest, TryTimingOutAbortsAndCancels) {
+  dtm::TransactionHelper helper(*client_);
+  std::string gid = helper.MustGenGid();
+  dtm::TransactionOptions opts{.branch_timeout = 1, .wait_result = true};
+  Status st = helper.ExecuteTCC(Context::Background(), gid,
+                                {{.try_url = server_->Url("/slow"),
+                                  .confirm_url = server_->Url("/ok"),
+                                  .cancel_url = server_->Url("/cancel"),
+                                  .data = {{"n", 1}}}},
+                                opts);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("/slow"), std::string::npos) << st.message();
+  OpenGate();
+  EXPECT_EQ(dtm_.Status(gid), "failed");
+  {
+    std::lock_guard lock(mu_);
+    EXPECT_EQ(cancelled_, (std::vector<std::string>{"01"}));
+  }
+  const std::string metrics = client_->Metrics().Serialize();
+  EXPECT_NE(metrics.find("lynx_dtm_active_transactions 0"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find(R"(lynx_dtm_transactions_total{type="tcc",status="failure"} 1)"),
+            std::string::npos)
+      << metrics;
 }
 
 }  // namespace
