@@ -17,7 +17,10 @@
 #   #   LYNX_TEST_REDIS_PORT  no password, no persistence
 #
 # lynx_db_start_all BASE_DIR  Starts all three under BASE_DIR, which is created if missing (as
-#     root it becomes world-traversable so the postgres user can reach its data). Returns once
+#     root it becomes world-traversable so the postgres user can reach its data; if a parent
+#     directory still blocks postgres, PostgreSQL's data goes to /tmp/lynx-pg.XXXXXX, and if
+#     BASE_DIR is too long for unix sockets they go to /tmp/lynx-db.XXXXXX. lynx_db_stop_all
+#     removes both fallback directories). Returns once
 #     every server accepts connections. On failure it prints the tail of the failing log to
 #     stderr, stops whatever it had started and returns non-zero. If no EXIT trap calls
 #     lynx_db_stop_all yet, it adds lynx_db_stop_all in front of the current EXIT trap. A trap
@@ -48,6 +51,8 @@ _lynx_db_fail() {
     if [[ -s $f ]]; then
       printf 'lynx-db: ---- last lines of %s ----\n' "$f" >&2
       tail -n 40 -- "$f" | sed 's/^/lynx-db: | /' >&2 || true
+    else
+      printf 'lynx-db: (%s is empty or missing)\n' "$f" >&2
     fi
   done
   return 1
@@ -97,8 +102,8 @@ _lynx_db_log_since() { tail -c +"$(($2 + 1))" -- "$1" 2>/dev/null || true; }
 
 _lynx_db_size() { stat -c %s -- "$1" 2>/dev/null || echo 0; }
 
-# _lynx_db_wait_ready PID LOG OFFSET BIND_ERROR_REGEX READY_CMD...: polls READY_CMD until it
-# succeeds. Returns 0 once ready, 2 if the server exited because its port was taken (the caller
+# _lynx_db_wait_ready PID LOG OFFSET BIND_ERROR_REGEX READY_CMD...: polls READY_CMD (probes
+# must not block: they run under `timeout`) until it succeeds. Returns 0 once ready, 2 if the server exited because its port was taken (the caller
 # retries with another port), 3 on timeout and 1 if the server exited for any other reason.
 _lynx_db_wait_ready() {
   local pid=$1 log=$2 off=$3 bindre=$4 now deadline
@@ -163,12 +168,13 @@ _lynx_db_pg_bindir() {
 # ---------------------------------------------------------------------------------------------
 # PostgreSQL
 
-# _lynx_db_pg_ready BINDIR PORT DATA: accepts TCP connections and postmaster.pid says ready.
+# _lynx_db_pg_ready BINDIR PORT DATA: postmaster.pid says ready (so this postmaster has bound
+# its sockets) and it accepts TCP connections.
 _lynx_db_pg_ready() {
   local status=""
-  "$1/pg_isready" -q -h 127.0.0.1 -p "$2" -U postgres -d postgres -t 2 || return 1
   { status=$(sed -n 8p -- "$3/postmaster.pid"); } 2>/dev/null || return 1
-  [[ $status == ready* ]]
+  [[ $status == ready* ]] || return 1
+  timeout -k 1 5 "$1/pg_isready" -q -h 127.0.0.1 -p "$2" -U postgres -d postgres -t 2
 }
 
 _lynx_db_start_pg() {
@@ -315,12 +321,12 @@ _lynx_db_start_mariadb() {
   for h in '%' '127.0.0.1' 'localhost'; do
     sql+=" CREATE USER 'lynx'@'$h' IDENTIFIED BY ''; GRANT ALL PRIVILEGES ON *.* TO 'lynx'@'$h' WITH GRANT OPTION;"
   done
-  if ! "$client" --no-defaults --protocol=socket -S "$sock" -u root -e "$sql" >>"$log" 2>&1; then
+  if ! timeout -k 5 60 "$client" --no-defaults --protocol=socket -S "$sock" -u root -e "$sql" >>"$log" 2>&1; then
     _lynx_db_fail "MariaDB: creating user lynx failed" "$log"
     return 1
   fi
   # Check what tests need: TCP login as lynx, XA through PREPARE/COMMIT and XA RECOVER.
-  if ! "$client" --no-defaults --protocol=tcp -h 127.0.0.1 -P "$port" -u lynx -e \
+  if ! timeout -k 5 60 "$client" --no-defaults --protocol=tcp -h 127.0.0.1 -P "$port" -u lynx -e \
     "XA START 'lynx_db_probe'; XA END 'lynx_db_probe'; XA PREPARE 'lynx_db_probe'; XA RECOVER; XA COMMIT 'lynx_db_probe';" \
     >>"$log" 2>&1; then
     _lynx_db_fail "MariaDB: XA check as lynx over TCP 127.0.0.1:$port failed" "$log"
@@ -332,17 +338,19 @@ _lynx_db_start_mariadb() {
 
 # _lynx_db_mariadb_ready ADMIN SOCKET PORT
 _lynx_db_mariadb_ready() {
-  "$1" --no-defaults --protocol=socket -S "$2" -u root --connect-timeout=2 ping &&
-    "$1" --no-defaults --protocol=tcp -h 127.0.0.1 -P "$3" -u root --connect-timeout=2 ping
+  timeout -k 1 5 "$1" --no-defaults --protocol=socket -S "$2" -u root --connect-timeout=2 ping &&
+    timeout -k 1 5 "$1" --no-defaults --protocol=tcp -h 127.0.0.1 -P "$3" -u root --connect-timeout=2 ping
 }
 
 # ---------------------------------------------------------------------------------------------
 # Redis
 
-# _lynx_db_redis_ready CLI PORT PID: answers on PORT and is our process.
+# _lynx_db_redis_ready CLI PORT PID LOG OFFSET: logged that it is ready, answers on PORT and
+# is our process.
 _lynx_db_redis_ready() {
   local out
-  out=$("$1" -h 127.0.0.1 -p "$2" info server 2>/dev/null) || return 1
+  _lynx_db_log_since "$4" "$5" | grep -q 'Ready to accept connections' || return 1
+  out=$(timeout -k 1 5 "$1" -h 127.0.0.1 -p "$2" info server 2>/dev/null) || return 1
   [[ $out == *"process_id:$3"$'\r'* || $out == *"process_id:$3"$'\n'* ]]
 }
 
@@ -361,7 +369,7 @@ _lynx_db_start_redis() {
     rc=0
     _lynx_db_wait_ready "$_LYNX_DB_REDIS_PID" "$log" "$off" \
       'address already in use|could not create server tcp listening socket|failed listening on port' \
-      _lynx_db_redis_ready "$cli" "$port" "$_LYNX_DB_REDIS_PID" || rc=$?
+      _lynx_db_redis_ready "$cli" "$port" "$_LYNX_DB_REDIS_PID" "$log" "$off" || rc=$?
     case $rc in
       0)
         export LYNX_TEST_REDIS_PORT=$port
