@@ -17,16 +17,10 @@
 //
 // Single-threaded: every connection is a coroutine on one io_context, so the state needs no lock.
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
 
 #include <cctype>
 #include <cstdio>
@@ -40,13 +34,12 @@
 #include <string>
 #include <vector>
 
+#include "common/http_server.h"
+
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
 namespace bj = boost::json;
-using tcp = asio::ip::tcp;
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kBusiPrefix = "/api/busi/";
@@ -62,10 +55,7 @@ struct Call {
   std::string result;
 };
 
-struct Reply {
-  int status = 200;
-  std::string body;
-};
+using Reply = lynx::http::ServerReply;
 
 // A gate that held calls wait on. Opening it cancels their timers.
 struct Gate {
@@ -94,7 +84,7 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-Reply JsonReply(int status, const bj::value& v) { return {status, bj::serialize(v)}; }
+Reply JsonReply(int status, const bj::value& v) { return Reply{status, bj::serialize(v)}; }
 
 // The result named by the payload field, as DTM's busi reads trans_out_result/trans_in_result.
 std::string PayloadResult(const std::string& route, const std::string& body) {
@@ -119,79 +109,42 @@ std::string PayloadResult(const std::string& route, const std::string& body) {
 
 class BusiServer {
  public:
-  explicit BusiServer(asio::io_context& io) : io_(io), acceptor_(io) {}
+  // HTTP (keep-alive sessions, parsing, limits) is the shared lynx::http::Server; this class
+  // only answers requests.
+  explicit BusiServer(asio::io_context& io)
+      : io_(io),
+        server_(io, Options(), [this](lynx::http::ServerRequest& r) { return Handle(r); }) {}
 
   bool Listen(std::string* err) {
-    beast::error_code ec;
-    tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
-    acceptor_.open(ep.protocol(), ec);
-    if (!ec) acceptor_.bind(ep, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) *err = ec.message();
-    return !ec;
+    lynx::Status st = server_.Listen("127.0.0.1", 0);
+    if (!st.ok()) *err = st.message();
+    return st.ok();
   }
-
-  uint16_t port() const { return acceptor_.local_endpoint().port(); }
-
-  asio::awaitable<void> Accept() {
-    for (;;) {
-      auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
-      if (ec) {
-        if (!acceptor_.is_open()) co_return;
-        continue;
-      }
-      asio::co_spawn(io_, Session(std::move(socket)), asio::detached);
-    }
-  }
+  uint16_t port() const { return server_.port(); }
+  void Start() { server_.Start(); }
 
  private:
-  asio::awaitable<void> Session(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
-    stream.socket().set_option(tcp::no_delay(true));
-    beast::flat_buffer buffer;
-    for (;;) {
-      bhttp::request_parser<bhttp::string_body> parser;
-      parser.body_limit(64 << 20);
-      stream.expires_after(std::chrono::minutes(5));
-      auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
-      if (ec) break;
-      auto req = parser.release();
-      const bool keep_alive = req.keep_alive();
-      Reply reply = co_await Handle(req);
-      bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(reply.status), 11};
-      res.set(bhttp::field::content_type, "application/json; charset=utf-8");
-      res.keep_alive(keep_alive);
-      res.body() = std::move(reply.body);
-      res.prepare_payload();
-      stream.expires_after(std::chrono::seconds(30));
-      auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
-      if (wec || !keep_alive) break;
-    }
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  static lynx::http::ServerOptions Options() {
+    lynx::http::ServerOptions o;
+    o.max_body_bytes = 64 << 20;
+    o.idle_timeout_seconds = 300;
+    return o;
   }
 
-  asio::awaitable<Reply> Handle(const bhttp::request<bhttp::string_body>& req) {
-    auto target = boost::urls::parse_origin_form(req.target());
-    if (!target) co_return JsonReply(400, {{"error", "malformed target"}});
-    std::string path(target->path());
-    std::map<std::string, std::string> query;
-    for (auto p : target->params()) query[std::string(p.key)] = std::string(p.value);
+  asio::awaitable<Reply> Handle(lynx::http::ServerRequest& req) {
+    const std::string& path = req.path;
     if (StartsWith(path, kControlPrefix)) {
-      co_return Control(std::string(req.method_string()), path.substr(kControlPrefix.size()), query,
-                        req.body());
+      co_return Control(req.method, path.substr(kControlPrefix.size()), req.query, req.body);
     }
     if (!StartsWith(path, kBusiPrefix)) co_return JsonReply(404, {{"error", "no such route"}});
 
     Call call;
     call.seq = state_.next_seq++;
     call.route = path.substr(kBusiPrefix.size());
-    call.method = std::string(req.method_string());
-    call.query = std::move(query);
-    for (const auto& f : req) {
-      call.headers[Lower(std::string(f.name_string()))] = std::string(f.value());
-    }
-    call.body = req.body();
+    call.method = req.method;
+    call.query = std::move(req.query);
+    call.headers = std::move(req.headers);  // names already lower-cased
+    call.body = std::move(req.body);
     std::string result = Decide(call);
     state_.calls.push_back(call);
     const size_t index = state_.calls.size() - 1;
@@ -328,8 +281,8 @@ class BusiServer {
   }
 
   asio::io_context& io_;
-  tcp::acceptor acceptor_;
   State state_;
+  lynx::http::Server server_;  // last: destroyed first, before the state its handler uses
 };
 
 }  // namespace
@@ -364,7 +317,7 @@ int main(int argc, char** argv) {
     std::rename(tmp.c_str(), port_file.c_str());  // readers never see a partial file
   }
   std::cerr << "busi_server listening on 127.0.0.1:" << server.port() << "\n";
-  asio::co_spawn(io, server.Accept(), asio::detached);
+  server.Start();
   io.run();
   return 0;
 }
