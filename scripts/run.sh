@@ -14,9 +14,9 @@ keep=0
 run_dir="$repo/run"
 mkdir -p "$run_dir"
 rm -f "$run_dir/dtmd.port"
-port_arg=0
-[ $keep = 1 ] && port_arg=36789
-"$build_dir/apps/dtmd/dtmd" --http-port "$port_arg" --port-file "$run_dir/dtmd.port" \
+port_arg=0 grpc_port_arg=0
+[ $keep = 1 ] && port_arg=36789 grpc_port_arg=36790
+"$build_dir/apps/dtmd/dtmd" --http-port "$port_arg" --grpc-port "$grpc_port_arg" --port-file "$run_dir/dtmd.port" \
   --data-dir "$run_dir/dtmd-data" >"$run_dir/dtmd.log" 2>&1 &
 dtmd_pid=$!
 
@@ -35,7 +35,7 @@ for _ in $(seq 1 200); do
   if ! kill -0 "$dtmd_pid" 2>/dev/null; then cat "$run_dir/dtmd.log"; exit 1; fi
   sleep 0.05
 done
-dtm="http://127.0.0.1:$(cat "$run_dir/dtmd.port")/api/dtmsvr"
+dtm="http://127.0.0.1:$(sed -n 1p "$run_dir/dtmd.port")/api/dtmsvr"
 echo "dtmd (embedded store, data in $run_dir/dtmd-data) at $dtm"
 # The example's lynx config, pointed at this dtmd.
 sed "s|http://localhost:36789/api/dtmsvr|$dtm|" "$repo/examples/transfer/config.yaml" \

@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   app.footer(KeysHelp());
   std::string config_file;
   bool debug = false, version = false, reset = false;
-  int64_t http_port = -1;
+  int64_t http_port = -1, grpc_port = -1;
   std::string port_file, data_dir, store_driver;
   bool test_control = false, no_cron = false;
   app.add_option("-c,--config", config_file, "YAML configuration file (DTM's conf.yml keys)");
@@ -41,7 +41,10 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--version", version, "print the version and exit");
   app.add_flag("-r,--reset", reset, "create the store schema and exit");
   app.add_option("--http-port", http_port, "override HttpPort (0 = any free port)");
-  app.add_option("--port-file", port_file, "write the bound HTTP port to this file once listening");
+  app.add_option("--grpc-port", grpc_port, "override GrpcPort (0 = any free port)");
+  app.add_option(
+      "--port-file", port_file,
+      "once listening, write the bound HTTP port and gRPC port (two lines) to this file");
   app.add_option("--data-dir", data_dir, "override Store.DataDir (embedded store directory)");
   app.add_option("--store", store_driver, "override Store.Driver (boltdb/embedded, memory)");
   app.add_flag("--enable-test-control", test_control,
@@ -57,6 +60,7 @@ int main(int argc, char** argv) {
   lynx::Status st = lynx::server::LoadConfig(config_file, &cfg);
   if (st.ok()) {
     if (http_port >= 0) cfg.http_port = http_port;
+    if (grpc_port >= 0) cfg.grpc_port = grpc_port;
     if (!data_dir.empty()) cfg.store.data_dir = data_dir;
     if (!store_driver.empty()) cfg.store.driver = store_driver;
     if (test_control) cfg.enable_test_control = true;
@@ -95,7 +99,7 @@ int main(int argc, char** argv) {
   }
   if (!port_file.empty()) {
     std::string tmp = port_file + ".tmp";
-    std::ofstream(tmp) << server.http_port() << "\n";
+    std::ofstream(tmp) << server.http_port() << "\n" << server.grpc_port() << "\n";
     std::rename(tmp.c_str(), port_file.c_str());  // readers never see a partial file
   }
   server.Wait();

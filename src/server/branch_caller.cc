@@ -1,16 +1,18 @@
 #include "server/branch_caller.h"
 
 #include "common/http_client.h"
+#include "server/grpc/grpc_branch_caller.h"
 
 namespace lynx::server {
 
-boost::asio::awaitable<Status> HttpBranchCaller::Call(const BranchCall& call) {
+boost::asio::awaitable<Status> NetBranchCaller::Call(const BranchCall& call) {
   if (call.url.empty()) co_return Status::Ok();
   const bool is_http = call.url.rfind("http://", 0) == 0 || call.url.rfind("https://", 0) == 0;
-  if (!is_http && call.protocol != "http") {
-    co_return Status::Internal("gRPC branch calls are not supported by this dtmd build: " +
-                               call.url);
-  }
+  if (is_http || call.protocol == "http") co_return co_await CallHttp(call);
+  co_return co_await grpc_.Call(call);
+}
+
+boost::asio::awaitable<Status> NetBranchCaller::CallHttp(const BranchCall& call) {
   http::ClientRequest req;
   req.method = (!call.body.empty() || call.trans_type == "xa") ? "POST" : "GET";
   req.url = http::AppendQuery(call.url, {{"gid", call.gid},

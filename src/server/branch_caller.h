@@ -1,5 +1,5 @@
 // BranchCaller: how dtmd calls a branch URL and classifies the reply into DTM's results
-// (dtm-protocol.md §4.1-4.2). The engine depends on this interface only, so unit tests inject a
+// (dtm-protocol.md §4.1-4.4). The engine depends on this interface only, so unit tests inject a
 // scripted caller. Implementations are thread-safe.
 #pragma once
 
@@ -37,14 +37,21 @@ class BranchCaller {
   virtual boost::asio::awaitable<Status> Call(const BranchCall& call) = 0;
 };
 
-// Real calls: HTTP(S) branches through the pooled keep-alive client.
-class HttpBranchCaller : public BranchCaller {
+class GrpcBranchCaller;
+
+// Real calls, transport chosen as DTM's getURLResult: an empty URL succeeds without a call;
+// HTTP when the transaction's protocol is http or the URL starts with http:// or https:// (so a
+// gRPC transaction may have HTTP steps), through the pooled keep-alive client; gRPC otherwise.
+class NetBranchCaller : public BranchCaller {
  public:
-  explicit HttpBranchCaller(http::ClientPool& pool) : pool_(pool) {}
+  NetBranchCaller(http::ClientPool& pool, GrpcBranchCaller& grpc) : pool_(pool), grpc_(grpc) {}
   boost::asio::awaitable<Status> Call(const BranchCall& call) override;
 
  private:
+  boost::asio::awaitable<Status> CallHttp(const BranchCall& call);
+
   http::ClientPool& pool_;
+  GrpcBranchCaller& grpc_;
 };
 
 using ::lynx::ClassifyHttpReply;  // DTM's HTTPResp2DtmError, common/dtm_result.h

@@ -97,6 +97,9 @@ std::vector<Key> Keys(ServerConfig* c) {
   num("MaxBodyBytes", &c->max_body_bytes);
   boolean("EnableTestControl", &c->enable_test_control);
   boolean("CronEnabled", &c->cron_enabled);
+  str("GrpcCertFile", &c->grpc_cert_file);
+  str("GrpcKeyFile", &c->grpc_key_file);
+  str("GrpcCaFile", &c->grpc_ca_file);
   return keys;
 }
 
@@ -200,6 +203,13 @@ Status ValidateConfig(const ServerConfig& c) {
   if (c.config_update_interval <= 0)
     return bad("config key ConfigUpdateInterval: must be positive");
   if (c.http_port < 0 || c.http_port > 65535) return bad("config key HttpPort: not a valid port");
+  if (c.grpc_port < 0 || c.grpc_port > 65535) return bad("config key GrpcPort: not a valid port");
+  if (c.grpc_cert_file.empty() != c.grpc_key_file.empty()) {
+    return bad("config key GrpcCertFile/GrpcKeyFile: set both or neither");
+  }
+  if (!c.grpc_ca_file.empty() && c.grpc_cert_file.empty()) {
+    return bad("config key GrpcCaFile: needs GrpcCertFile and GrpcKeyFile (TLS)");
+  }
   if (c.worker_threads < 0) return bad("config key WorkerThreads: must not be negative");
   if (c.store_threads <= 0) return bad("config key StoreThreads: must be positive");
   if (c.cron_workers < 0) return bad("config key CronWorkers: must not be negative");

@@ -63,6 +63,12 @@ struct ServerConfig {
   int64_t max_body_bytes = 4 << 20;  // request bodies above this get 413
   bool enable_test_control = false;  // /api/test/* time shift and cron hooks (never in prod)
   bool cron_enabled = true;          // background cron loop (tests may drive it by hand)
+  // gRPC TLS (dtmd): with a PEM certificate and key the gRPC port serves TLS only; with a CA file
+  // as well, clients must present a certificate signed by it (mutual TLS). Empty: plaintext, as
+  // DTM.
+  std::string grpc_cert_file;
+  std::string grpc_key_file;
+  std::string grpc_ca_file;
 };
 
 // Loads env (DTM names: Store.Driver -> STORE_DRIVER) then `yaml_path` (when non-empty) into

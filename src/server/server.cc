@@ -18,6 +18,8 @@
 #include "server/api.h"
 #include "server/branch_caller.h"
 #include "server/engine.h"
+#include "server/grpc/grpc_branch_caller.h"
+#include "server/grpc/grpc_server.h"
 #include "server/http/http_server.h"
 #include "server/metrics.h"
 #include "server/store_runner.h"
@@ -70,12 +72,14 @@ struct Server::Impl {
   std::unique_ptr<store::Store> store;
   std::unique_ptr<StoreRunner> runner;
   std::unique_ptr<http::ClientPool> client;
-  std::unique_ptr<HttpBranchCaller> caller;
+  std::unique_ptr<GrpcBranchCaller> grpc_caller;
+  std::unique_ptr<NetBranchCaller> caller;
   Topics topics;
   Metrics metrics;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<Api> api;
   std::unique_ptr<HttpServer> http;
+  std::unique_ptr<GrpcServer> grpc;
   std::atomic<bool> stopping{false};
   std::mutex stop_mu;
   std::condition_variable stop_cv;
@@ -117,7 +121,8 @@ Status Server::Start() {
   if (Status st = d.store->Ping(); !st.ok()) return st;
   d.runner = std::make_unique<StoreRunner>(*d.store, static_cast<size_t>(d.config.store_threads));
   d.client = std::make_unique<http::ClientPool>(d.io.get_executor());
-  d.caller = std::make_unique<HttpBranchCaller>(*d.client);
+  d.grpc_caller = std::make_unique<GrpcBranchCaller>(d.config.grpc_service_config);
+  d.caller = std::make_unique<NetBranchCaller>(*d.client, *d.grpc_caller);
   if (Status st = d.topics.Reload(*d.store); !st.ok()) return st;
 
   EngineDeps deps;
@@ -145,6 +150,15 @@ Status Server::Start() {
     return st;
   }
   d.http->Start();
+  GrpcServerDeps gdeps;
+  gdeps.config = &d.config;
+  gdeps.api = d.api.get();
+  gdeps.metrics = &d.metrics;
+  d.grpc = std::make_unique<GrpcServer>(d.io, gdeps);
+  if (Status st = d.grpc->Start(d.config.listen_address, static_cast<uint16_t>(d.config.grpc_port));
+      !st.ok()) {
+    return st;
+  }
   if (d.config.cron_enabled) {
     for (int64_t i = 0; i < d.config.cron_workers; ++i) {
       asio::co_spawn(d.io, d.CronLoop(), asio::detached);
@@ -156,13 +170,16 @@ Status Server::Start() {
   size_t n = d.config.worker_threads > 0 ? static_cast<size_t>(d.config.worker_threads)
                                          : std::max(1u, std::thread::hardware_concurrency());
   for (size_t i = 0; i < n; ++i) d.threads.emplace_back([&d] { d.io.run(); });
-  spdlog::info("dtmd listening on {}:{} (store {}, {} threads{})", d.config.listen_address,
-               d.http->port(), d.config.store.driver, n,
+  spdlog::info("dtmd listening on {}: HTTP {}, gRPC {}{} (store {}, {} threads{})",
+               d.config.listen_address, d.http->port(), d.grpc->port(),
+               d.config.grpc_cert_file.empty() ? "" : " TLS", d.config.store.driver, n,
                d.config.enable_test_control ? ", TEST CONTROL ENABLED" : "");
   return Status::Ok();
 }
 
 uint16_t Server::http_port() const { return impl_->http->port(); }
+
+uint16_t Server::grpc_port() const { return impl_->grpc->port(); }
 
 void Server::Wait() {
   asio::io_context signals_io;
@@ -189,6 +206,7 @@ void Server::Stop() {
   }
   d.stopping = true;
   if (d.http) d.http->Stop();
+  if (d.grpc) d.grpc->Stop();  // while the io threads still run the calls in flight
   d.work.reset();
   d.io.stop();
   for (auto& t : d.threads) t.join();

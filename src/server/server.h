@@ -22,6 +22,8 @@ class Server {
   Status Start();
   // The bound HTTP port (useful with HttpPort 0).
   uint16_t http_port() const;
+  // The bound gRPC port (useful with GrpcPort 0).
+  uint16_t grpc_port() const;
   // Blocks until Stop() or SIGINT/SIGTERM.
   void Wait();
   void Stop();

@@ -64,6 +64,64 @@ Status NonNegative(const char* name, int64_t v) {
 
 }  // namespace
 
+Status CheckTransRequest(Trans* t, bool require_type) {
+  store::TransGlobal& g = t->g;
+  RETURN_IF_ERROR(CheckAndEscapeGid(&g.gid));
+  if (require_type && !IsKnownTransType(g.trans_type)) {
+    if (g.trans_type.empty()) return Status::InvalidArgument("trans_type is required");
+    return Status::InvalidArgument("unknown trans_type '" + g.trans_type + "'");
+  }
+  if (g.protocol.empty()) g.protocol = "http";
+  if (g.protocol != "http" && g.protocol != "grpc" && g.protocol != "json-rpc") {
+    return Status::InvalidArgument("unknown protocol '" + g.protocol + "'");
+  }
+  const TransOptions& op = t->opts;
+  RETURN_IF_ERROR(NonNegative("timeout_to_fail", op.timeout_to_fail));
+  RETURN_IF_ERROR(NonNegative("request_timeout", op.request_timeout));
+  RETURN_IF_ERROR(NonNegative("retry_interval", op.retry_interval));
+  RETURN_IF_ERROR(NonNegative("retry_limit", op.retry_limit));
+  RETURN_IF_ERROR(NonNegative("retry_count", op.retry_count));
+  if (t->steps.size() > t->bin_payloads.size()) {
+    return Status::InvalidArgument(
+        "steps and payloads mismatch: " + std::to_string(t->steps.size()) + " steps but " +
+        std::to_string(t->bin_payloads.size()) + " payloads");
+  }
+  if (!g.custom_data.empty()) {
+    auto cd = json::Parse(g.custom_data);
+    if (!cd.ok() || !cd->is_object()) {
+      return Status::InvalidArgument("custom_data must be a JSON object in text form");
+    }
+  }
+  return Status::Ok();
+}
+
+static StatusOr<std::vector<StringMap>> DecodeSteps(const bj::value& steps) {
+  std::vector<StringMap> out;
+  if (steps.is_null()) return out;
+  if (!steps.is_array()) return Status::InvalidArgument("field 'steps' must be an array");
+  for (const auto& step : steps.get_array()) {
+    if (!step.is_object()) return Status::InvalidArgument("every step must be an object");
+    StringMap m;
+    for (const auto& kv : step.get_object()) {
+      if (!kv.value().is_string()) {
+        return Status::InvalidArgument("step field '" + std::string(kv.key()) +
+                                       "' must be a string");
+      }
+      m[std::string(kv.key())] = std::string(kv.value().get_string());
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+StatusOr<std::vector<StringMap>> DecodeStepsText(std::string_view text) {
+  if (text.empty()) return std::vector<StringMap>();
+  auto parsed = json::Parse(text);
+  if (!parsed.ok())
+    return Status::InvalidArgument("field 'Steps' is not JSON: " + parsed.status().message());
+  return DecodeSteps(*parsed);
+}
+
 StatusOr<Trans> DecodeTransRequest(std::string_view body, bool require_type) {
   auto parsed = json::Parse(body);
   if (!parsed.ok()) return parsed.status();
@@ -72,19 +130,10 @@ StatusOr<Trans> DecodeTransRequest(std::string_view body, bool require_type) {
   Trans t;
   store::TransGlobal& g = t.g;
   RETURN_IF_ERROR(json::GetString(o, "gid", &g.gid));
-  RETURN_IF_ERROR(CheckAndEscapeGid(&g.gid));
   RETURN_IF_ERROR(json::GetString(o, "trans_type", &g.trans_type));
-  if (require_type && !IsKnownTransType(g.trans_type)) {
-    if (g.trans_type.empty()) return Status::InvalidArgument("trans_type is required");
-    return Status::InvalidArgument("unknown trans_type '" + g.trans_type + "'");
-  }
   RETURN_IF_ERROR(json::GetString(o, "custom_data", &g.custom_data));
   RETURN_IF_ERROR(json::GetString(o, "query_prepared", &g.query_prepared));
   RETURN_IF_ERROR(json::GetString(o, "protocol", &g.protocol));
-  if (g.protocol.empty()) g.protocol = "http";
-  if (g.protocol != "http" && g.protocol != "grpc" && g.protocol != "json-rpc") {
-    return Status::InvalidArgument("unknown protocol '" + g.protocol + "'");
-  }
   RETURN_IF_ERROR(json::GetString(o, "rollback_reason", &t.rollback_reason_request));
   TransOptions& op = t.opts;
   RETURN_IF_ERROR(json::GetBool(o, "wait_result", &op.wait_result));
@@ -96,26 +145,11 @@ StatusOr<Trans> DecodeTransRequest(std::string_view body, bool require_type) {
   RETURN_IF_ERROR(json::GetBool(o, "concurrent", &op.concurrent));
   RETURN_IF_ERROR(ReadStringMap(o, "branch_headers", &op.branch_headers));
   RETURN_IF_ERROR(ReadStringMap(o, "req_extra", &t.req_extra));
-  RETURN_IF_ERROR(NonNegative("timeout_to_fail", op.timeout_to_fail));
-  RETURN_IF_ERROR(NonNegative("request_timeout", op.request_timeout));
-  RETURN_IF_ERROR(NonNegative("retry_interval", op.retry_interval));
-  RETURN_IF_ERROR(NonNegative("retry_limit", op.retry_limit));
-  RETURN_IF_ERROR(NonNegative("retry_count", op.retry_count));
 
-  if (auto it = o.find("steps"); it != o.end() && !it->value().is_null()) {
-    if (!it->value().is_array()) return Status::InvalidArgument("field 'steps' must be an array");
-    for (const auto& step : it->value().get_array()) {
-      if (!step.is_object()) return Status::InvalidArgument("every step must be an object");
-      StringMap m;
-      for (const auto& kv : step.get_object()) {
-        if (!kv.value().is_string()) {
-          return Status::InvalidArgument("step field '" + std::string(kv.key()) +
-                                         "' must be a string");
-        }
-        m[std::string(kv.key())] = std::string(kv.value().get_string());
-      }
-      t.steps.push_back(std::move(m));
-    }
+  if (auto it = o.find("steps"); it != o.end()) {
+    auto steps = DecodeSteps(it->value());
+    if (!steps.ok()) return steps.status();
+    t.steps = std::move(*steps);
   }
   if (auto it = o.find("payloads"); it != o.end() && !it->value().is_null()) {
     if (!it->value().is_array())
@@ -129,17 +163,7 @@ StatusOr<Trans> DecodeTransRequest(std::string_view body, bool require_type) {
     auto d = step.find("data");
     if (d != step.end() && !d->second.empty()) t.bin_payloads.push_back(d->second);
   }
-  if (t.steps.size() > t.bin_payloads.size()) {
-    return Status::InvalidArgument(
-        "steps and payloads mismatch: " + std::to_string(t.steps.size()) + " steps but " +
-        std::to_string(t.bin_payloads.size()) + " payloads");
-  }
-  if (!g.custom_data.empty()) {
-    auto cd = json::Parse(g.custom_data);
-    if (!cd.ok() || !cd->is_object()) {
-      return Status::InvalidArgument("custom_data must be a JSON object in text form");
-    }
-  }
+  RETURN_IF_ERROR(CheckTransRequest(&t, require_type));
   return t;
 }
 

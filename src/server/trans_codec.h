@@ -21,6 +21,12 @@ Status CheckAndEscapeGid(std::string* gid);
 // legacy steps[].data) and checks that every step has its payload.
 StatusOr<Trans> DecodeTransRequest(std::string_view body, bool require_type);
 StatusOr<BranchRegistration> DecodeBranchRegistration(std::string_view body);
+// The checks every decoded request passes, whichever front-end decoded it: escapes the gid, then
+// trans_type (when required), protocol (empty -> http), non-negative options, a payload per step,
+// custom_data a JSON object.
+Status CheckTransRequest(Trans* t, bool require_type);
+// The steps array as text (gRPC's DtmRequest.Steps): "" and "null" are no steps.
+StatusOr<std::vector<StringMap>> DecodeStepsText(std::string_view text);
 
 // Options column: DTM's JSON (always has "concurrent"; other fields omitted when zero).
 std::string EncodeOptions(const TransOptions& o);

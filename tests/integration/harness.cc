@@ -42,13 +42,18 @@ std::string Tail(const std::string& path, size_t bytes = 6000) {
 }
 
 // Waits for the port file a child writes (atomically) once it listens.
-bool AwaitPortFile(ChildProcess& proc, const std::string& path, uint16_t* port, std::string* err) {
+// Reads the port (and, when `second` is given, a second port on the next line) that the child
+// writes once it listens.
+bool AwaitPortFile(ChildProcess& proc, const std::string& path, uint16_t* port, std::string* err,
+                   uint16_t* second = nullptr) {
   bool ok = WaitUntil(
       [&] {
         std::ifstream in(path);
-        int p = 0;
-        if (in >> p && p > 0 && p < 65536) {
+        int p = 0, q = 0;
+        if (in >> p && p > 0 && p < 65536 &&
+            (second == nullptr || (in >> q && q > 0 && q < 65536))) {
           *port = static_cast<uint16_t>(p);
+          if (second != nullptr) *second = static_cast<uint16_t>(q);
           return true;
         }
         return !proc.Alive();
@@ -269,10 +274,19 @@ bool Dtmd::Launch(std::string* err) {
   std::error_code ec;
   fs::remove(port_file, ec);
   port_ = 0;
-  std::vector<std::string> argv = {
-      LYNX_DTMD_PATH,  "-c",      dir_ + "/dtmd.yml", "--http-port",  "0",
-      "--port-file",   port_file, "--data-dir",       dir_ + "/data", "--enable-test-control",
-      "--disable-cron"};
+  std::vector<std::string> argv = {LYNX_DTMD_PATH,
+                                   "-c",
+                                   dir_ + "/dtmd.yml",
+                                   "--http-port",
+                                   "0",
+                                   "--grpc-port",
+                                   "0",
+                                   "--port-file",
+                                   port_file,
+                                   "--data-dir",
+                                   dir_ + "/data",
+                                   "--enable-test-control",
+                                   "--disable-cron"};
   // LYNX_IT_STORE=memory runs the suite against another driver (tests that need a specific one
   // set DtmdOptions::store).
   const char* env_store = std::getenv("LYNX_IT_STORE");
@@ -282,7 +296,7 @@ bool Dtmd::Launch(std::string* err) {
     argv.push_back(store);
   }
   if (!proc_.Start(argv, dir_ + "/dtmd.log", err)) return false;
-  return AwaitPortFile(proc_, port_file, &port_, err);
+  return AwaitPortFile(proc_, port_file, &port_, err, &grpc_port_);
 }
 
 bool Dtmd::Restart(std::string* err) {
@@ -297,6 +311,8 @@ std::optional<int> Dtmd::Stop() { return proc_.Terminate(); }
 std::string Dtmd::Url() const {
   return "http://127.0.0.1:" + std::to_string(port_) + "/api/dtmsvr";
 }
+
+std::string Dtmd::GrpcServer() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
 
 std::string Dtmd::LogTail() const { return Tail(dir_ + "/dtmd.log"); }
 

@@ -141,6 +141,8 @@ class Dtmd {
   bool Alive() { return proc_.Alive(); }
   uint16_t port() const { return port_; }
   std::string Url() const;  // "http://127.0.0.1:<port>/api/dtmsvr"
+  uint16_t grpc_port() const { return grpc_port_; }
+  std::string GrpcServer() const;  // "127.0.0.1:<grpc port>"
   std::string LogTail() const;
 
   HttpResponse Get(const std::string& api, const Params& params = {}) const;
@@ -172,6 +174,7 @@ class Dtmd {
   std::string dir_;
   DtmdOptions options_;
   uint16_t port_ = 0;
+  uint16_t grpc_port_ = 0;
 };
 
 // A saga/msg/tcc/xa request body with the fields the Go SDK sends (dtm-protocol.md §2.3).

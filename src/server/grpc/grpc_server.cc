@@ -1,0 +1,214 @@
+#include "server/grpc/grpc_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "common/clock.h"
+#include "proto/dtmgimp.grpc.pb.h"
+#include "server/api.h"
+#include "server/config.h"
+#include "server/grpc/grpc_codec.h"
+#include "server/metrics.h"
+
+namespace lynx::server {
+
+namespace asio = boost::asio;
+using google::protobuf::Empty;
+
+namespace {
+
+grpc::Status ToGrpc(const Status& st) {
+  switch (st.code()) {
+    case StatusCode::kOk:
+      return grpc::Status::OK;
+    case StatusCode::kFailure:
+      return {grpc::StatusCode::ABORTED, WithDtmSuffix(st.message(), StatusCode::kFailure)};
+    case StatusCode::kOngoing:
+      return {grpc::StatusCode::FAILED_PRECONDITION,
+              WithDtmSuffix(st.message(), StatusCode::kOngoing)};
+    case StatusCode::kInvalidArgument:
+      return {grpc::StatusCode::INVALID_ARGUMENT, st.message()};
+    default:
+      return {grpc::StatusCode::INTERNAL, st.message()};
+  }
+}
+
+StatusOr<std::string> ReadFile(const std::string& key, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  if (in) ss << in.rdbuf();
+  if (!in || ss.str().empty()) {
+    return Status::InvalidArgument("config key " + key + ": cannot read '" + path + "'");
+  }
+  return ss.str();
+}
+
+StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerConfig& c) {
+  if (c.grpc_cert_file.empty()) return grpc::InsecureServerCredentials();
+  auto cert = ReadFile("GrpcCertFile", c.grpc_cert_file);
+  if (!cert.ok()) return cert.status();
+  auto key = ReadFile("GrpcKeyFile", c.grpc_key_file);
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions opts;
+  opts.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!c.grpc_ca_file.empty()) {
+    auto ca = ReadFile("GrpcCaFile", c.grpc_ca_file);
+    if (!ca.ok()) return ca.status();
+    opts.pem_root_certs = *ca;
+    opts.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(opts);
+}
+
+// The service: every method decodes on gRPC's thread, then runs the core operation as a
+// coroutine on dtmd's io threads and finishes the call from its completion (no thread blocks).
+class DtmService final : public dtmgimp::Dtm::CallbackService {
+ public:
+  DtmService(asio::io_context& io, GrpcServerDeps deps) : io_(io), deps_(deps) {}
+
+  grpc::ServerUnaryReactor* NewGid(grpc::CallbackServerContext* ctx, const Empty*,
+                                   dtmgimp::DtmGidReply* reply) override {
+    reply->set_gid(deps_.api->NewGid());
+    return Done(ctx, "newGid", SteadyNowMs(), Status::Ok());
+  }
+
+  grpc::ServerUnaryReactor* Prepare(grpc::CallbackServerContext* ctx,
+                                    const dtmgimp::DtmRequest* req, Empty*) override {
+    return RunTrans(ctx, "prepare", *req, true, &Api::Prepare);
+  }
+  grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* ctx, const dtmgimp::DtmRequest* req,
+                                   Empty*) override {
+    return RunTrans(ctx, "submit", *req, true, &Api::Submit);
+  }
+  grpc::ServerUnaryReactor* Abort(grpc::CallbackServerContext* ctx, const dtmgimp::DtmRequest* req,
+                                  Empty*) override {
+    return RunTrans(ctx, "abort", *req, false, &Api::Abort);
+  }
+
+  grpc::ServerUnaryReactor* RegisterBranch(grpc::CallbackServerContext* ctx,
+                                           const dtmgimp::DtmBranchRequest* req, Empty*) override {
+    const UnixMs start = SteadyNowMs();
+    auto r = BranchRegistrationFromGrpc(*req);
+    if (!r.ok()) return Done(ctx, "registerBranch", start, r.status());
+    return Spawn(ctx, "registerBranch", start, deps_.api->RegisterBranch(std::move(*r)));
+  }
+
+  grpc::ServerUnaryReactor* PrepareWorkflow(grpc::CallbackServerContext* ctx,
+                                            const dtmgimp::DtmRequest*,
+                                            dtmgimp::DtmProgressesReply*) override {
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish({grpc::StatusCode::UNIMPLEMENTED,
+                     "trans_type workflow is not supported by this dtmd version"});
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* Subscribe(grpc::CallbackServerContext* ctx,
+                                      const dtmgimp::DtmTopicRequest* req, Empty*) override {
+    return Spawn(ctx, "subscribe", SteadyNowMs(),
+                 deps_.api->Subscribe(req->topic(), req->url(), req->remark()));
+  }
+  grpc::ServerUnaryReactor* Unsubscribe(grpc::CallbackServerContext* ctx,
+                                        const dtmgimp::DtmTopicRequest* req, Empty*) override {
+    return Spawn(ctx, "unsubscribe", SteadyNowMs(),
+                 deps_.api->Unsubscribe(req->topic(), req->url()));
+  }
+  grpc::ServerUnaryReactor* DeleteTopic(grpc::CallbackServerContext* ctx,
+                                        const dtmgimp::DtmTopicRequest* req, Empty*) override {
+    return Spawn(ctx, "deleteTopic", SteadyNowMs(), deps_.api->DeleteTopic(req->topic()));
+  }
+
+ private:
+  using TransOp = asio::awaitable<Status> (Api::*)(Trans);
+
+  grpc::ServerUnaryReactor* RunTrans(grpc::CallbackServerContext* ctx, const char* api_name,
+                                     const dtmgimp::DtmRequest& req, bool require_type,
+                                     TransOp op) {
+    const UnixMs start = SteadyNowMs();
+    auto t = TransFromGrpc(req, require_type);
+    if (!t.ok()) return Done(ctx, api_name, start, t.status());
+    return Spawn(ctx, api_name, start, (deps_.api->*op)(std::move(*t)));
+  }
+
+  grpc::ServerUnaryReactor* Spawn(grpc::CallbackServerContext* ctx, const char* api_name,
+                                  UnixMs start, asio::awaitable<Status> work) {
+    auto* reactor = ctx->DefaultReactor();
+    asio::co_spawn(io_, std::move(work),
+                   [this, reactor, api_name, start](std::exception_ptr e, Status st) {
+                     if (e)
+                       st = Status::Internal("unexpected exception in " + std::string(api_name));
+                     Finish(reactor, api_name, start, st);
+                   });
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const char* api_name,
+                                 UnixMs start, const Status& st) {
+    auto* reactor = ctx->DefaultReactor();
+    Finish(reactor, api_name, start, st);
+    return reactor;
+  }
+
+  void Finish(grpc::ServerUnaryReactor* reactor, const char* api_name, UnixMs start,
+              const Status& st) {
+    if (deps_.metrics) {
+      deps_.metrics->ObserveApi("grpc", api_name, st.ok(), (SteadyNowMs() - start) / 1000.0);
+    }
+    reactor->Finish(ToGrpc(st));
+  }
+
+  asio::io_context& io_;
+  GrpcServerDeps deps_;
+};
+
+}  // namespace
+
+struct GrpcServer::Impl {
+  Impl(asio::io_context& io, GrpcServerDeps d) : deps(d), service(io, d) {}
+  GrpcServerDeps deps;
+  DtmService service;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+};
+
+GrpcServer::GrpcServer(asio::io_context& io, GrpcServerDeps deps)
+    : impl_(std::make_unique<Impl>(io, deps)) {}
+
+GrpcServer::~GrpcServer() { Stop(); }
+
+Status GrpcServer::Start(const std::string& address, uint16_t port) {
+  auto creds = Credentials(*impl_->deps.config);
+  if (!creds.ok()) return creds.status();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  const std::string where = address + ":" + std::to_string(port);
+  builder.AddListeningPort(where, *creds, &impl_->port);
+  builder.RegisterService(&impl_->service);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(impl_->deps.config->max_body_bytes));
+  impl_->server = builder.BuildAndStart();
+  if (!impl_->server || impl_->port == 0) {
+    impl_->server.reset();
+    return Status::Unavailable("cannot serve gRPC on " + where);
+  }
+  return Status::Ok();
+}
+
+uint16_t GrpcServer::port() const { return static_cast<uint16_t>(impl_->port); }
+
+void GrpcServer::Stop() {
+  if (!impl_->server) return;
+  // Calls in flight finish on the io threads; after the deadline they are cancelled.
+  impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  impl_->server->Wait();
+  impl_->server.reset();
+}
+
+}  // namespace lynx::server
