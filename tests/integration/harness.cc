@@ -192,11 +192,15 @@ bool Busi::Start(const std::string& dir, std::string* err) {
   if (!proc_.Start({LYNX_BUSI_PATH, "--port-file", port_file}, dir + "/busi.log", err)) {
     return false;
   }
-  return AwaitPortFile(proc_, port_file, &port_, err);
+  return AwaitPortFile(proc_, port_file, &port_, err, &grpc_port_);
 }
 
 std::string Busi::Url(const std::string& route) const {
   return "http://127.0.0.1:" + std::to_string(port_) + "/api/busi/" + route;
+}
+
+std::string Busi::GrpcUrl(const std::string& method) const {
+  return "127.0.0.1:" + std::to_string(grpc_port_) + "/busi.Busi/" + method;
 }
 
 void Busi::Script(const std::string& route, const std::vector<std::string>& results) {

@@ -105,6 +105,8 @@ class Busi {
   uint16_t port() const { return port_; }
   // "http://127.0.0.1:<port>/api/busi/<route>"
   std::string Url(const std::string& route) const;
+  // "127.0.0.1:<grpc port>/busi.Busi/<method>": the gRPC branch URL of route "grpc:<method>".
+  std::string GrpcUrl(const std::string& method) const;
   // Replaces the route's queue of scripted results.
   void Script(const std::string& route, const std::vector<std::string>& results);
   // Sticky result when nothing else decides ("" clears).
@@ -119,6 +121,7 @@ class Busi {
   ChildProcess proc_;
   std::string dir_;
   uint16_t port_ = 0;
+  uint16_t grpc_port_ = 0;
 };
 
 struct DtmdOptions {

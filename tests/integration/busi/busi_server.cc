@@ -15,7 +15,16 @@
 // present. GET /api/control/calls?route=R&gid=G lists recorded calls (both filters optional);
 // POST /api/control/reset forgets scripts, defaults, gates and calls.
 //
-// Single-threaded: every connection is a coroutine on one io_context, so the state needs no lock.
+// gRPC: the same routes are served on a second port as busi.Busi/<Route> (any method name), with
+// the route recorded as "grpc:<Route>" (scripts and defaults use that name too). The request is a
+// busi.ReqGrpc; its TransOutResult / TransInResult play the payload fields' part, and the body is
+// recorded as JSON {"Amount":..,"TransOutResult":..,"TransInResult":..}; the dtm-gid,
+// dtm-trans_type, dtm-branch_id and dtm-op metadata are recorded as the query gid, trans_type,
+// branch_id and op, and all metadata as headers. Results map SUCCESS -> OK (empty reply), FAILURE
+// -> ABORTED, ONGOING -> FAILED_PRECONDITION, ERROR -> INTERNAL.
+//
+// Single-threaded: every connection is a coroutine on one io_context, so the state needs no lock
+// (gRPC calls are handed from gRPC's threads to that io_context).
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -34,7 +43,12 @@
 #include <string>
 #include <vector>
 
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/grpcpp.h>
+#include <boost/asio/co_spawn.hpp>
+
 #include "common/http_server.h"
+#include "proto/busi.pb.h"
 
 namespace {
 
@@ -139,13 +153,21 @@ class BusiServer {
     if (!StartsWith(path, kBusiPrefix)) co_return JsonReply(404, {{"error", "no such route"}});
 
     Call call;
-    call.seq = state_.next_seq++;
     call.route = path.substr(kBusiPrefix.size());
     call.method = req.method;
     call.query = std::move(req.query);
     call.headers = std::move(req.headers);  // names already lower-cased
     call.body = std::move(req.body);
-    std::string result = Decide(call);
+    std::string payload_result = PayloadResult(call.route, call.body);
+    co_return co_await Serve(std::move(call), std::move(payload_result));
+  }
+
+ public:
+  // Records `call`, decides its result (payload_result: what the request's payload asks for) and
+  // answers. Runs on the io_context.
+  asio::awaitable<Reply> Serve(Call call, std::string payload_result) {
+    call.seq = state_.next_seq++;
+    std::string result = Decide(call, payload_result);
     state_.calls.push_back(call);
     const size_t index = state_.calls.size() - 1;
     const int64_t seq = call.seq;
@@ -157,7 +179,10 @@ class BusiServer {
     co_return reply;
   }
 
-  std::string Decide(const Call& call) {
+  asio::io_context& io() { return io_; }
+
+ private:
+  std::string Decide(const Call& call, const std::string& payload_result) {
     const std::string& route = call.route;
     if (route == "TransOutHeaderYes" && !call.headers.count("test_header")) return "ERROR";
     if (route == "TransOutHeaderNo" && call.headers.count("test_header")) return "ERROR";
@@ -167,8 +192,7 @@ class BusiServer {
       queue.pop_front();
       return r;
     }
-    std::string r = PayloadResult(route, call.body);
-    if (!r.empty()) return r;
+    if (!payload_result.empty()) return payload_result;
     auto d = state_.defaults.find(route);
     if (d != state_.defaults.end() && !d->second.empty()) return d->second;
     return "SUCCESS";
@@ -285,6 +309,98 @@ class BusiServer {
   lynx::http::Server server_;  // last: destroyed first, before the state its handler uses
 };
 
+// The gRPC side: one reactor per call reads the request, hands it to the io_context, and answers.
+class GrpcCall : public grpc::ServerGenericBidiReactor {
+ public:
+  GrpcCall(grpc::GenericCallbackServerContext* ctx, BusiServer& busi) : ctx_(ctx), busi_(busi) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request message"));
+      return;
+    }
+    Call call;
+    const std::string& method = ctx_->method();  // "/busi.Busi/TransOut"
+    call.route = "grpc:" + method.substr(method.rfind('/') + 1);
+    call.method = "GRPC";
+    for (const auto& [k, v] : ctx_->client_metadata()) {
+      std::string key(k.data(), k.size()), value(v.data(), v.size());
+      call.headers[key] = value;
+      if (key.rfind("dtm-", 0) == 0 && key != "dtm-dtm" && key != "dtm-phase2_url") {
+        call.query[key.substr(4)] = value;
+      } else if (key == "dtm-dtm") {
+        call.query["dtm"] = value;
+      } else if (key == "dtm-phase2_url") {
+        call.query["phase2_url"] = value;
+      }
+    }
+    std::vector<grpc::Slice> slices;
+    std::string bytes;
+    if (request_.Dump(&slices).ok()) {
+      for (const auto& sl : slices)
+        bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+    }
+    std::string payload_result;
+    busi::ReqGrpc req;
+    if (req.ParseFromString(bytes)) {
+      call.body = bj::serialize(bj::object{{"Amount", req.amount()},
+                                           {"TransOutResult", req.transoutresult()},
+                                           {"TransInResult", req.transinresult()}});
+      std::string route = call.route.substr(5);
+      if (route.find("Revert") == std::string::npos && route.find("Confirm") == std::string::npos) {
+        if (StartsWith(route, "TransOut")) payload_result = req.transoutresult();
+        if (StartsWith(route, "TransIn")) payload_result = req.transinresult();
+        if (payload_result == "SUCCESS") payload_result.clear();
+      }
+    } else {
+      call.body = "<malformed ReqGrpc of " + std::to_string(bytes.size()) + " bytes>";
+    }
+    asio::co_spawn(busi_.io(), busi_.Serve(std::move(call), std::move(payload_result)),
+                   [this](std::exception_ptr, Reply reply) { Answer(reply); });
+  }
+
+  void OnWriteDone(bool) override {}
+  void OnDone() override { delete this; }
+
+ private:
+  void Answer(const Reply& reply) {
+    if (reply.status == 200) {
+      grpc::Slice empty;  // a default ByteBuffer is not a message; an empty slice is
+      response_ = grpc::ByteBuffer(&empty, 1);
+      StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+      return;
+    }
+    std::string message = reply.body;
+    boost::system::error_code ec;
+    bj::value v = bj::parse(reply.body, ec);
+    if (!ec && v.is_object() && v.as_object().contains("error") && v.at("error").is_string()) {
+      message = std::string(v.at("error").get_string());
+    }
+    grpc::StatusCode code = grpc::StatusCode::INTERNAL;
+    if (reply.status == 409) code = grpc::StatusCode::ABORTED;
+    if (reply.status == 425) code = grpc::StatusCode::FAILED_PRECONDITION;
+    Finish(grpc::Status(code, message));
+  }
+
+  grpc::GenericCallbackServerContext* ctx_;
+  BusiServer& busi_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;  // empty: google.protobuf.Empty
+};
+
+class GrpcBusi : public grpc::CallbackGenericService {
+ public:
+  explicit GrpcBusi(BusiServer& busi) : busi_(busi) {}
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
+    return new GrpcCall(ctx, busi_);
+  }
+
+ private:
+  BusiServer& busi_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -304,11 +420,21 @@ int main(int argc, char** argv) {
     std::cerr << "busi_server: cannot listen: " << err << "\n";
     return 1;
   }
+  GrpcBusi grpc_busi(server);
+  grpc::ServerBuilder builder;
+  int grpc_port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &grpc_port);
+  builder.RegisterCallbackGenericService(&grpc_busi);
+  std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
+  if (!grpc_server || grpc_port == 0) {
+    std::cerr << "busi_server: cannot serve gRPC\n";
+    return 1;
+  }
   if (!port_file.empty()) {
     std::string tmp = port_file + ".tmp";
     {
       std::ofstream out(tmp);
-      out << server.port() << "\n";
+      out << server.port() << "\n" << grpc_port << "\n";
       if (!out) {
         std::cerr << "busi_server: cannot write " << tmp << "\n";
         return 1;
@@ -316,7 +442,8 @@ int main(int argc, char** argv) {
     }
     std::rename(tmp.c_str(), port_file.c_str());  // readers never see a partial file
   }
-  std::cerr << "busi_server listening on 127.0.0.1:" << server.port() << "\n";
+  std::cerr << "busi_server listening on 127.0.0.1:" << server.port() << ", gRPC " << grpc_port
+            << "\n";
   server.Start();
   io.run();
   return 0;
