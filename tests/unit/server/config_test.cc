@@ -74,6 +74,9 @@ TEST_F(ConfigTest, ErrorsNameTheKey) {
       {"LogLevel: loud\n", "config key LogLevel"},
       {"Store:\n  Fsync: maybe\n", "config key Store.Fsync: 'maybe' is not a boolean"},
       {"TimeZoneOffset: abc\n", "config key TimeZoneOffset"},
+      {"GrpcPort: 70000\n", "config key GrpcPort: not a valid port"},
+      {"GrpcCertFile: /c.pem\n", "config key GrpcCertFile/GrpcKeyFile: set both or neither"},
+      {"GrpcCaFile: /ca.pem\n", "config key GrpcCaFile: needs GrpcCertFile"},
   };
   for (const auto& k : cases) {
     ServerConfig c;
