@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "proto/busi.pb.h"
+
 namespace lynx::example {
 
 namespace dtm = lynx::dtm;
@@ -128,57 +130,80 @@ Status AccountService::AdjustFrozen(dtm::SqlDb& tx, int user_id, int64_t delta,
   return Status::Failure("cannot freeze " + std::to_string(-delta) + " in account " + id);
 }
 
-Status AccountService::Forward(const dtm::BranchRequest& req, int default_user, int64_t sign) {
+AccountService::Incoming AccountService::FromHttp(const dtm::BranchRequest& req,
+                                                  int default_user) const {
   auto type = req.query.find("trans_type");
-  if (type != req.query.end() && type->second == "xa") {
+  return Incoming{
+      type == req.query.end() ? "" : type->second, Parse(req, default_user), req.Barrier(),
+      [this, &req](const XaFn& fn) { return dtm::XaLocalTransaction(req.query, conf_, fn); }};
+}
+
+AccountService::Incoming AccountService::FromGrpc(const dtm::GrpcBranchRequest& req,
+                                                  int default_user) const {
+  auto type = req.metadata.find("dtm-trans_type");
+  busi::ReqGrpc msg;
+  StatusOr<Transfer> transfer = Transfer{default_user, 0};
+  if (Status st = req.ParseBody(&msg); !st.ok()) {
+    transfer = Status::Failure(st.message());  // retrying cannot fix a malformed message
+  } else if (msg.amount() < 0) {
+    transfer = Status::Failure("amount must not be negative");
+  } else {
+    transfer = Transfer{default_user, msg.amount()};
+  }
+  return Incoming{type == req.metadata.end() ? "" : type->second, std::move(transfer),
+                  req.Barrier(), [this, &req](const XaFn& fn) {
+                    return dtm::XaLocalTransactionGrpc(req.metadata, conf_, dtm_grpc_tls_, fn);
+                  }};
+}
+
+Status AccountService::Forward(Incoming in, int64_t sign) {
+  if (in.trans_type == "xa") {
     // The action, and also the phase-2 commit / rollback DTM sends to the same URL with an
-    // empty body (XaLocalTransaction does not call the function then).
-    return dtm::XaLocalTransaction(req.query, conf_, [&](dtm::SqlDb& db, dtm::Xa&) {
-      auto t = Parse(req, default_user);
-      if (!t.ok()) return t.status();
-      return Adjust(db, t->user_id, sign * t->amount);
+    // empty body (the XA local transaction does not call the function then).
+    return in.xa_local([&](dtm::SqlDb& db, dtm::Xa&) {
+      if (!in.transfer.ok()) return in.transfer.status();
+      return Adjust(db, in.transfer->user_id, sign * in.transfer->amount);
     });
   }
-  auto t = Parse(req, default_user);
-  if (!t.ok()) return t.status();
-  const int64_t delta = sign * t->amount;
-  auto bb = req.Barrier();
-  if (!bb.ok()) return bb.status();
-  auto busi = [&](dtm::SqlDb& tx) { return Adjust(tx, t->user_id, delta); };
-  if (bb->trans_type() == "msg") return barrier_->HandleMsg(*bb, busi);
-  return barrier_->HandleSAGA(*bb, busi);
+  if (!in.transfer.ok()) return in.transfer.status();
+  if (!in.barrier.ok()) return in.barrier.status();
+  const Transfer& t = *in.transfer;
+  auto busi = [&](dtm::SqlDb& tx) { return Adjust(tx, t.user_id, sign * t.amount); };
+  if (in.barrier->trans_type() == "msg") return barrier_->HandleMsg(*in.barrier, busi);
+  return barrier_->HandleSAGA(*in.barrier, busi);
 }
 
-Status AccountService::Revert(const dtm::BranchRequest& req, int default_user, int64_t sign) {
-  auto t = Parse(req, default_user);
-  if (!t.ok()) return t.status();
-  auto bb = req.Barrier();
-  if (!bb.ok()) return bb.status();
+Status AccountService::Revert(Incoming in, int64_t sign) {
+  if (!in.transfer.ok()) return in.transfer.status();
+  if (!in.barrier.ok()) return in.barrier.status();
+  const Transfer& t = *in.transfer;
   return barrier_->HandleSAGA(
-      *bb, [&](dtm::SqlDb& tx) { return Adjust(tx, t->user_id, -sign * t->amount); });
+      *in.barrier, [&](dtm::SqlDb& tx) { return Adjust(tx, t.user_id, -sign * t.amount); });
 }
 
-Status AccountService::Tcc(const dtm::BranchRequest& req, int default_user, int64_t sign,
-                           const char* phase) {
-  auto t = Parse(req, default_user);
-  if (!t.ok()) return t.status();
-  auto bb = req.Barrier();
-  if (!bb.ok()) return bb.status();
-  const int64_t delta = sign * t->amount;
-  const std::string p = phase;
-  if (p == "try") {
-    return barrier_->HandleTCCTry(*bb, [&](dtm::SqlDb& tx) {
-      return AdjustFrozen(tx, t->user_id, delta, /*check_available=*/sign < 0);
+Status AccountService::Tcc(Incoming in, int64_t sign, const std::string& phase) {
+  if (!in.transfer.ok()) return in.transfer.status();
+  if (!in.barrier.ok()) return in.barrier.status();
+  const Transfer& t = *in.transfer;
+  const int64_t delta = sign * t.amount;
+  if (phase == "try") {
+    return barrier_->HandleTCCTry(*in.barrier, [&](dtm::SqlDb& tx) {
+      return AdjustFrozen(tx, t.user_id, delta, /*check_available=*/sign < 0);
     });
   }
-  if (p == "confirm") {
-    return barrier_->HandleTCCConfirm(*bb, [&](dtm::SqlDb& tx) {
-      if (Status st = AdjustFrozen(tx, t->user_id, -delta, false); !st.ok()) return st;
-      return Adjust(tx, t->user_id, delta);
+  if (phase == "confirm") {
+    return barrier_->HandleTCCConfirm(*in.barrier, [&](dtm::SqlDb& tx) {
+      if (Status st = AdjustFrozen(tx, t.user_id, -delta, false); !st.ok()) return st;
+      return Adjust(tx, t.user_id, delta);
     });
   }
   return barrier_->HandleTCCCancel(
-      *bb, [&](dtm::SqlDb& tx) { return AdjustFrozen(tx, t->user_id, -delta, false); });
+      *in.barrier, [&](dtm::SqlDb& tx) { return AdjustFrozen(tx, t.user_id, -delta, false); });
+}
+
+Status AccountService::QueryPrepared(Incoming in) {
+  if (!in.barrier.ok()) return in.barrier.status();
+  return barrier_->QueryPrepared(*in.barrier);
 }
 
 Status AccountService::UseRedis(const std::string& host, int port) {
@@ -220,36 +245,36 @@ Status AccountService::Redis(const dtm::BranchRequest& req, int default_user, in
                                     kRedisBarrierExpireSeconds);
 }
 
+namespace {
+// The forward / compensation direction of each route: which account, and the sign of its change.
+struct Route {
+  const char* name;
+  int user;
+  int64_t sign;
+};
+constexpr Route kRoutes[] = {{"TransOut", kTransOutUser, -1}, {"TransIn", kTransInUser, 1}};
+constexpr const char* kTccPhases[][2] = {
+    {"Try", "try"}, {"Confirm", "confirm"}, {"Cancel", "cancel"}};
+}  // namespace
+
 void AccountService::Register(dtm::HttpBranchServer& server, const std::string& prefix) {
   using Req = const dtm::BranchRequest&;
-  server.Handle("POST", prefix + "/TransOut",
-                [this](Req r) { return Forward(r, kTransOutUser, -1); });
-  server.Handle("POST", prefix + "/TransIn", [this](Req r) { return Forward(r, kTransInUser, 1); });
-  server.Handle("POST", prefix + "/TransOutRevert",
-                [this](Req r) { return Revert(r, kTransOutUser, -1); });
-  server.Handle("POST", prefix + "/TransInRevert",
-                [this](Req r) { return Revert(r, kTransInUser, 1); });
-  for (const char* phase : {"Try", "Confirm", "Cancel"}) {
-    std::string p = phase;
-    std::string lower = p == "Try" ? "try" : p == "Confirm" ? "confirm" : "cancel";
-    server.Handle("POST", prefix + "/TransOut" + p,
-                  [this, lower](Req r) { return Tcc(r, kTransOutUser, -1, lower.c_str()); });
-    server.Handle("POST", prefix + "/TransIn" + p,
-                  [this, lower](Req r) { return Tcc(r, kTransInUser, 1, lower.c_str()); });
+  for (const Route& r : kRoutes) {
+    const std::string base = prefix + "/" + r.name;
+    server.Handle("POST", base, [this, r](Req q) { return Forward(FromHttp(q, r.user), r.sign); });
+    server.Handle("POST", base + "Revert",
+                  [this, r](Req q) { return Revert(FromHttp(q, r.user), r.sign); });
+    for (const auto& phase : kTccPhases) {
+      std::string p = phase[1];
+      server.Handle("POST", base + phase[0],
+                    [this, r, p](Req q) { return Tcc(FromHttp(q, r.user), r.sign, p); });
+    }
+    server.Handle("POST", base + "Redis", [this, r](Req q) { return Redis(q, r.user, r.sign); });
+    server.Handle("POST", base + "RevertRedis",
+                  [this, r](Req q) { return Redis(q, r.user, -r.sign); });
   }
-  server.Handle("GET", prefix + "/QueryPrepared", [this](Req r) -> Status {
-    auto bb = r.Barrier();
-    if (!bb.ok()) return bb.status();
-    return barrier_->QueryPrepared(*bb);
-  });
-  server.Handle("POST", prefix + "/TransOutRedis",
-                [this](Req r) { return Redis(r, kTransOutUser, -1); });
-  server.Handle("POST", prefix + "/TransInRedis",
-                [this](Req r) { return Redis(r, kTransInUser, 1); });
-  server.Handle("POST", prefix + "/TransOutRevertRedis",
-                [this](Req r) { return Redis(r, kTransOutUser, 1); });
-  server.Handle("POST", prefix + "/TransInRevertRedis",
-                [this](Req r) { return Redis(r, kTransInUser, -1); });
+  server.Handle("GET", prefix + "/QueryPrepared",
+                [this](Req q) { return QueryPrepared(FromHttp(q, kTransOutUser)); });
   server.Handle("GET", prefix + "/QueryPreparedRedis", [this](Req r) -> Status {
     auto bb = r.Barrier();
     if (!bb.ok()) return bb.status();
@@ -257,6 +282,31 @@ void AccountService::Register(dtm::HttpBranchServer& server, const std::string& 
     if (!redis_) return Status::Internal("the service has no Redis connection");
     return bb->RedisQueryPrepared(*redis_, kRedisBarrierExpireSeconds);
   });
+}
+
+void AccountService::RegisterGrpc(dtm::GrpcBranchServer& server) {
+  using Req = const dtm::GrpcBranchRequest&;
+  using Reply = StatusOr<std::string>;
+  // A handler's Ok is the empty reply message (google.protobuf.Empty).
+  auto reply = [](const Status& st) -> Reply {
+    if (!st.ok()) return st;
+    return std::string();
+  };
+  for (const Route& r : kRoutes) {
+    const std::string base = std::string("/busi.Busi/") + r.name;
+    server.Handle(base,
+                  [this, r, reply](Req q) { return reply(Forward(FromGrpc(q, r.user), r.sign)); });
+    server.Handle(base + "Revert",
+                  [this, r, reply](Req q) { return reply(Revert(FromGrpc(q, r.user), r.sign)); });
+    for (const auto& phase : kTccPhases) {
+      std::string p = phase[1];
+      server.Handle(base + phase[0], [this, r, p, reply](Req q) {
+        return reply(Tcc(FromGrpc(q, r.user), r.sign, p));
+      });
+    }
+  }
+  server.Handle("/busi.Busi/QueryPrepared",
+                [this, reply](Req q) { return reply(QueryPrepared(FromGrpc(q, kTransOutUser))); });
 }
 
 }  // namespace lynx::example

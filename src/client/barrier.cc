@@ -34,6 +34,23 @@ StatusOr<BranchBarrier> BranchBarrier::FromQuery(const std::map<std::string, std
   return From(get("trans_type"), get("gid"), get("branch_id"), get("op"));
 }
 
+StatusOr<BranchBarrier> BranchBarrier::FromGrpc(
+    const std::map<std::string, std::string>& metadata) {
+  // Checked one by one (not left to From) so that the error names the key the caller forgot.
+  std::string values[4];
+  static constexpr const char* kKeys[4] = {"dtm-trans_type", "dtm-gid", "dtm-branch_id", "dtm-op"};
+  for (int i = 0; i < 4; ++i) {
+    auto it = metadata.find(kKeys[i]);
+    if (it != metadata.end()) values[i] = EscapeQueryValue(it->second);
+    if (values[i].empty()) {
+      return Status::InvalidArgument(std::string("gRPC metadata ") + kKeys[i] +
+                                     " is missing or empty");
+    }
+  }
+  return From(std::move(values[0]), std::move(values[1]), std::move(values[2]),
+              std::move(values[3]));
+}
+
 std::string BranchBarrier::NewBarrierId() {
   ++barrier_id_;
   char buf[16];

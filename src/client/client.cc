@@ -4,15 +4,60 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "client/call_util.h"
+#include "client/grpc_transport.h"
 #include "client/transport.h"
 
 namespace lynx::dtm {
 
 namespace {
+
 constexpr int64_t kHealthCheckTimeoutMs = 5000;
+
+// GET {server_url}/newGid: a 200 with a non-empty body.
+Status ProbeHttp(const DtmConfig& config) {
+  auto transport = internal::Transport::Default();
+  auto body = internal::CallDtmServerMs(*transport, Context(), config.server_url,
+                                        kHealthCheckTimeoutMs, "GET", "newGid", "");
+  if (!body.ok()) return Status::Unavailable("DTM health check: " + body.status().message());
+  if (body->empty()) return Status::Unavailable("DTM health check: newGid answered an empty body");
+  return Status::Ok();
+}
+
+// gRPC NewGid at grpc_server.
+Status ProbeGrpc(const DtmConfig& config, const GrpcTlsOptions& tls) {
+  auto gid = internal::GrpcNewGid(config.grpc_server, tls, kHealthCheckTimeoutMs);
+  if (!gid.ok()) {
+    // Keep the code of a bad TLS file (InvalidArgument): retrying cannot fix it.
+    return Status(gid.status().code() == StatusCode::kInvalidArgument ? StatusCode::kInvalidArgument
+                                                                      : StatusCode::kUnavailable,
+                  "DTM gRPC health check: " + gid.status().message());
+  }
+  return Status::Ok();
+}
+
+// Up to `attempts` calls of `probe`, sleeping 2 s x attempt between them (§2); the last status.
+Status RetryWithBackoff(int64_t attempts, const std::string& what,
+                        const std::function<Status()>& probe) {
+  Status last;
+  for (int64_t attempt = 0; attempt < attempts; ++attempt) {
+    if (attempt > 0) {
+      auto backoff = std::chrono::seconds(2 * attempt);
+      spdlog::info("retrying {} in {} s (attempt {}/{})", what, backoff.count(), attempt + 1,
+                   attempts);
+      std::this_thread::sleep_for(backoff);
+    }
+    last = probe();
+    if (last.ok() || last.code() == StatusCode::kInvalidArgument) break;
+    spdlog::warn("{}: connection attempt {}/{} failed: {}", what, attempt + 1, attempts,
+                 last.message());
+  }
+  return last;
+}
+
 }  // namespace
 
 DTMClient::DTMClient() = default;
@@ -39,21 +84,31 @@ Status DTMClient::StartupTasks() {
     return Status::Ok();
   }
   const int64_t attempts = std::max<int64_t>(1, config_.max_connection_retries);
-  Status last;
-  for (int64_t attempt = 0; attempt < attempts; ++attempt) {
-    if (attempt > 0) {
-      auto backoff = std::chrono::seconds(2 * attempt);
-      spdlog::info("retrying the DTM server {} in {} s (attempt {}/{})", config_.server_url,
-                   backoff.count(), attempt + 1, attempts);
-      std::this_thread::sleep_for(backoff);
-    }
-    last = CheckHealth();
-    if (last.ok()) break;
-    spdlog::warn("DTM connection attempt {}/{} failed: {}", attempt + 1, attempts, last.message());
-  }
+  Status last = RetryWithBackoff(attempts, "the DTM server " + config_.server_url, [this] {
+    Status st = ProbeHttp(config_);
+    metrics_.RecordHealthCheck(st.ok());
+    return st;
+  });
   if (!last.ok()) {
     return Status::Unavailable("cannot reach the DTM server at " + config_.server_url + " after " +
                                std::to_string(attempts) + " attempt(s): " + last.message());
+  }
+  if (!config_.grpc_server.empty()) {
+    const GrpcTlsOptions tls = GrpcTls();
+    last = RetryWithBackoff(attempts, "the DTM gRPC server " + config_.grpc_server, [&] {
+      Status st = ProbeGrpc(config_, tls);
+      metrics_.RecordHealthCheck(st.ok());
+      return st;
+    });
+    if (!last.ok()) {
+      const std::string where =
+          "the DTM gRPC server at " + config_.grpc_server + " (" + kConfigPrefix + ".grpc_server)";
+      if (last.code() == StatusCode::kInvalidArgument) {
+        return Status::InvalidArgument("cannot connect to " + where + ": " + last.message());
+      }
+      return Status::Unavailable("cannot reach " + where + " after " + std::to_string(attempts) +
+                                 " attempt(s): " + last.message());
+    }
   }
   if (runtime_ != nullptr) {
     if (Status st = runtime_->SetSharedResource(kPluginName, this); !st.ok()) {
@@ -62,19 +117,17 @@ Status DTMClient::StartupTasks() {
     (void)runtime_->SetPrivateResource("config", config_);
     (void)runtime_->SetPrivateResource("server_url", config_.server_url);
   }
-  spdlog::info("DTM client connected to {}", config_.server_url);
+  spdlog::info("DTM client connected to {}{}", config_.server_url,
+               config_.grpc_server.empty() ? "" : " and gRPC " + config_.grpc_server);
   return Status::Ok();
 }
 
 Status DTMClient::CheckHealth() {
   if (!config_.enabled) return Status::Ok();
-  auto transport = internal::Transport::Default();
-  auto body = internal::CallDtmServerMs(*transport, Context(), config_.server_url,
-                                        kHealthCheckTimeoutMs, "GET", "newGid", "");
-  metrics_.RecordHealthCheck(body.ok() && !body->empty());
-  if (!body.ok()) return Status::Unavailable("DTM health check: " + body.status().message());
-  if (body->empty()) return Status::Unavailable("DTM health check: newGid answered an empty body");
-  return Status::Ok();
+  Status st = ProbeHttp(config_);
+  if (st.ok() && !config_.grpc_server.empty()) st = ProbeGrpc(config_, GrpcTls());
+  metrics_.RecordHealthCheck(st.ok());
+  return st;
 }
 
 Status DTMClient::CleanupTasks() { return Status::Ok(); }
@@ -139,12 +192,35 @@ Xa DTMClient::NewXa(const std::string& gid, const Context& ctx) const {
   return Configure(Xa(GetServerURL(), gid), ctx);
 }
 
+Saga DTMClient::NewSagaGrpc(const std::string& gid, const Context& ctx) const {
+  return Configure(dtm::NewSagaGrpc(GetGRPCServer(), gid, GrpcTls()), ctx);
+}
+
+Msg DTMClient::NewMsgGrpc(const std::string& gid, const Context& ctx) const {
+  return Configure(dtm::NewMsgGrpc(GetGRPCServer(), gid, GrpcTls()), ctx);
+}
+
+Tcc DTMClient::NewTccGrpc(const std::string& gid, const Context& ctx) const {
+  return Configure(dtm::NewTccGrpc(GetGRPCServer(), gid, GrpcTls()), ctx);
+}
+
+Xa DTMClient::NewXaGrpc(const std::string& gid, const Context& ctx) const {
+  return Configure(dtm::NewXaGrpc(GetGRPCServer(), gid, GrpcTls()), ctx);
+}
+
 std::string DTMClient::GetServerURL() const {
   return config_.enabled ? config_.server_url : std::string();
 }
 
 std::string DTMClient::GetGRPCServer() const {
   return config_.enabled ? config_.grpc_server : std::string();
+}
+
+GrpcTlsOptions DTMClient::GrpcTls() const {
+  return {.enabled = config_.grpc_tls_enabled,
+          .cert_file = config_.grpc_cert_file,
+          .key_file = config_.grpc_key_file,
+          .ca_file = config_.grpc_ca_file};
 }
 
 void RegisterPlugin(lynx::PluginRegistry& registry) {

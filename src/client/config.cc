@@ -80,6 +80,12 @@ Status ValidateDtmConfig(const DtmConfig& c, const std::string& prefix) {
                                      std::to_string(value) + ")");
     }
   }
+  // A gRPC target is host:port (a URL-looking value would only fail later, on the first call).
+  if (!c.grpc_server.empty() && (c.grpc_server.find("://") != std::string::npos ||
+                                 c.grpc_server.find('/') != std::string::npos)) {
+    return Status::InvalidArgument(key("grpc_server") + " must be host:port, not a URL: '" +
+                                   c.grpc_server + "'");
+  }
   if (c.grpc_tls_enabled) {
     if (c.grpc_cert_file.empty()) {
       return Status::InvalidArgument(key("grpc_cert_file") +

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include <lynx/dtm/client.h>
+#include <lynx/dtm/grpc.h>
 
 #include "client/call_util.h"
 #include "client/transport.h"
@@ -40,6 +41,24 @@ Status FinishServerWait(const TransactionHelper& helper, const Context& ctx, con
     return submitted.IsFailure() ? submitted : helper.WaitTransactionResult(ctx, gid);
   }
   return helper.WaitTransactionResult(ctx, gid);
+}
+
+// The first of `urls` that is a gRPC target ("" when none): the transaction then goes over gRPC.
+// One is enough, since DTM calls the http(s):// URLs of a gRPC transaction over HTTP.
+std::string FirstGrpcUrl(const std::vector<std::string>& urls) {
+  for (const auto& url : urls) {
+    if (IsGrpcTarget(url)) return url;
+  }
+  return "";
+}
+
+// A gRPC transaction needs grpc_server.
+Status CheckGrpcConfigured(const DTMClient& client, const std::string& grpc_url) {
+  if (!client.GetGRPCServer().empty()) return Status::Ok();
+  return Status::InvalidArgument(
+      "branch URL '" + grpc_url + "' is a gRPC target but " + kConfigPrefix +
+      ".grpc_server is not configured" +
+      (client.IsEnabled() ? "" : " (the dtm.server plugin is disabled)"));
 }
 
 // Counts one helper transaction in the client's metrics: active while it lives, then its outcome
@@ -134,7 +153,13 @@ Status TransactionHelper::ExecuteSAGA(const Context& ctx, const std::string& gid
                                       const std::vector<SAGABranch>& branches,
                                       const TransactionOptions& opts) const {
   TransactionRecorder recorder(client_.Metrics(), "saga");
-  Saga saga = client_.NewSaga(gid, ctx);
+  std::vector<std::string> urls;
+  for (const auto& b : branches) urls.insert(urls.end(), {b.action, b.compensate});
+  const std::string grpc_url = FirstGrpcUrl(urls);
+  if (!grpc_url.empty()) {
+    if (Status st = CheckGrpcConfigured(client_, grpc_url); !st.ok()) return recorder.Done(st);
+  }
+  Saga saga = grpc_url.empty() ? client_.NewSaga(gid, ctx) : client_.NewSagaGrpc(gid, ctx);
   ApplyOptions(client_, ctx, opts, &saga);
   saga.options().wait_result = opts.wait_result;
   if (opts.concurrent) saga.EnableConcurrent();
@@ -149,7 +174,13 @@ Status TransactionHelper::ExecuteTCC(const Context& ctx, const std::string& gid,
                                      const std::vector<TCCBranch>& branches,
                                      const TransactionOptions& opts) const {
   TransactionRecorder recorder(client_.Metrics(), "tcc");
-  Tcc tcc = client_.NewTcc(gid, ctx);
+  std::vector<std::string> urls;
+  for (const auto& b : branches) urls.insert(urls.end(), {b.try_url, b.confirm_url, b.cancel_url});
+  const std::string grpc_url = FirstGrpcUrl(urls);
+  if (!grpc_url.empty()) {
+    if (Status st = CheckGrpcConfigured(client_, grpc_url); !st.ok()) return recorder.Done(st);
+  }
+  Tcc tcc = grpc_url.empty() ? client_.NewTcc(gid, ctx) : client_.NewTccGrpc(gid, ctx);
   ApplyOptions(client_, ctx, opts, &tcc);
   // Stored at prepare: dtmd then also finishes the submit or the abort before answering.
   tcc.options().wait_result = opts.wait_result;
@@ -173,7 +204,13 @@ Status TransactionHelper::ExecuteXA(const Context& ctx, const std::string& gid,
                                     const std::vector<XABranch>& branches,
                                     const TransactionOptions& opts) const {
   TransactionRecorder recorder(client_.Metrics(), "xa");
-  Xa xa = client_.NewXa(gid, ctx);
+  std::vector<std::string> urls;
+  for (const auto& b : branches) urls.push_back(b.action);
+  const std::string grpc_url = FirstGrpcUrl(urls);
+  if (!grpc_url.empty()) {
+    if (Status st = CheckGrpcConfigured(client_, grpc_url); !st.ok()) return recorder.Done(st);
+  }
+  Xa xa = grpc_url.empty() ? client_.NewXa(gid, ctx) : client_.NewXaGrpc(gid, ctx);
   ApplyOptions(client_, ctx, opts, &xa);
   xa.options().wait_result = opts.wait_result;  // as for TCC
   Status st = XaGlobalTransaction(xa, [&](Xa& x) {
@@ -197,7 +234,13 @@ Status TransactionHelper::ExecuteMsg(const Context& ctx, const std::string& gid,
                                      const std::vector<MsgBranch>& branches,
                                      const TransactionOptions& opts) const {
   TransactionRecorder recorder(client_.Metrics(), "msg");
-  Msg msg = client_.NewMsg(gid, ctx);
+  std::vector<std::string> urls = {query_prepared};
+  for (const auto& b : branches) urls.push_back(b.action);
+  const std::string grpc_url = FirstGrpcUrl(urls);
+  if (!grpc_url.empty()) {
+    if (Status st = CheckGrpcConfigured(client_, grpc_url); !st.ok()) return recorder.Done(st);
+  }
+  Msg msg = grpc_url.empty() ? client_.NewMsg(gid, ctx) : client_.NewMsgGrpc(gid, ctx);
   ApplyOptions(client_, ctx, opts, &msg);
   msg.options().wait_result = opts.wait_result;
   if (opts.concurrent) msg.EnableConcurrent();

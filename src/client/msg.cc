@@ -37,14 +37,31 @@ std::string Msg::BuildCustomData() const {
   return Json{{"delay", delay_}}.dump();
 }
 
+Status Msg::CheckGrpcConcurrency() const {
+  if (uses_grpc() && options_.concurrent) {
+    return Status::InvalidArgument("msg " + gid_ +
+                                   ": a gRPC msg cannot be concurrent (DtmRequest has no such "
+                                   "field; dtm-protocol.md §3.1)");
+  }
+  return Status::Ok();
+}
+
 Status Msg::Prepare(const std::string& query_prepared) {
+  if (Status st = CheckGrpcConcurrency(); !st.ok()) return st;
   if (!query_prepared.empty()) query_prepared_ = query_prepared;
   return CallDtm("prepare");
 }
 
 Status Msg::Submit() {
+  if (Status st = CheckGrpcConcurrency(); !st.ok()) return st;
   custom_data_ = BuildCustomData();  // Go's BuildCustomOptions sets it on the transaction
   return CallDtm("submit");
+}
+
+Msg NewMsgGrpc(const std::string& grpc_server, const std::string& gid, const GrpcTlsOptions& tls) {
+  Msg msg(grpc_server, gid);
+  msg.UseGrpc(tls);
+  return msg;
 }
 
 Status Msg::DoAndSubmit(const std::string& query_prepared,
@@ -55,7 +72,8 @@ Status Msg::DoAndSubmit(const std::string& query_prepared,
   Status busi_status = busi(*bb);
   Status err;
   if (!busi_status.ok() && !busi_status.IsFailure()) {
-    // The outcome of the local transaction is unknown: ask the back-check, as DTM would.
+    // The outcome of the local transaction is unknown: ask the back-check, as DTM would (over
+    // gRPC, with an empty request message, when query_prepared is a gRPC URL).
     err = RequestBranch("GET", "", bb->branch_id(), bb->op(), query_prepared_).status();
   }
   if (busi_status.IsFailure() || err.IsFailure()) {

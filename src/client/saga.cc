@@ -31,6 +31,16 @@ std::string Saga::BuildCustomData() const {
   return custom.dump();
 }
 
-Status Saga::Submit() { return CallDtmBody("submit", SubmitBody()); }
+Status Saga::Submit() {
+  custom_data_ = BuildCustomData();  // Go's BuildCustomOptions sets it on the transaction
+  return CallDtm("submit");
+}
+
+Saga NewSagaGrpc(const std::string& grpc_server, const std::string& gid,
+                 const GrpcTlsOptions& tls) {
+  Saga saga(grpc_server, gid);
+  saga.UseGrpc(tls);
+  return saga;
+}
 
 }  // namespace lynx::dtm

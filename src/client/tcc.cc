@@ -60,4 +60,43 @@ StatusOr<Tcc> TccFromQuery(const std::map<std::string, std::string>& query) {
   return Tcc(std::move(dtm), std::move(gid), std::move(trans_type), std::move(branch_id));
 }
 
+Tcc NewTccGrpc(const std::string& grpc_server, const std::string& gid, const GrpcTlsOptions& tls) {
+  Tcc tcc(grpc_server, gid);
+  tcc.UseGrpc(tls);
+  return tcc;
+}
+
+Status TccGlobalTransactionGrpc(const std::string& grpc_server, const std::string& gid,
+                                const std::function<Status(Tcc&)>& fn) {
+  Tcc tcc = NewTccGrpc(grpc_server, gid);
+  return TccGlobalTransaction(tcc, fn);
+}
+
+Status TccGlobalTransactionGrpc(const std::string& grpc_server, const std::string& gid,
+                                const std::function<void(Tcc&)>& custom,
+                                const std::function<Status(Tcc&)>& fn) {
+  Tcc tcc = NewTccGrpc(grpc_server, gid);
+  if (custom) custom(tcc);
+  return TccGlobalTransaction(tcc, fn);
+}
+
+StatusOr<Tcc> TccFromGrpc(const GrpcMetadata& metadata, const GrpcTlsOptions& tls) {
+  auto get = [&metadata](const char* key) {
+    auto it = metadata.find(key);
+    return it == metadata.end() ? std::string() : it->second;
+  };
+  std::string dtm = get("dtm-dtm");
+  std::string gid = get("dtm-gid");
+  std::string trans_type = get("dtm-trans_type");
+  std::string branch_id = get("dtm-branch_id");
+  if (dtm.empty() || gid.empty()) {
+    return Status::InvalidArgument("bad tcc info. dtm: " + dtm + ", gid: " + gid +
+                                   " branchid: " + branch_id);
+  }
+  if (trans_type.empty()) trans_type = "tcc";
+  Tcc tcc(std::move(dtm), std::move(gid), std::move(trans_type), std::move(branch_id));
+  tcc.UseGrpc(tls);
+  return tcc;
+}
+
 }  // namespace lynx::dtm

@@ -7,6 +7,8 @@
 #include <exception>
 
 #include "client/call_util.h"
+#include "client/grpc_request.h"
+#include "client/grpc_transport.h"
 #include "client/transport.h"
 
 namespace lynx::dtm {
@@ -69,8 +71,20 @@ std::string TransBase::ToJsonWith(const std::string& custom_data) const {
   return o.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+void TransBase::UseGrpc(GrpcTlsOptions tls) {
+  protocol_ = "grpc";
+  grpc_tls_ = std::move(tls);
+}
+
 Status TransBase::CallDtm(const std::string& operation) const {
-  return CallDtmBody(operation, ToJson());
+  if (!uses_grpc()) return CallDtmBody(operation, ToJson());
+  const std::string method = internal::DtmGrpcMethod(operation);
+  auto timeout = internal::CallTimeoutMs(context_, options_.request_timeout);
+  if (!timeout.ok()) {
+    return Status(timeout.status().code(), method + ": " + timeout.status().message());
+  }
+  return internal::GrpcCallDtm(server_url_, grpc_tls_, *timeout, method,
+                               internal::BuildDtmRequest(*this));
 }
 
 Status TransBase::CallDtmBody(const std::string& operation, const std::string& body) const {
@@ -80,6 +94,14 @@ Status TransBase::CallDtmBody(const std::string& operation, const std::string& b
 }
 
 Status TransBase::RegisterBranch(std::map<std::string, std::string> fields) const {
+  if (uses_grpc()) {
+    auto timeout = internal::CallTimeoutMs(context_, options_.request_timeout);
+    if (!timeout.ok()) {
+      return Status(timeout.status().code(), "RegisterBranch: " + timeout.status().message());
+    }
+    return internal::GrpcRegisterBranch(server_url_, grpc_tls_, *timeout,
+                                        internal::BuildBranchRequest(gid_, trans_type_, fields));
+  }
   fields["gid"] = gid_;
   fields["trans_type"] = trans_type_;
   Json body(fields);  // an object of strings, keys sorted (Go marshals its map the same way)
@@ -114,6 +136,12 @@ StatusOr<std::string> TransBase::RequestBranch(const std::string& method, const 
                                                const std::string& branch_id, const std::string& op,
                                                const std::string& url) const {
   if (url.empty()) return std::string();  // Go: an empty URL is not called
+  const bool is_http_url = url.starts_with("http://") || url.starts_with("https://");
+  if (uses_grpc() && !is_http_url) return RequestGrpcBranch(body, branch_id, op, url);
+  if (!uses_grpc() && IsGrpcTarget(url)) {
+    return Status::InvalidArgument("'" + url + "' is a gRPC branch URL but transaction " + gid_ +
+                                   " uses HTTP (create it with the gRPC constructors)");
+  }
   // Go's resty encodes the query sorted by key.
   internal::HeaderList query = {
       {"branch_id", branch_id}, {"dtm", server_url_}, {"gid", gid_}, {"op", op}};
@@ -135,6 +163,21 @@ StatusOr<std::string> TransBase::RequestBranch(const std::string& method, const 
   Status st = internal::ClassifyBranchReply(reply->status, reply->body);
   if (!st.ok()) return st;
   return std::move(reply->body);
+}
+
+StatusOr<std::string> TransBase::RequestGrpcBranch(const std::string& body,
+                                                   const std::string& branch_id,
+                                                   const std::string& op,
+                                                   const std::string& url) const {
+  auto timeout = internal::CallTimeoutMs(context_, options_.request_timeout);
+  if (!timeout.ok()) {
+    return Status(timeout.status().code(), op + " " + url + ": " + timeout.status().message());
+  }
+  // XA branches learn their phase-2 target (their own URL) from dtm-phase2_url.
+  const std::string phase2_url = trans_type_ == "xa" ? url : "";
+  GrpcMetadata md = internal::BranchCallMetadata(gid_, trans_type_, branch_id, op, server_url_,
+                                                 phase2_url, options_.branch_headers);
+  return internal::GrpcCallBranch(url, md, body, *timeout);
 }
 
 }  // namespace lynx::dtm

@@ -103,17 +103,73 @@ StatusOr<Xa> XaFromQuery(const std::map<std::string, std::string>& query) {
   return Xa(get("dtm"), std::move(gid), std::move(branch_id), std::move(op), std::move(phase2_url));
 }
 
+StatusOr<Xa> XaFromGrpc(const GrpcMetadata& metadata, const GrpcTlsOptions& tls) {
+  auto get = [&metadata](const char* key) {
+    auto it = metadata.find(key);
+    return it == metadata.end() ? std::string() : it->second;
+  };
+  std::string gid = get("dtm-gid");
+  std::string branch_id = get("dtm-branch_id");
+  std::string op = get("dtm-op");
+  std::string phase2_url = get("dtm-phase2_url");
+  if (gid.empty() || branch_id.empty() || op.empty()) {
+    return Status::InvalidArgument("bad xa info: gid: " + gid + " branchid: " + branch_id +
+                                   " op: " + op + " phase2_url: " + phase2_url);
+  }
+  Xa xa(get("dtm-dtm"), std::move(gid), std::move(branch_id), std::move(op), std::move(phase2_url));
+  xa.UseGrpc(tls);
+  return xa;
+}
+
+Xa NewXaGrpc(const std::string& grpc_server, const std::string& gid, const GrpcTlsOptions& tls) {
+  Xa xa(grpc_server, gid);
+  xa.UseGrpc(tls);
+  return xa;
+}
+
+Status XaGlobalTransactionGrpc(const std::string& grpc_server, const std::string& gid,
+                               const std::function<Status(Xa&)>& fn) {
+  Xa xa = NewXaGrpc(grpc_server, gid);
+  return XaGlobalTransaction(xa, fn);
+}
+
+Status XaGlobalTransactionGrpc(const std::string& grpc_server, const std::string& gid,
+                               const std::function<void(Xa&)>& custom,
+                               const std::function<Status(Xa&)>& fn) {
+  Xa xa = NewXaGrpc(grpc_server, gid);
+  if (custom) custom(xa);
+  return XaGlobalTransaction(xa, fn);
+}
+
 Status XaLocalTransaction(const std::map<std::string, std::string>& query, const DBConf& conf,
                           const std::function<Status(SqlDb&, Xa&)>& fn) {
   auto xa = XaFromQuery(query);
   if (!xa.ok()) return xa.status();
+  return Xa::RunLocalTransaction(*xa, conf, fn);
+}
+
+Status XaLocalTransactionGrpc(const GrpcMetadata& metadata, const DBConf& conf,
+                              const std::function<Status(SqlDb&, Xa&)>& fn) {
+  return XaLocalTransactionGrpc(metadata, conf, GrpcTlsOptions{}, fn);
+}
+
+Status XaLocalTransactionGrpc(const GrpcMetadata& metadata, const DBConf& conf,
+                              const GrpcTlsOptions& tls,
+                              const std::function<Status(SqlDb&, Xa&)>& fn) {
+  auto xa = XaFromGrpc(metadata, tls);
+  if (!xa.ok()) return xa.status();
+  return Xa::RunLocalTransaction(*xa, conf, fn);
+}
+
+Status Xa::RunLocalTransaction(Xa& xa, const DBConf& conf,
+                               const std::function<Status(SqlDb&, Xa&)>& fn) {
   if (Status st = CheckXaDriver(conf); !st.ok()) return st;
-  const std::string xid = xa->gid() + "-" + xa->branch_id();
+  const std::string xid = xa.gid() + "-" + xa.branch_id();
   if (xid.find_first_of("'\\") != std::string::npos) {
     return Status::InvalidArgument("gid/branch_id '" + xid +
                                    "' cannot be an XA id (quote or backslash)");
   }
-  if (xa->op() == "commit" || xa->op() == "rollback") return XaPhase2(*xa, conf, xid);
+  if (xa.op() == "commit" || xa.op() == "rollback") return XaPhase2(xa, conf, xid);
 
   // A dedicated connection: the prepared XA transaction outlives it on the server.
   auto opened = OpenSqlDb(conf);
@@ -123,10 +179,10 @@ Status XaLocalTransaction(const std::map<std::string, std::string>& query, const
   if (Status st = db.Exec(XaSql(driver, "start", xid)); !st.ok()) return st;
   Status result;
   try {
-    result = InsertBarrier(db, "xa", xa->gid(), xa->branch_id(), "action", "01", "action").status();
-    if (result.ok()) result = fn(db, *xa);
+    result = InsertBarrier(db, "xa", xa.gid(), xa.branch_id(), "action", "01", "action").status();
+    if (result.ok()) result = fn(db, xa);
     if (result.ok()) {
-      result = xa->RegisterBranch({{"url", xa->phase2_url()}, {"branch_id", xa->branch_id()}});
+      result = xa.RegisterBranch({{"url", xa.phase2_url()}, {"branch_id", xa.branch_id()}});
     }
   } catch (...) {
     if (std::string end = XaSql(driver, "end", xid); !end.empty()) db.Exec(end);

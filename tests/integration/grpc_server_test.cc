@@ -452,7 +452,7 @@ class GrpcTlsTest : public IntegrationTest {
   void SetUp() override {
     cert_dir_ = std::make_unique<TempDir>("lynx-certs");
     std::string err;
-    ASSERT_TRUE(lynx::testing::MakeTestCerts(cert_dir_->path(), &certs_, &err)) << err;
+    ASSERT_TRUE(lynx::test_support::MakeTestCerts(cert_dir_->path(), &certs_, &err)) << err;
     IntegrationTest::SetUp();
   }
 
@@ -470,11 +470,11 @@ class GrpcTlsTest : public IntegrationTest {
   }
 
   std::unique_ptr<TempDir> cert_dir_;
-  lynx::testing::TestCerts certs_;
+  lynx::test_support::TestCerts certs_;
 };
 
 TEST_F(GrpcTlsTest, ClientCertificateRequired) {
-  using lynx::testing::TestCerts;
+  using lynx::test_support::TestCerts;
   grpc::SslCredentialsOptions full;
   full.pem_root_certs = TestCerts::Read(certs_.ca_file);
   full.pem_private_key = TestCerts::Read(certs_.client_key);

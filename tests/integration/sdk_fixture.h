@@ -25,10 +25,12 @@ class SdkTest : public IntegrationTest {
     ASSERT_TRUE(st.ok()) << st.message();
   }
 
-  dtm::DtmConfig Config() const {
+  // dtmd's HTTP and gRPC addresses: start-up checks both.
+  virtual dtm::DtmConfig Config() const {
     dtm::DtmConfig c;
     c.enabled = true;
     c.server_url = dtm_.Url();
+    c.grpc_server = dtm_.GrpcServer();
     c.pass_through_headers = {"X-Request-Id", "test_header", "Authorization"};
     c.max_connection_retries = 1;
     return c;

@@ -42,6 +42,10 @@ class BranchBarrier {
   // From the query parameters trans_type, gid, branch_id and op (Go's BarrierFromQuery; "\n",
   // "\r" and ";" are removed from each value).
   static StatusOr<BranchBarrier> FromQuery(const std::map<std::string, std::string>& query);
+  // From the gRPC metadata dtm-trans_type, dtm-gid, dtm-branch_id and dtm-op (Go's
+  // BarrierFromGrpc; keys lower-case as gRPC delivers them, values escaped as in FromQuery).
+  // InvalidArgument naming the first key that is missing or empty.
+  static StatusOr<BranchBarrier> FromGrpc(const std::map<std::string, std::string>& metadata);
 
   const std::string& trans_type() const { return trans_type_; }
   const std::string& gid() const { return gid_; }

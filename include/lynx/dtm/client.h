@@ -5,7 +5,7 @@
 // Without the host: `lynx::dtm::DTMClient dtm(config); lynx::Status st = dtm.StartupTasks();`.
 // The lifecycle methods are called by the host from one thread; once started, every other method
 // may be called from any thread (they only read the configuration and use the shared, thread-safe
-// HTTP transport).
+// HTTP and gRPC transports).
 #pragma once
 
 #include <map>
@@ -15,6 +15,7 @@
 
 #include <lynx/context.h>
 #include <lynx/dtm/config.h>
+#include <lynx/dtm/grpc.h>
 #include <lynx/dtm/metrics.h>
 #include <lynx/dtm/msg.h>
 #include <lynx/dtm/saga.h>
@@ -47,11 +48,15 @@ class DTMClient : public lynx::Plugin {
   // Reads and validates lynx.dtm (errors name the key).
   Status InitializeResources(lynx::Runtime& runtime) override;
   // Enabled: up to max_connection_retries attempts to reach {server_url}/newGid, sleeping
-  // 2 s x attempt between them (Unavailable when none succeeded); registers the shared resource
-  // "dtm.server" (a DTMClient*). Disabled: does nothing.
+  // 2 s x attempt between them (Unavailable when none succeeded); then, when grpc_server is set,
+  // as many attempts of a gRPC NewGid at grpc_server (the error names grpc_server); registers the
+  // shared resource "dtm.server" (a DTMClient*). Disabled: does nothing.
   Status StartupTasks() override;
-  // GET {server_url}/newGid within 5 s: Ok on 200 with a non-empty body. Always Ok when disabled.
+  // GET {server_url}/newGid within 5 s: Ok on 200 with a non-empty body; and when grpc_server is
+  // set, a gRPC NewGid within 5 s. Always Ok when disabled.
   Status CheckHealth() override;
+  // Nothing to release: HTTP connections and gRPC channels are shared by the process (other
+  // clients may use them) and closed at exit.
   Status CleanupTasks() override;
 
   // A new gid from the server; "" when it cannot be had (the reason is logged).
@@ -67,6 +72,12 @@ class DTMClient : public lynx::Plugin {
   Msg NewMsg(const std::string& gid, const Context& ctx = Context()) const;
   Tcc NewTcc(const std::string& gid, const Context& ctx = Context()) const;
   Xa NewXa(const std::string& gid, const Context& ctx = Context()) const;
+  // The same over gRPC: DTM at grpc_server with GrpcTls(); options, context and branch headers
+  // as above. Without grpc_server (or when disabled) every call fails with InvalidArgument.
+  Saga NewSagaGrpc(const std::string& gid, const Context& ctx = Context()) const;
+  Msg NewMsgGrpc(const std::string& gid, const Context& ctx = Context()) const;
+  Tcc NewTccGrpc(const std::string& gid, const Context& ctx = Context()) const;
+  Xa NewXaGrpc(const std::string& gid, const Context& ctx = Context()) const;
 
   // The headers of ctx named in pass_through_headers (names as configured, matched
   // case-insensitively), merged under `custom` (custom values win).
@@ -75,7 +86,10 @@ class DTMClient : public lynx::Plugin {
 
   // The configured server URL ("" when disabled).
   std::string GetServerURL() const;
+  // The configured gRPC address ("" when disabled or not set).
   std::string GetGRPCServer() const;
+  // grpc_tls_enabled, grpc_cert_file, grpc_key_file and grpc_ca_file.
+  GrpcTlsOptions GrpcTls() const;
   const DtmConfig& GetConfig() const { return config_; }
   bool IsEnabled() const { return config_.enabled; }
   // The client's metrics: health checks, gid requests and TransactionHelper's transactions.

@@ -19,7 +19,8 @@ struct DtmConfig {
   bool enabled = false;
   // DTM HTTP API base. Required (non-empty) when enabled; scheme http or https.
   std::string server_url = kDefaultServerUrl;
-  // DTM gRPC address host:port; empty: no gRPC. (gRPC transports are not in this build yet.)
+  // DTM gRPC address host:port (not a URL); empty: no gRPC. When set, DTMClient's New*Grpc and
+  // TransactionHelper's gRPC branches use it, and start-up and health checks also probe it.
   std::string grpc_server = {};
   // Seconds. Timeout of the calls to the DTM server, and the `request_timeout` of transactions
   // created by DTMClient. 0 means the default.
@@ -33,7 +34,8 @@ struct DtmConfig {
   // Header names copied from the incoming request (lynx::Context::Headers()) to every branch
   // call. Matched case-insensitively.
   std::vector<std::string> pass_through_headers = {};
-  // TLS for the gRPC connection; cert and key files are then required.
+  // TLS for the gRPC connection to DTM; cert and key files (PEM, the client's certificate for
+  // mutual TLS) are then required; ca_file (PEM) verifies the server, system roots when empty.
   bool grpc_tls_enabled = false;
   std::string grpc_cert_file = {};
   std::string grpc_key_file = {};

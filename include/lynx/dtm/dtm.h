@@ -7,6 +7,8 @@
 #include <lynx/dtm/branch_server.h>
 #include <lynx/dtm/client.h>
 #include <lynx/dtm/config.h>
+#include <lynx/dtm/grpc.h>
+#include <lynx/dtm/grpc_branch_server.h>
 #include <lynx/dtm/helper.h>
 #include <lynx/dtm/json.h>
 #include <lynx/dtm/metrics.h>

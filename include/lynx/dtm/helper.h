@@ -8,6 +8,11 @@
 // branches (TransactionOptions::custom_headers win). With wait_result the call returns once the
 // transaction finished: Ok when it succeeded, a Failure when it failed, an Ongoing status when the
 // context's deadline (or 5 minutes without one) passed first.
+// A transaction goes over gRPC when any of its URLs (including a msg's query_prepared) is a gRPC
+// target (host:port/pkg.Service/Method, see IsGrpcTarget): it is then sent to grpc_server, which
+// must be configured (else InvalidArgument), with each branch's data as the request message
+// (a protobuf message converts to a Payload); its http(s):// URLs stay HTTP calls. Waiting for the
+// result polls DTM's HTTP query.
 // Thread-safe: one helper may run many transactions from many threads.
 #pragma once
 

@@ -6,9 +6,15 @@
 //   saga.Add(out_url, revert_url, Json::array({1, 2}));    // any Json value
 // A std::string, std::string_view or C string is always raw JSON text; a JSON *string value* is
 // Json("text").
+// Over gRPC a payload is the request message's bytes: a protobuf message (anything with
+// SerializeAsString(), so this header needs no protobuf include) converts implicitly, and
+// Payload::Bytes takes bytes serialized elsewhere:
+//   saga.Add(out_url, revert_url, req);                         // a busi::ReqGrpc
+//   saga.Add(out_url, revert_url, Payload::Bytes(serialized));  // sent verbatim
 // The default Payload is JSON null (Go's nil payload). Value type, thread-compatible.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -20,6 +26,12 @@ namespace lynx::dtm {
 
 using Json = nlohmann::json;
 
+// A protobuf message, or anything else that serializes itself to bytes the same way.
+template <class M>
+concept SerializableMessage = requires(const M& m) {
+  { m.SerializeAsString() } -> std::convertible_to<std::string>;
+};
+
 class Payload {
  public:
   Payload() : value_(nullptr) {}
@@ -29,11 +41,20 @@ class Payload {
   Payload(const char* raw_json) : raw_(raw_json), is_raw_(true) {}             // NOLINT
   Payload(std::string raw_json) : raw_(std::move(raw_json)), is_raw_(true) {}  // NOLINT
   Payload(std::string_view raw_json) : raw_(raw_json), is_raw_(true) {}        // NOLINT
+  template <SerializableMessage M>
+  Payload(const M& message) : raw_(message.SerializeAsString()), is_raw_(true) {}  // NOLINT
 
   static Payload Raw(std::string raw_json) { return Payload(std::move(raw_json)); }
+  // Bytes sent verbatim, e.g. a serialized protobuf message (any bytes, NUL included).
+  static Payload Bytes(std::string bytes) { return Payload(std::move(bytes)); }
+  // The serialized message (Go's dtmgimp.MustProtoMarshal).
+  template <SerializableMessage M>
+  static Payload Proto(const M& message) {
+    return Payload(message);
+  }
 
   bool is_raw() const { return is_raw_; }
-  // The bytes sent: the raw text as given, or the value's compact JSON.
+  // The bytes sent: the raw text / bytes as given, or the value's compact JSON.
   // Invalid UTF-8 in a value is replaced by U+FFFD (as Go's encoder does), never thrown.
   std::string Serialize() const {
     return is_raw_ ? raw_ : value_.dump(-1, ' ', false, Json::error_handler_t::replace);

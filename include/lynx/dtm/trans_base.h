@@ -1,11 +1,16 @@
 // What every DTM transaction of the client has in common (Go's dtmimp.TransBase): the gid, the
 // type, the DTM server it talks to, the per-transaction options sent to the server, the branch id
 // generator of TCC/XA, and the calls to DTM (prepare/submit/abort/registerBranch) and to branches.
+// A transaction talks to DTM over HTTP (the default; server_url is DTM's HTTP API base) or over
+// gRPC (built by NewSagaGrpc / NewMsgGrpc / NewTccGrpc / NewXaGrpc / DTMClient::New*Grpc;
+// server_url is then DTM's gRPC address host:port). A gRPC transaction calls gRPC branch URLs
+// (host:port/pkg.Service/Method) over gRPC and http(s):// URLs over HTTP, as DTM does.
 // Every operation returns a lynx::Status: IsFailure() when DTM or the branch answered FAILURE
-// (409 / a body containing "FAILURE"), IsOngoing() for ONGOING (425), other codes for transport
-// and server errors. Nothing throws for expected failures.
-// A transaction object is used from one thread at a time (it is not synchronised); the HTTP
-// transport behind it is shared and thread-safe, so many transactions may run in parallel.
+// (409 / a body containing "FAILURE" / gRPC ABORTED), IsOngoing() for ONGOING (425 /
+// FAILED_PRECONDITION), other codes for transport and server errors. Nothing throws for expected
+// failures.
+// A transaction object is used from one thread at a time (it is not synchronised); the HTTP and
+// gRPC transports behind it are shared and thread-safe, so many transactions may run in parallel.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +21,7 @@
 #include <vector>
 
 #include <lynx/context.h>
+#include <lynx/dtm/grpc.h>
 #include <lynx/dtm/json.h>
 #include <lynx/status.h>
 
@@ -59,7 +65,13 @@ class TransBase {
  public:
   const std::string& gid() const { return gid_; }
   const std::string& trans_type() const { return trans_type_; }
+  // DTM's HTTP API base, or its gRPC address host:port for a gRPC transaction.
   const std::string& server_url() const { return server_url_; }
+  // "http" or "grpc".
+  std::string protocol() const { return uses_grpc() ? "grpc" : "http"; }
+  bool uses_grpc() const { return protocol_ == "grpc"; }
+  // TLS of a gRPC transaction's connection to DTM.
+  const GrpcTlsOptions& grpc_tls() const { return grpc_tls_; }
   TransOptions& options() { return options_; }
   const TransOptions& options() const { return options_; }
 
@@ -75,20 +87,33 @@ class TransBase {
 
   // Steps and payloads as they will be sent (saga / msg).
   const std::vector<std::map<std::string, std::string>>& steps() const { return steps_; }
+  // The bytes of each step's Payload (HTTP "payloads", gRPC BinPayloads).
   const std::vector<std::string>& payloads() const { return payloads_; }
+  const std::string& custom_data() const { return custom_data_; }
+  const std::string& query_prepared() const { return query_prepared_; }
+  const std::string& rollback_reason() const { return rollback_reason_; }
 
  protected:
   TransBase(std::string server_url, std::string gid, std::string trans_type,
             std::string parent_branch_id = "");
 
-  // POST {server_url}/{operation} with ToJson() (or `body`); the reply rules of §9.1.
+  // Makes this a gRPC transaction: server_url_ is DTM's gRPC address.
+  void UseGrpc(GrpcTlsOptions tls);
+
+  // prepare / submit / abort: HTTP POST {server_url}/{operation} with ToJson() and the reply
+  // rules of §9.1, or gRPC /dtmgimp.Dtm/{Prepare,Submit,Abort} with the same fields.
   Status CallDtm(const std::string& operation) const;
+  // HTTP only: POST {server_url}/{operation} with `body`.
   Status CallDtmBody(const std::string& operation, const std::string& body) const;
-  // registerBranch with gid and trans_type added to `fields`.
+  // registerBranch with gid and trans_type added to `fields` (HTTP), or RegisterBranch with
+  // BranchID = fields["branch_id"], BusiPayload = fields["data"] and the rest as Data (gRPC).
   Status RegisterBranch(std::map<std::string, std::string> fields) const;
-  // A call to a business branch from this SDK (TCC try, XA action, msg query-prepared): query
-  // dtm, gid, branch_id, trans_type, op (+ phase2_url for xa), options().branch_headers, body;
-  // the reply rules of DTM's HTTPResp2DtmError. The reply body on success.
+  // A call to a business branch from this SDK (TCC try, XA action, msg query-prepared). HTTP:
+  // query dtm, gid, branch_id, trans_type, op (+ phase2_url for xa), options().branch_headers,
+  // body; the reply rules of DTM's HTTPResp2DtmError. gRPC (a gRPC transaction and a URL that is
+  // not http(s)://): metadata dtm-gid, dtm-trans_type, dtm-branch_id, dtm-op, dtm-dtm
+  // (+ dtm-phase2_url for xa) and the branch headers, `body` as the request message; the rules of
+  // GrpcError2DtmError (`method` is ignored). The reply body / message bytes on success.
   StatusOr<std::string> RequestBranch(const std::string& method, const std::string& body,
                                       const std::string& branch_id, const std::string& op,
                                       const std::string& url) const;
@@ -107,10 +132,16 @@ class TransBase {
   std::vector<std::string> payloads_;
   BranchIdGen branch_ids_;
   std::string query_prepared_;
-  std::string protocol_;
+  std::string protocol_;  // "" (HTTP, sent as Go's dtmcli sends it) or "grpc"
+  GrpcTlsOptions grpc_tls_;
   std::string rollback_reason_;
   Context context_;
   std::shared_ptr<internal::Transport> transport_;
+
+ private:
+  // RequestBranch's gRPC call.
+  StatusOr<std::string> RequestGrpcBranch(const std::string& body, const std::string& branch_id,
+                                          const std::string& op, const std::string& url) const;
 };
 
 // Fluent option setters shared by Saga, Msg, Tcc and Xa (each returns the derived object).

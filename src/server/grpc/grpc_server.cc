@@ -192,6 +192,9 @@ Status GrpcServer::Start(const std::string& address, uint16_t port) {
   const std::string where = address + ":" + std::to_string(port);
   builder.AddListeningPort(where, *creds, &impl_->port);
   builder.RegisterService(&impl_->service);
+  // gRPC sets SO_REUSEPORT by default: a second dtmd on the same port would then share the calls
+  // silently instead of failing to start.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(impl_->deps.config->max_body_bytes));
   impl_->server = builder.BuildAndStart();
   if (!impl_->server || impl_->port == 0) {

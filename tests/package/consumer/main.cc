@@ -1,4 +1,5 @@
-// Uses the installed SDK without a network: a validated DtmConfig, a Saga and the metrics.
+// Uses the installed SDK without a network: a validated DtmConfig, an HTTP and a gRPC Saga and
+// the metrics.
 #include <lynx/dtm/dtm.h>
 
 #include <cstdio>
@@ -18,6 +19,11 @@ int main() {
   saga.Add("http://localhost:8081/api/out", "http://localhost:8081/api/out_revert",
            {{"amount", 100}});
   if (saga.gid() != "consumer-gid") return 1;
+  // The gRPC transports link from the installed package too (no connection is made here).
+  lynx::dtm::Saga grpc_saga = lynx::dtm::NewSagaGrpc("localhost:36790", "consumer-grpc");
+  if (!grpc_saga.uses_grpc() || !lynx::dtm::IsGrpcTarget("localhost:58081/busi.Busi/TransOut")) {
+    return 1;
+  }
 
   lynx::dtm::DTMClient client(config);
   if (client.Metrics().Serialize().find("lynx_dtm_transactions_total") == std::string::npos) {
