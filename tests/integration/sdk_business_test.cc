@@ -12,40 +12,23 @@
 
 #include <boost/json/serialize.hpp>
 
-#include "../support/test_databases.h"
-#include "account_service.h"
-#include "sdk_fixture.h"
+#include "account_fixture.h"
 
 namespace lynx::it {
 namespace {
 
-using lynx::example::AccountService;
-using lynx::example::kTransInUser;
-using lynx::example::kTransOutUser;
+constexpr int64_t kStart = kStartBalance;
 
-constexpr int64_t kStart = 1000;
-
-class BusinessTest : public SdkTest, public testing::WithParamInterface<std::string> {
+class BusinessTest : public AccountTest {
  protected:
   void SetUp() override {
     SdkTest::SetUp();
     if (HasFatalFailure()) return;
-    dtm::DBConf conf;
-    if (GetParam() == "sqlite") {
-      conf = {.driver = "sqlite", .db = dir_->path() + "/busi.sqlite"};
-    } else {
-      auto server = testing_dbs::ServerConf(GetParam());
-      LYNX_REQUIRE_SERVER(server.has_value(), GetParam());
-      conf = *server;
-      if (GetParam() == "mysql") conf.db = "lynx_busi";
-    }
-    service_ = std::make_unique<AccountService>(conf, &client_->Metrics());
-    Status st = service_->Init();
-    ASSERT_TRUE(st.ok()) << st.message();
-    ASSERT_TRUE(service_->SetBalances({{kTransOutUser, kStart}, {kTransInUser, kStart}}).ok());
+    StartService("lynx_busi");
+    if (HasFatalFailure() || IsSkipped()) return;
     server_ = std::make_unique<dtm::HttpBranchServer>();
     service_->Register(*server_, "/api");
-    st = server_->Start();
+    Status st = server_->Start();
     ASSERT_TRUE(st.ok()) << st.message();
   }
   void TearDown() override {
@@ -55,17 +38,6 @@ class BusinessTest : public SdkTest, public testing::WithParamInterface<std::str
 
   std::string U(const std::string& route) const { return server_->Url("/api/" + route); }
 
-  void ExpectBalances(int64_t out, int64_t in) {
-    auto o = service_->Balance(kTransOutUser);
-    auto i = service_->Balance(kTransInUser);
-    ASSERT_TRUE(o.ok() && i.ok());
-    EXPECT_EQ(*o, out);
-    EXPECT_EQ(*i, in);
-  }
-
-  bool IsXaDriver() const { return GetParam() != "sqlite"; }
-
-  std::unique_ptr<AccountService> service_;
   std::unique_ptr<dtm::HttpBranchServer> server_;
 };
 

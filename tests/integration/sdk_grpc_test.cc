@@ -7,17 +7,12 @@
 #include <gtest/gtest.h>
 
 #include "../support/test_certs.h"
-#include "../support/test_databases.h"
-#include "account_service.h"
+#include "account_fixture.h"
 #include "proto/busi.pb.h"
-#include "sdk_fixture.h"
 
 namespace lynx::it {
 namespace {
 
-using lynx::example::AccountService;
-using lynx::example::kTransInUser;
-using lynx::example::kTransOutUser;
 using Statuses = std::vector<std::string>;
 
 busi::ReqGrpc Req(int64_t amount, const std::string& out_result = "",
@@ -262,27 +257,16 @@ TEST_F(SdkGrpcTest, UnreachableOrWrongDtmIsAnError) {
 
 // The example's account service on a GrpcBranchServer: barrier from gRPC metadata, balances in a
 // real database, XA local transactions registered over gRPC.
-class GrpcBusinessTest : public SdkTest, public testing::WithParamInterface<std::string> {
+class GrpcBusinessTest : public AccountTest {
  protected:
   void SetUp() override {
     SdkTest::SetUp();
     if (HasFatalFailure()) return;
-    dtm::DBConf conf;
-    if (GetParam() == "sqlite") {
-      conf = {.driver = "sqlite", .db = dir_->path() + "/busi.sqlite"};
-    } else {
-      auto server = testing_dbs::ServerConf(GetParam());
-      LYNX_REQUIRE_SERVER(server.has_value(), GetParam());
-      conf = *server;
-      if (GetParam() == "mysql") conf.db = "lynx_busi_grpc";
-    }
-    service_ = std::make_unique<AccountService>(conf, &client_->Metrics());
-    Status st = service_->Init();
-    ASSERT_TRUE(st.ok()) << st.message();
-    ASSERT_TRUE(service_->SetBalances({{kTransOutUser, 1000}, {kTransInUser, 1000}}).ok());
+    StartService("lynx_busi_grpc");
+    if (HasFatalFailure() || IsSkipped()) return;
     server_ = std::make_unique<dtm::GrpcBranchServer>();
     service_->RegisterGrpc(*server_);
-    st = server_->Start();
+    Status st = server_->Start();
     ASSERT_TRUE(st.ok()) << st.message();
   }
   void TearDown() override {
@@ -292,15 +276,6 @@ class GrpcBusinessTest : public SdkTest, public testing::WithParamInterface<std:
 
   std::string A(const std::string& method) const { return server_->Target("/busi.Busi/" + method); }
 
-  void ExpectBalances(int64_t out, int64_t in) {
-    auto o = service_->Balance(kTransOutUser);
-    auto i = service_->Balance(kTransInUser);
-    ASSERT_TRUE(o.ok() && i.ok());
-    EXPECT_EQ(*o, out);
-    EXPECT_EQ(*i, in);
-  }
-
-  std::unique_ptr<AccountService> service_;
   std::unique_ptr<dtm::GrpcBranchServer> server_;
 };
 
