@@ -2,8 +2,9 @@
 # The README's first command: installs what is missing, builds, starts dtmd on its durable
 # embedded store (data in ./run/dtmd-data) and a throwaway PostgreSQL for the example's account
 # balances, then runs the bundled example (examples/transfer): SAGA, TCC, XA and the 2-phase
-# message, each succeeding and rolling back, printing every outcome and the balances. Exits
-# non-zero when a scenario does not end as it must. With --keep, dtmd keeps serving on :36789.
+# message, over HTTP and again over gRPC (dtmd's gRPC port, gRPC branches), each succeeding and
+# rolling back, printing every outcome and the balances. Exits non-zero when a scenario does not
+# end as it must. With --keep, dtmd keeps serving on :36789 (HTTP) and :36790 (gRPC).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${LYNX_BUILD_DIR:-$repo/build}"
@@ -36,10 +37,11 @@ for _ in $(seq 1 200); do
   sleep 0.05
 done
 dtm="http://127.0.0.1:$(sed -n 1p "$run_dir/dtmd.port")/api/dtmsvr"
-echo "dtmd (embedded store, data in $run_dir/dtmd-data) at $dtm"
+dtm_grpc="127.0.0.1:$(sed -n 2p "$run_dir/dtmd.port")"
+echo "dtmd (embedded store, data in $run_dir/dtmd-data) at $dtm, gRPC $dtm_grpc"
 # The example's lynx config, pointed at this dtmd.
-sed "s|http://localhost:36789/api/dtmsvr|$dtm|" "$repo/examples/transfer/config.yaml" \
-  >"$run_dir/transfer.yaml"
+sed -e "s|http://localhost:36789/api/dtmsvr|$dtm|" -e "s|localhost:36790|$dtm_grpc|" \
+  "$repo/examples/transfer/config.yaml" >"$run_dir/transfer.yaml"
 "$build_dir/examples/transfer/transfer_example" --config "$run_dir/transfer.yaml" \
   --db-driver postgres --db-host 127.0.0.1 --db-port "$LYNX_TEST_PG_PORT" \
   --db-user postgres --db-name postgres

@@ -1,6 +1,8 @@
 // transfer_example: the seed's snippets in C++ — SAGA, TCC (helper), XA (helper) and the 2-phase
 // message — each run once succeeding and once failing, against dtmd, with the account service of
-// account_service.h serving the branches from this process (balances in a real database).
+// account_service.h serving the branches from this process (balances in a real database). When
+// lynx.dtm.grpc_server is set, the same modes run again over gRPC: transactions sent to dtmd's
+// gRPC service, branches served by a GrpcBranchServer (busi.Busi methods, busi.ReqGrpc bodies).
 // Prints each outcome and the balances, and exits non-zero when one is not what it must be.
 //   transfer_example --config config.yaml --db-driver postgres --db-port 5432 --db-user postgres
 #include <lynx/app.h>
@@ -11,6 +13,7 @@
 #include <string>
 
 #include "account_service.h"
+#include "proto/busi.pb.h"
 
 namespace {
 
@@ -23,13 +26,22 @@ constexpr int64_t kStart = 10000;    // each account's balance before every scen
 constexpr int64_t kAmount = 100;     // what the succeeding scenarios move
 constexpr int64_t kTooMuch = 50000;  // more than account 1 holds: the failing scenarios
 
+busi::ReqGrpc Req(int64_t amount) {
+  busi::ReqGrpc r;
+  r.set_amount(amount);
+  return r;
+}
+
 struct Runner {
   dtm::DTMClient& client;
   AccountService& service;
-  std::string busi;  // base URL of the branches, e.g. http://127.0.0.1:8081/api
+  std::string busi;       // base URL of the branches, e.g. http://127.0.0.1:8081/api
+  std::string grpc_busi;  // gRPC target of the branches, e.g. 127.0.0.1:58081
   int failures = 0;
 
   std::string Url(const std::string& route) const { return busi + "/" + route; }
+  // A gRPC branch URL: host:port/package.Service/Method.
+  std::string Grpc(const std::string& method) const { return grpc_busi + "/busi.Busi/" + method; }
 
   // Runs one scenario from fresh balances and checks its outcome, status and balances.
   void Scenario(const std::string& name, bool expect_ok, const std::string& gid,
@@ -143,6 +155,75 @@ struct Runner {
       });
     });
   }
+
+  // The same modes over gRPC.
+  void SagaGrpc(bool fail) {
+    const int64_t amount = fail ? kTooMuch : kAmount;
+    std::string gid = client.GenerateGid();
+    Scenario(fail ? "grpc saga (rolls back)" : "grpc saga", !fail, gid, [&] {
+      dtm::Saga saga = client.NewSagaGrpc(gid);
+      saga.Add(Grpc("TransOut"), Grpc("TransOutRevert"), Req(amount));  // proto bytes
+      saga.Add(Grpc("TransIn"), Grpc("TransInRevert"), Req(amount));
+      saga.SetWaitResult(true);
+      return saga.Submit();
+    });
+  }
+
+  void TccGrpc(bool fail) {
+    const int64_t amount = fail ? kTooMuch : kAmount;
+    dtm::TransactionHelper helper(client);
+    std::string gid = helper.MustGenGid();
+    Scenario(fail ? "grpc tcc helper (rolls back)" : "grpc tcc helper", !fail, gid, [&] {
+      std::vector<dtm::TCCBranch> branches{
+          {.try_url = Grpc("TransOutTry"),
+           .confirm_url = Grpc("TransOutConfirm"),
+           .cancel_url = Grpc("TransOutCancel"),
+           .data = Req(amount)},
+          {.try_url = Grpc("TransInTry"),
+           .confirm_url = Grpc("TransInConfirm"),
+           .cancel_url = Grpc("TransInCancel"),
+           .data = Req(amount)},
+      };
+      dtm::TransactionOptions opts{
+          .timeout_to_fail = 60, .branch_timeout = 10, .wait_result = true};
+      return helper.ExecuteTCC(lynx::Context::Background(), gid, branches, opts);
+    });
+  }
+
+  void XaGrpc(bool fail) {
+    const int64_t amount = fail ? kTooMuch : kAmount;
+    dtm::TransactionHelper helper(client);
+    std::string gid = helper.MustGenGid();
+    Scenario(fail ? "grpc xa helper (rolls back)" : "grpc xa helper", !fail, gid, [&] {
+      std::vector<dtm::XABranch> branches{
+          {.action = Grpc("TransOut"), .data = Req(amount)},
+          {.action = Grpc("TransIn"), .data = Req(amount)},
+      };
+      dtm::TransactionOptions opts{
+          .timeout_to_fail = 60, .branch_timeout = 10, .wait_result = true};
+      return helper.ExecuteXA(lynx::Context::Background(), gid, branches, opts);
+    });
+  }
+
+  void MsgOutboxGrpc(bool fail) {
+    const int64_t amount = fail ? kTooMuch : kAmount;
+    std::string gid = client.GenerateGid();
+    Scenario(fail ? "grpc msg outbox (rolls back)" : "grpc msg outbox", !fail, gid, [&] {
+      dtm::Msg msg = client.NewMsgGrpc(gid);
+      msg.Add(Grpc("TransIn"), Req(amount));
+      msg.SetWaitResult(true);
+      auto db = dtm::OpenSqlDb(service.conf());
+      if (!db.ok()) return db.status();
+      return msg.DoAndSubmitDB(Grpc("QueryPrepared"), **db, [&](dtm::SqlDb& tx) -> lynx::Status {
+        auto changed = tx.Execute(
+            "UPDATE user_account SET balance = balance - ? WHERE user_id = ? AND balance >= ?",
+            {std::to_string(amount), std::to_string(kTransOutUser), std::to_string(amount)});
+        if (!changed.ok()) return changed.status();
+        if (*changed == 0) return lynx::Status::Failure("insufficient balance");
+        return lynx::Status::Ok();
+      });
+    });
+  }
 };
 
 }  // namespace
@@ -153,7 +234,7 @@ int main(int argc, char** argv) {
   dtm::DBConf db{.driver = "postgres", .user = "postgres", .db = "postgres"};
   std::string listen = "127.0.0.1";
   uint16_t port = 0;
-  std::string modes = "saga,tcc,xa,msg";
+  std::string modes = "saga,tcc,xa,msg,grpc";
   cli.add_option("-c,--config", config, "YAML file with lynx.dtm");
   cli.add_option("--db-driver", db.driver, "postgres | mysql | sqlite (sqlite: no XA)");
   cli.add_option("--db-host", db.host);
@@ -163,7 +244,11 @@ int main(int argc, char** argv) {
   cli.add_option("--db-name", db.db, "database (sqlite: file path)");
   cli.add_option("--listen", listen, "address of the branch handlers");
   cli.add_option("--port", port, "port of the branch handlers (0: any)");
-  cli.add_option("--modes", modes, "comma-separated subset of saga,tcc,xa,msg");
+  uint16_t grpc_port = 0;
+  cli.add_option("--grpc-port", grpc_port, "port of the gRPC branch handlers (0: any)");
+  cli.add_option("--modes", modes,
+                 "comma-separated subset of saga,tcc,xa,msg,grpc (grpc: every mode over gRPC, "
+                 "when lynx.dtm.grpc_server is set)");
   CLI11_PARSE(cli, argc, argv);
 
   lynx::App app = lynx::App::FromFile(config);
@@ -185,10 +270,23 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "branch server: %s\n", st.message().c_str());
     return 1;
   }
+  dtm::GrpcBranchServer grpc_server({.address = listen, .port = grpc_port, .threads = 4});
+  const bool grpc = !client.GetGRPCServer().empty();
+  if (grpc) {
+    service.SetDtmGrpcTls(client.GrpcTls());  // XA branches register with DTM over gRPC
+    service.RegisterGrpc(grpc_server);
+    if (lynx::Status st = grpc_server.Start(); !st.ok()) {
+      std::fprintf(stderr, "gRPC branch server: %s\n", st.message().c_str());
+      return 1;
+    }
+    std::printf("dtm gRPC server %s, gRPC branches at %s\n", client.GetGRPCServer().c_str(),
+                grpc_server.Target("/busi.Busi").c_str());
+  }
   std::printf("dtm server %s, branches at %s, balances in %s\n", client.GetServerURL().c_str(),
               server.Url("/api").c_str(), db.driver.c_str());
 
-  Runner r{client, service, server.Url("/api")};
+  Runner r{client, service, server.Url("/api"),
+           listen + ":" + std::to_string(grpc ? grpc_server.port() : 0)};
   auto has = [&](const char* m) {
     return ("," + modes + ",").find(std::string(",") + m + ",") != std::string::npos;
   };
@@ -209,6 +307,18 @@ int main(int argc, char** argv) {
     r.MsgOutbox(false);
     r.MsgOutbox(true);
   }
+  if (has("grpc") && grpc) {
+    r.SagaGrpc(false);
+    r.SagaGrpc(true);
+    r.TccGrpc(false);
+    r.TccGrpc(true);
+    if (db.driver != "sqlite") {
+      r.XaGrpc(false);
+      r.XaGrpc(true);
+    }
+    r.MsgOutboxGrpc(false);
+    r.MsgOutboxGrpc(true);
+  }
   std::printf("%s\n", r.failures == 0 ? "every scenario ended as expected"
                                       : "SOME SCENARIOS DID NOT END AS EXPECTED");
   // The client metrics this run produced (the barrier counter counts the branch handlers' work).
@@ -223,6 +333,7 @@ int main(int argc, char** argv) {
     }
     pos = end + 1;
   }
+  grpc_server.Stop();
   server.Stop();
   app.Stop();
   return r.failures == 0 ? 0 : 2;
