@@ -58,6 +58,9 @@ struct GrpcBranchCaller::Impl {
       grpc::ChannelArguments args;
       if (!service_config.empty()) args.SetServiceConfigJSON(service_config);
       args.SetMaxReceiveMessageSize(-1);  // the reply is ignored; never fail on its size
+      // A restarted branch service must be called again within seconds, not after gRPC's default
+      // reconnect back-off of up to two minutes (calls fail at once while it lasts).
+      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
       stub = std::make_shared<grpc::GenericStub>(
           grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
     }

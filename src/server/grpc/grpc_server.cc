@@ -199,7 +199,8 @@ Status GrpcServer::Start(const std::string& address, uint16_t port) {
   impl_->server = builder.BuildAndStart();
   if (!impl_->server || impl_->port == 0) {
     impl_->server.reset();
-    return Status::Unavailable("cannot serve gRPC on " + where);
+    return Status::Unavailable("cannot serve gRPC on " + where +
+                               " (port in use, or an address this host does not have)");
   }
   return Status::Ok();
 }
