@@ -37,11 +37,21 @@ struct Runner {
   AccountService& service;
   std::string busi;       // base URL of the branches, e.g. http://127.0.0.1:8081/api
   std::string grpc_busi;  // gRPC target of the branches, e.g. 127.0.0.1:58081
+  bool grpc = false;      // run the scenarios over gRPC
   int failures = 0;
 
-  std::string Url(const std::string& route) const { return busi + "/" + route; }
-  // A gRPC branch URL: host:port/package.Service/Method.
-  std::string Grpc(const std::string& method) const { return grpc_busi + "/busi.Busi/" + method; }
+  // A branch URL: http://host:port/api/<route>, or over gRPC host:port/busi.Busi/<route>.
+  std::string Url(const std::string& route) const {
+    return grpc ? grpc_busi + "/busi.Busi/" + route : busi + "/" + route;
+  }
+  // A branch body: {"amount": N}, or over gRPC a busi.ReqGrpc message.
+  dtm::Payload Data(int64_t amount) const {
+    if (grpc) return Req(amount);
+    return dtm::Payload{{"amount", amount}};
+  }
+  std::string Name(const std::string& name, bool fail) const {
+    return (grpc ? "grpc " : "") + name + (fail ? " (rolls back)" : "");
+  }
 
   // Runs one scenario from fresh balances and checks its outcome, status and balances.
   void Scenario(const std::string& name, bool expect_ok, const std::string& gid,
@@ -73,10 +83,10 @@ struct Runner {
   void Saga(bool fail) {
     const int64_t amount = fail ? kTooMuch : kAmount;
     std::string gid = client.GenerateGid();
-    Scenario(fail ? "saga (rolls back)" : "saga", !fail, gid, [&] {
-      dtm::Saga saga = client.NewSaga(gid);
-      saga.Add(Url("TransOut"), Url("TransOutRevert"), {{"amount", amount}});
-      saga.Add(Url("TransIn"), Url("TransInRevert"), {{"amount", amount}});
+    Scenario(Name("saga", fail), !fail, gid, [&] {
+      dtm::Saga saga = grpc ? client.NewSagaGrpc(gid) : client.NewSaga(gid);
+      saga.Add(Url("TransOut"), Url("TransOutRevert"), Data(amount));
+      saga.Add(Url("TransIn"), Url("TransInRevert"), Data(amount));
       saga.SetWaitResult(true);  // return once dtmd finished (or compensated) every step
       return saga.Submit();
     });
@@ -87,16 +97,16 @@ struct Runner {
     const int64_t amount = fail ? kTooMuch : kAmount;
     dtm::TransactionHelper helper(client);
     std::string gid = helper.MustGenGid();
-    Scenario(fail ? "tcc helper (rolls back)" : "tcc helper", !fail, gid, [&] {
+    Scenario(Name("tcc helper", fail), !fail, gid, [&] {
       std::vector<dtm::TCCBranch> branches{
           {.try_url = Url("TransOutTry"),
            .confirm_url = Url("TransOutConfirm"),
            .cancel_url = Url("TransOutCancel"),
-           .data = {{"amount", amount}}},
+           .data = Data(amount)},
           {.try_url = Url("TransInTry"),
            .confirm_url = Url("TransInConfirm"),
            .cancel_url = Url("TransInCancel"),
-           .data = {{"amount", amount}}},
+           .data = Data(amount)},
       };
       dtm::TransactionOptions opts{
           .timeout_to_fail = 60, .branch_timeout = 10, .wait_result = true};
@@ -109,11 +119,10 @@ struct Runner {
     const int64_t amount = fail ? kTooMuch : kAmount;
     dtm::TransactionHelper helper(client);
     std::string gid = helper.MustGenGid();
-    Scenario(fail ? "xa helper (rolls back)" : "xa helper", !fail, gid, [&] {
-      const std::string data = R"({"amount": )" + std::to_string(amount) + "}";
+    Scenario(Name("xa helper", fail), !fail, gid, [&] {
       std::vector<dtm::XABranch> branches{
-          {.action = Url("TransOut"), .data = data},
-          {.action = Url("TransIn"), .data = data},
+          {.action = Url("TransOut"), .data = Data(amount)},
+          {.action = Url("TransIn"), .data = Data(amount)},
       };
       dtm::TransactionOptions opts{
           .timeout_to_fail = 60, .branch_timeout = 10, .wait_result = true};
@@ -124,10 +133,10 @@ struct Runner {
   // Seed §6: the 2-phase message, Prepare then Submit.
   void Msg() {
     std::string gid = client.GenerateGid();
-    Scenario("msg", true, gid, [&] {
-      dtm::Msg msg = client.NewMsg(gid);
-      msg.Add(Url("TransOut"), {{"amount", kAmount}});
-      msg.Add(Url("TransIn"), {{"amount", kAmount}});
+    Scenario(Name("msg", false), true, gid, [&] {
+      dtm::Msg msg = grpc ? client.NewMsgGrpc(gid) : client.NewMsg(gid);
+      msg.Add(Url("TransOut"), Data(kAmount));
+      msg.Add(Url("TransIn"), Data(kAmount));
       if (lynx::Status st = msg.Prepare(Url("QueryPrepared")); !st.ok()) return st;
       msg.SetWaitResult(true);
       return msg.Submit();
@@ -139,82 +148,13 @@ struct Runner {
   void MsgOutbox(bool fail) {
     const int64_t amount = fail ? kTooMuch : kAmount;
     std::string gid = client.GenerateGid();
-    Scenario(fail ? "msg outbox (rolls back)" : "msg outbox", !fail, gid, [&] {
-      dtm::Msg msg = client.NewMsg(gid);
-      msg.Add(Url("TransIn"), {{"amount", amount}});
+    Scenario(Name("msg outbox", fail), !fail, gid, [&] {
+      dtm::Msg msg = grpc ? client.NewMsgGrpc(gid) : client.NewMsg(gid);
+      msg.Add(Url("TransIn"), Data(amount));
       msg.SetWaitResult(true);
       auto db = dtm::OpenSqlDb(service.conf());
       if (!db.ok()) return db.status();
       return msg.DoAndSubmitDB(Url("QueryPrepared"), **db, [&](dtm::SqlDb& tx) -> lynx::Status {
-        auto changed = tx.Execute(
-            "UPDATE user_account SET balance = balance - ? WHERE user_id = ? AND balance >= ?",
-            {std::to_string(amount), std::to_string(kTransOutUser), std::to_string(amount)});
-        if (!changed.ok()) return changed.status();
-        if (*changed == 0) return lynx::Status::Failure("insufficient balance");
-        return lynx::Status::Ok();
-      });
-    });
-  }
-
-  // The same modes over gRPC.
-  void SagaGrpc(bool fail) {
-    const int64_t amount = fail ? kTooMuch : kAmount;
-    std::string gid = client.GenerateGid();
-    Scenario(fail ? "grpc saga (rolls back)" : "grpc saga", !fail, gid, [&] {
-      dtm::Saga saga = client.NewSagaGrpc(gid);
-      saga.Add(Grpc("TransOut"), Grpc("TransOutRevert"), Req(amount));  // proto bytes
-      saga.Add(Grpc("TransIn"), Grpc("TransInRevert"), Req(amount));
-      saga.SetWaitResult(true);
-      return saga.Submit();
-    });
-  }
-
-  void TccGrpc(bool fail) {
-    const int64_t amount = fail ? kTooMuch : kAmount;
-    dtm::TransactionHelper helper(client);
-    std::string gid = helper.MustGenGid();
-    Scenario(fail ? "grpc tcc helper (rolls back)" : "grpc tcc helper", !fail, gid, [&] {
-      std::vector<dtm::TCCBranch> branches{
-          {.try_url = Grpc("TransOutTry"),
-           .confirm_url = Grpc("TransOutConfirm"),
-           .cancel_url = Grpc("TransOutCancel"),
-           .data = Req(amount)},
-          {.try_url = Grpc("TransInTry"),
-           .confirm_url = Grpc("TransInConfirm"),
-           .cancel_url = Grpc("TransInCancel"),
-           .data = Req(amount)},
-      };
-      dtm::TransactionOptions opts{
-          .timeout_to_fail = 60, .branch_timeout = 10, .wait_result = true};
-      return helper.ExecuteTCC(lynx::Context::Background(), gid, branches, opts);
-    });
-  }
-
-  void XaGrpc(bool fail) {
-    const int64_t amount = fail ? kTooMuch : kAmount;
-    dtm::TransactionHelper helper(client);
-    std::string gid = helper.MustGenGid();
-    Scenario(fail ? "grpc xa helper (rolls back)" : "grpc xa helper", !fail, gid, [&] {
-      std::vector<dtm::XABranch> branches{
-          {.action = Grpc("TransOut"), .data = Req(amount)},
-          {.action = Grpc("TransIn"), .data = Req(amount)},
-      };
-      dtm::TransactionOptions opts{
-          .timeout_to_fail = 60, .branch_timeout = 10, .wait_result = true};
-      return helper.ExecuteXA(lynx::Context::Background(), gid, branches, opts);
-    });
-  }
-
-  void MsgOutboxGrpc(bool fail) {
-    const int64_t amount = fail ? kTooMuch : kAmount;
-    std::string gid = client.GenerateGid();
-    Scenario(fail ? "grpc msg outbox (rolls back)" : "grpc msg outbox", !fail, gid, [&] {
-      dtm::Msg msg = client.NewMsgGrpc(gid);
-      msg.Add(Grpc("TransIn"), Req(amount));
-      msg.SetWaitResult(true);
-      auto db = dtm::OpenSqlDb(service.conf());
-      if (!db.ok()) return db.status();
-      return msg.DoAndSubmitDB(Grpc("QueryPrepared"), **db, [&](dtm::SqlDb& tx) -> lynx::Status {
         auto changed = tx.Execute(
             "UPDATE user_account SET balance = balance - ? WHERE user_id = ? AND balance >= ?",
             {std::to_string(amount), std::to_string(kTransOutUser), std::to_string(amount)});
@@ -307,17 +247,15 @@ int main(int argc, char** argv) {
     r.MsgOutbox(false);
     r.MsgOutbox(true);
   }
-  if (has("grpc") && grpc) {
-    r.SagaGrpc(false);
-    r.SagaGrpc(true);
-    r.TccGrpc(false);
-    r.TccGrpc(true);
+  if (has("grpc") && grpc) {  // the same modes over gRPC
+    r.grpc = true;
+    for (bool fail : {false, true}) r.Saga(fail);
+    for (bool fail : {false, true}) r.Tcc(fail);
     if (db.driver != "sqlite") {
-      r.XaGrpc(false);
-      r.XaGrpc(true);
+      for (bool fail : {false, true}) r.Xa(fail);
     }
-    r.MsgOutboxGrpc(false);
-    r.MsgOutboxGrpc(true);
+    r.Msg();
+    for (bool fail : {false, true}) r.MsgOutbox(fail);
   }
   std::printf("%s\n", r.failures == 0 ? "every scenario ended as expected"
                                       : "SOME SCENARIOS DID NOT END AS EXPECTED");
