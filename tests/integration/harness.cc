@@ -1,9 +1,12 @@
 #include "harness.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <boost/json.hpp>
@@ -66,6 +69,21 @@ bool AwaitPortFile(ChildProcess& proc, const std::string& path, uint16_t* port, 
   return true;
 }
 
+// True when something accepts TCP connections on 127.0.0.1:port.
+bool PortAccepts(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+bool IsFinal(const std::string& status) { return status == "succeed" || status == "failed"; }
+
 std::string JsonString(const bj::value& v, const char* key) {
   if (!v.is_object()) return "";
   const bj::value* f = v.get_object().if_contains(key);
@@ -80,7 +98,7 @@ std::string JsonString(const bj::value& v, const char* key) {
 ChildProcess::~ChildProcess() { Kill(); }
 
 bool ChildProcess::Start(const std::vector<std::string>& argv, const std::string& log_path,
-                         std::string* err) {
+                         std::string* err, const std::string& cwd) {
   Kill();
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
@@ -107,6 +125,7 @@ bool ChildProcess::Start(const std::vector<std::string>& argv, const std::string
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
     ::close_range(3, ~0U, 0);
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
     ::execv(cargv[0], cargv.data());
     ::_exit(127);
   }
@@ -263,6 +282,7 @@ std::string Busi::LogTail() const { return Tail(dir_ + "/busi.log"); }
 bool Dtmd::Start(const std::string& dir, const DtmdOptions& options, std::string* err) {
   dir_ = dir;
   options_ = options;
+  if (kReferenceServer) return LaunchReference(err);
   std::ofstream cfg(dir + "/dtmd.yml");
   cfg << "ListenAddress: 127.0.0.1\n" << options.extra_yaml;
   cfg.close();
@@ -274,6 +294,7 @@ bool Dtmd::Start(const std::string& dir, const DtmdOptions& options, std::string
 }
 
 bool Dtmd::Launch(std::string* err) {
+  if (kReferenceServer) return LaunchReference(err);
   const std::string port_file = dir_ + "/dtmd.port";
   std::error_code ec;
   fs::remove(port_file, ec);
@@ -301,6 +322,62 @@ bool Dtmd::Launch(std::string* err) {
   }
   if (!proc_.Start(argv, dir_ + "/dtmd.log", err)) return false;
   return AwaitPortFile(proc_, port_file, &port_, err, &grpc_port_);
+}
+
+// The reference server cannot listen on port 0 and report the port: free ports are picked here
+// (bound and released), and a start that loses the race for one (the gRPC listen is fatal, the
+// HTTP one only logged) is retried on other ports. Ready once GET newGid answers and the gRPC
+// port accepts connections. A relaunch (Restart/Relaunch) keeps the ports and the working dir,
+// hence the BoltDB file.
+bool Dtmd::LaunchReference(std::string* err) {
+  const char* bin = std::getenv("LYNX_REFERENCE_DTM");
+  if (bin == nullptr || *bin == '\0') {
+    *err =
+        "LYNX_REFERENCE_DTM (the reference server's binary) is not set: run reference_sdk_test "
+        "through ctest, or as LYNX_REFERENCE_DTM=$(scripts/reference-dtm.sh) reference_sdk_test";
+    return false;
+  }
+  const std::string work = dir_ + "/reference-dtm";
+  std::error_code ec;
+  fs::create_directories(work, ec);
+  std::string last_error;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (attempt > 0 || port_ == 0) {
+      port_ = UnusedPort();
+      do grpc_port_ = UnusedPort();
+      while (grpc_port_ == port_);
+    }
+    {
+      std::ofstream cfg(work + "/conf.yml", std::ios::trunc);
+      // TransCronInterval 1: the cron loop polls every 0-1 s, so retries with a short
+      // per-transaction retry_interval happen within seconds. UpdateBranchSync 1: DTM's sample
+      // configuration (branch writes synchronous; BoltDB writes them synchronously anyway).
+      cfg << "HttpPort: " << port_ << "\nGrpcPort: " << grpc_port_
+          << "\nTransCronInterval: 1\nUpdateBranchSync: 1\nLogLevel: info\n"
+          << options_.extra_yaml;
+      if (!cfg) {
+        *err = "cannot write " + work + "/conf.yml";
+        return false;
+      }
+    }
+    if (!proc_.Start({bin, "-c", work + "/conf.yml"}, dir_ + "/dtmd.log", err, work)) return false;
+    bool ready = WaitUntil(
+        [&] {
+          if (!proc_.Alive()) return true;
+          return Http(port_, "GET", "/api/dtmsvr/newGid", "", {}, std::chrono::seconds(2)).status ==
+                     200 &&
+                 PortAccepts(grpc_port_);
+        },
+        std::chrono::seconds(20));
+    if (ready && proc_.Alive()) return true;
+    last_error =
+        std::string("the reference DTM server (") + bin + ") " +
+        (proc_.Alive() ? "did not answer on :" + std::to_string(port_) + " in 20 s" : "exited") +
+        " (ports " + std::to_string(port_) + "/" + std::to_string(grpc_port_) + ")";
+    proc_.Kill();
+  }
+  *err = last_error;
+  return false;
 }
 
 bool Dtmd::Restart(std::string* err) {
@@ -369,6 +446,7 @@ bool Dtmd::Exists(const std::string& gid) const {
 }
 
 int64_t Dtmd::Passes(const std::string& gid) const {
+  if (kReferenceServer) return -1;
   auto res = Http(port_, "GET", WithQuery("/api/test/passes", {{"gid", gid}}));
   bj::value v = res.Json();
   if (res.status != 200 || !v.is_object() || !v.get_object().contains("passes")) return -1;
@@ -376,10 +454,29 @@ int64_t Dtmd::Passes(const std::string& gid) const {
 }
 
 bool Dtmd::WaitPasses(const std::string& gid, int64_t n, std::chrono::milliseconds timeout) const {
+  if (kReferenceServer) {
+    EXPECT_EQ(n, 1) << "the reference server counts no passes: only a final status is awaited";
+    bool final = WaitUntil([&] { return IsFinal(Status(gid)); }, timeout);
+    EXPECT_TRUE(final) << gid << " not final after " << timeout.count()
+                       << " ms: " << bj::serialize(Query(gid));
+    return final;
+  }
   return WaitUntil([&] { return Passes(gid) >= n; }, timeout);
 }
 
+bool Dtmd::WaitStatus(const std::string& gid, const std::string& want,
+                      std::chrono::milliseconds timeout) const {
+  bool ok = WaitUntil([&] { return Status(gid) == want; }, timeout);
+  EXPECT_TRUE(ok) << gid << " not " << want << " after " << timeout.count()
+                  << " ms: " << bj::serialize(Query(gid));
+  return ok;
+}
+
 std::string Dtmd::CronOnce(int64_t forward_s) const {
+  if (kReferenceServer) {
+    ADD_FAILURE() << "CronOnce needs dtmd's test control: mark the scenario LYNX_DTMD_ONLY";
+    return "";
+  }
   auto res = Http(port_, "POST",
                   WithQuery("/api/test/cronOnce", {{"forward", std::to_string(forward_s)}}));
   EXPECT_EQ(res.status, 200) << "cronOnce: " << res.error << res.body;
@@ -464,7 +561,8 @@ void IntegrationTest::SetUp() {
 
 void IntegrationTest::TearDown() {
   if (HasFailure()) {
-    std::cerr << "---- dtmd log (" << dir_->path() << ") ----\n"
+    std::cerr << (kReferenceServer ? "---- reference DTM log (" : "---- dtmd log (") << dir_->path()
+              << ") ----\n"
               << dtm_.LogTail() << "\n---- busi log ----\n"
               << busi_.LogTail() << "\n";
   }

@@ -63,8 +63,10 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
-  // stdout and stderr are appended to log_path.
-  bool Start(const std::vector<std::string>& argv, const std::string& log_path, std::string* err);
+  // stdout and stderr are appended to log_path; `cwd` (when not empty) is the child's working
+  // directory.
+  bool Start(const std::vector<std::string>& argv, const std::string& log_path, std::string* err,
+             const std::string& cwd = "");
   bool Alive();
   void Kill();  // SIGKILL + reap
   // SIGTERM, then SIGKILL after `grace`; returns the exit status when it exited by itself.
@@ -124,15 +126,40 @@ class Busi {
   uint16_t grpc_port_ = 0;
 };
 
+// Which DTM server the fixtures start. The integration_test binary runs dtmd; the
+// reference_sdk_test binary (tests/interop) is compiled from the same SDK scenario sources with
+// LYNX_IT_REFERENCE_SERVER=1 and runs them against the reference server, DTM's own Go
+// implementation (github.com/dtm-labs/dtm at the release scripts/reference-dtm.sh builds; its
+// binary is named by $LYNX_REFERENCE_DTM). The reference has no test control: no cron passes on
+// demand, no pass counter, no clock shift; its own cron loop runs (TransCronInterval 1 s).
+#ifndef LYNX_IT_REFERENCE_SERVER
+#define LYNX_IT_REFERENCE_SERVER 0
+#endif
+inline constexpr bool kReferenceServer = LYNX_IT_REFERENCE_SERVER != 0;
+
+// Skips the current test on the reference server: the scenario needs something only dtmd offers
+// (test control, a dtmd-only feature). `reason` says what.
+#define LYNX_DTMD_ONLY(reason)                 \
+  do {                                         \
+    if (::lynx::it::kReferenceServer) {        \
+      GTEST_SKIP() << "dtmd only: " << reason; \
+    }                                          \
+  } while (0)
+
 struct DtmdOptions {
   // --store; empty: $LYNX_IT_STORE when set, else dtmd's default driver (the embedded store).
   std::string store;
   std::string extra_yaml;  // appended to the generated config file
 };
 
+// The DTM server under test: dtmd, or the reference server in the reference_sdk_test binary
+// (kReferenceServer; the methods below note where they differ).
 class Dtmd {
  public:
   // Starts dtmd with a fresh data dir under `dir`, test control on and the cron loop off.
+  // Reference: the reference server with its own working dir under `dir` (its BoltDB file is
+  // ./dtm.bolt), on free ports, once it answers newGid; `options.store` is ignored and
+  // `options.extra_yaml` is appended to its config (DTM's keys only).
   bool Start(const std::string& dir, const DtmdOptions& options, std::string* err);
   // Graceful stop, then start again on the same data dir (new port).
   bool Restart(std::string* err);
@@ -161,17 +188,23 @@ class Dtmd {
   std::vector<std::string> BranchStatuses(const std::string& gid) const;
   // /all?gid=: true when a transaction with that gid is stored.
   bool Exists(const std::string& gid) const;
-  // Completed processing passes of gid.
+  // Completed processing passes of gid (-1 on the reference: it does not count them).
   int64_t Passes(const std::string& gid) const;
   // Awaits at least n completed passes (polls /api/test/passes until `timeout`).
+  // Reference (n must be 1): awaits a final status (succeed / failed) through /query instead.
   bool WaitPasses(const std::string& gid, int64_t n,
                   std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
+  // Awaits status `want` of gid through /query (any server).
+  bool WaitStatus(const std::string& gid, const std::string& want,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
   // One synchronous cron pass with the clock `forward_s` seconds ahead; the gid processed or "".
+  // dtmd only (a test failure on the reference).
   std::string CronOnce(int64_t forward_s = 0) const;
   bool Ping() const;
 
  private:
   bool Launch(std::string* err);
+  bool LaunchReference(std::string* err);
 
   ChildProcess proc_;
   std::string dir_;

@@ -105,7 +105,7 @@ TEST_F(SdkTest, CheckTransactionStatusOfEveryState) {
   dtm::Saga submitted = client_->NewSaga(TestName() + "-submitted");
   submitted.Add(B("TransIn"), B("TransInRevert"), BusiPayload());
   ASSERT_TRUE(submitted.Submit().ok());
-  ASSERT_TRUE(dtm_.WaitPasses(submitted.gid(), 1));
+  ASSERT_TRUE(WaitFirstPass(submitted.gid(), "TransIn"));
   EXPECT_EQ(*helper.CheckTransactionStatus(submitted.gid()), "submitted");
   // aborting: a TCC whose cancel stays ONGOING
   busi_.SetDefault("TransOutRevert", "ONGOING");
@@ -117,7 +117,7 @@ TEST_F(SdkTest, CheckTransactionStatusOfEveryState) {
         .status();
   });
   EXPECT_TRUE(st.IsFailure());
-  ASSERT_TRUE(dtm_.WaitPasses(aborting, 1));
+  ASSERT_TRUE(WaitFirstPass(aborting, "TransOutRevert"));
   EXPECT_EQ(*helper.CheckTransactionStatus(aborting), "aborting");
   // succeed and failed
   busi_.SetDefault("TransOutRevert", "");
@@ -225,6 +225,26 @@ TEST_F(SdkTest, PluginInALynxApp) {
   EXPECT_FALSE(off.IsEnabled());
   EXPECT_TRUE(off.CheckHealth().ok());
   EXPECT_EQ(off.GenerateGid(), "");
+}
+
+TEST_F(SdkTest, StartUpAndHealthOverHttpAndGrpc) {
+  // SetUp's StartupTasks already reached newGid over HTTP and NewGid over gRPC.
+  EXPECT_TRUE(client_->CheckHealth().ok());
+  auto gid = client_->NewGid();
+  ASSERT_TRUE(gid.ok()) << gid.status().message();
+  ExpectServerGid(*gid);
+  EXPECT_NE(client_->GenerateGid(), *gid);
+  const std::string metrics = client_->Metrics().Serialize();
+  EXPECT_NE(metrics.find("lynx_dtm_"), std::string::npos) << metrics;
+
+  // grpc_server naming the HTTP port: no gRPC there, start-up fails naming the key.
+  dtm::DtmConfig c = Config();
+  c.grpc_server = "127.0.0.1:" + std::to_string(dtm_.port());
+  dtm::DTMClient wrong(c);
+  Status st = wrong.StartupTasks();
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("lynx.dtm.grpc_server"), std::string::npos) << st.message();
+  EXPECT_FALSE(wrong.CheckHealth().ok());
 }
 
 TEST_F(SdkTest, UnreachableServerIsAClearError) {

@@ -35,9 +35,10 @@ Status ClassifyGrpcReply(int code, const std::string& message, const std::string
       return Status::Ok();
     case grpc::StatusCode::ABORTED:
       if (message == "ONGOING") return Status::Ongoing(message);
-      return Status::Failure(message);
+      // As DTM's ErrorMessage2Error: the stored rollback reason ends in " FAILURE" exactly once.
+      return Status::Failure(WithDtmSuffix(message, StatusCode::kFailure));
     case grpc::StatusCode::FAILED_PRECONDITION:
-      return Status::Ongoing(message);
+      return Status::Ongoing(WithDtmSuffix(message, StatusCode::kOngoing));
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return Status::Unavailable("grpc " + url + ": code " + std::to_string(code) + ": " + message);

@@ -108,6 +108,9 @@ TEST(GrpcBranchReplyTest, GrpcError2DtmError) {
   using C = grpc::StatusCode;
   EXPECT_TRUE(ClassifyGrpcReply(C::OK, "", "u").ok());
   EXPECT_TRUE(ClassifyGrpcReply(C::ABORTED, "no money", "u").IsFailure());
+  EXPECT_EQ(ClassifyGrpcReply(C::ABORTED, "no money", "u").message(), "no money FAILURE");
+  EXPECT_EQ(ClassifyGrpcReply(C::ABORTED, "no money FAILURE", "u").message(), "no money FAILURE")
+      << "the suffix is added once";
   EXPECT_TRUE(ClassifyGrpcReply(C::ABORTED, "ONGOING", "u").IsOngoing()) << "pre-1.10 servers";
   EXPECT_TRUE(ClassifyGrpcReply(C::FAILED_PRECONDITION, "", "u").IsOngoing());
   for (C c : {C::UNAVAILABLE, C::DEADLINE_EXCEEDED, C::INTERNAL, C::UNKNOWN, C::UNIMPLEMENTED,
