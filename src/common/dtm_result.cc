@@ -10,7 +10,9 @@ Status ClassifyHttpReply(int status, const std::string& body) {
     return Status::Failure(WithDtmSuffix(body, StatusCode::kFailure));
   }
   if (status != 200) {
-    return Status::Internal("http status " + std::to_string(status) + ": " + body);
+    // DTM's text is the body alone (it reaches wait_result replies and the alert webhook); an
+    // empty body would say nothing, so then the status is named.
+    return Status::Internal(body.empty() ? "http status " + std::to_string(status) : body);
   }
   return Status::Ok();
 }
