@@ -131,7 +131,8 @@ class Store {
   // `expected_status`; kNotFound (nothing written) otherwise.
   virtual Status TouchCronTime(const std::string& gid, const std::string& expected_status,
                                int64_t interval_s, UnixMs next_cron_time, UnixMs now) = 0;
-  // Leases one unfinished transaction with next_cron_time < now + expire_in_ms: sets
+  // Leases one unfinished transaction with next_cron_time <= now + expire_in_ms (a transaction
+  // whose time has come is due: resetCronTime / resetNextCronTime set it to now): sets
   // next_cron_time = now + lease_s, owner = `owner`, update_time = now, and returns the leased
   // row (after the update). nullopt when none is due.
   virtual StatusOr<std::optional<TransGlobal>> LockOneGlobalTrans(UnixMs now, int64_t expire_in_ms,

@@ -186,7 +186,7 @@ StatusOr<std::optional<TransGlobal>> MemoryStore::LockOneGlobalTrans(UnixMs now,
                                                                      int64_t lease_s,
                                                                      const std::string& owner) {
   std::lock_guard lock(mu_);
-  if (cron_.empty() || cron_.begin()->first >= now + expire_in_ms) {
+  if (cron_.empty() || cron_.begin()->first > now + expire_in_ms) {
     return std::optional<TransGlobal>();
   }
   TransGlobal& g = globals_.at(cron_.begin()->second);

@@ -102,7 +102,7 @@ constexpr char kTouchCron[] =
 constexpr char kLease[] =
     "UPDATE trans_global SET next_cron_time = ?1, owner = ?2, update_time = ?3"
     " WHERE id = (SELECT id FROM trans_global WHERE " LYNX_UNFINISHED
-    " AND next_cron_time < ?4 ORDER BY next_cron_time LIMIT 1)"
+    " AND next_cron_time <= ?4 ORDER BY next_cron_time LIMIT 1)"
     " RETURNING " LYNX_GLOBAL_COLUMNS;
 constexpr char kResetCandidates[] = "SELECT id FROM trans_global WHERE " LYNX_UNFINISHED
                                     " AND next_cron_time > ?1 ORDER BY next_cron_time LIMIT ?2";
