@@ -218,7 +218,14 @@ Status ValidateConfig(const ServerConfig& c) {
   if (d == "boltdb" || d == "embedded" || d == "sqlite") {
     if (c.store.data_dir.empty()) return bad("config key Store.DataDir: must not be empty");
   } else if (d == "memory") {
-  } else if (d == "mysql" || d == "postgres" || d == "redis" || d == "sqlserver") {
+  } else if (d == "postgres") {
+    // DTM's own checks for a SQL store.
+    if (c.store.host.empty()) return bad("config key Store.Host: must not be empty");
+    if (c.store.port <= 0 || c.store.port > 65535)
+      return bad("config key Store.Port: not a valid port");
+    if (c.store.user.empty()) return bad("config key Store.User: must not be empty");
+    if (c.store.schema.empty()) return bad("config key Store.Schema: must not be empty");
+  } else if (d == "mysql" || d == "redis" || d == "sqlserver") {
     return bad("config key Store.Driver: '" + d +
                "' is not available in this dtmd build (use boltdb/embedded or memory)");
   } else {

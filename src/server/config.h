@@ -12,8 +12,8 @@
 namespace lynx::server {
 
 struct StoreConfig {
-  // boltdb (DTM's default, served here by the embedded SQLite store), embedded, memory.
-  // (redis, mysql, postgres: a later release.)
+  // boltdb (DTM's default, served here by the embedded SQLite store), embedded, memory,
+  // postgres (Host/Port/User/Password/Db/Schema/MaxOpenConns). (redis, mysql: a later release.)
   std::string driver = "boltdb";
   std::string host;
   int64_t port = 0;

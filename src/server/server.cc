@@ -25,6 +25,7 @@
 #include "server/store_runner.h"
 #include "server/topics.h"
 #include "store/memory/memory_store.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace lynx::server {
@@ -47,6 +48,20 @@ StatusOr<std::unique_ptr<store::Store>> CreateStore(const StoreConfig& c) {
     opts.path = (std::filesystem::path(c.data_dir) / "dtmd.sqlite").string();
     opts.fsync = c.fsync;
     auto s = store::SqliteStore::Open(opts);
+    if (!s.ok()) return s.status();
+    return std::unique_ptr<store::Store>(std::move(*s));
+  }
+  if (c.driver == "postgres") {
+    // DTM's keys: database Store.Db, schema Store.Schema (created when absent).
+    store::PostgresOptions opts;
+    opts.host = c.host;
+    opts.port = c.port;
+    opts.user = c.user;
+    opts.password = c.password;
+    opts.db = c.db;
+    opts.schema = c.schema;
+    opts.max_conns = c.max_open_conns;
+    auto s = store::PostgresStore::Open(opts);
     if (!s.ok()) return s.status();
     return std::unique_ptr<store::Store>(std::move(*s));
   }

@@ -61,6 +61,16 @@ TEST_F(ConfigTest, EnvIsReadAndYamlWins) {
   EXPECT_EQ(c.store.driver, "memory");
 }
 
+TEST_F(ConfigTest, PostgresStoreIsAccepted) {
+  ServerConfig c;
+  Status st =
+      LoadConfig(Yaml("Store:\n  Driver: postgres\n  Host: db\n  Port: 5432\n  User: dtm\n"), &c);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(c.store.driver, "postgres");
+  EXPECT_EQ(c.store.db, "dtm");  // DTM's defaults
+  EXPECT_EQ(c.store.schema, "public");
+}
+
 TEST_F(ConfigTest, ErrorsNameTheKey) {
   struct Case {
     std::string yaml;
@@ -77,6 +87,11 @@ TEST_F(ConfigTest, ErrorsNameTheKey) {
       {"GrpcPort: 70000\n", "config key GrpcPort: not a valid port"},
       {"GrpcCertFile: /c.pem\n", "config key GrpcCertFile/GrpcKeyFile: set both or neither"},
       {"GrpcCaFile: /ca.pem\n", "config key GrpcCaFile: needs GrpcCertFile"},
+      {"Store:\n  Driver: mysql\n", "config key Store.Driver: 'mysql' is not available"},
+      {"Store:\n  Driver: redis\n", "config key Store.Driver: 'redis' is not available"},
+      {"Store:\n  Driver: postgres\n  Port: 5432\n  User: u\n", "config key Store.Host"},
+      {"Store:\n  Driver: postgres\n  Host: h\n  User: u\n", "config key Store.Port"},
+      {"Store:\n  Driver: postgres\n  Host: h\n  Port: 5432\n", "config key Store.User"},
   };
   for (const auto& k : cases) {
     ServerConfig c;

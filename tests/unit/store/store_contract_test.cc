@@ -23,7 +23,9 @@
 #include <tuple>
 #include <vector>
 
+#include "../../support/test_databases.h"
 #include "store/memory/memory_store.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace lynx::store {
@@ -49,9 +51,26 @@ std::unique_ptr<SqliteStore> OpenSqlite(const std::string& dir) {
   return store.ok() ? std::move(*store) : nullptr;
 }
 
+// A store in a schema of its own on the test server, so tests never see each other's rows;
+// nullptr when the server is not running (the test is then skipped or failed by SetUp).
+std::unique_ptr<Store> OpenPostgres(const std::string&) {
+  auto conf = testing_dbs::ServerConf("postgres");
+  if (!conf) return nullptr;
+  PostgresOptions options;
+  options.host = conf->host;
+  options.port = conf->port;
+  options.user = conf->user;
+  options.db = conf->db;
+  options.schema = "lynx_store_test_" + testing_dbs::UniqueSuffix();
+  auto store = PostgresStore::Open(options);
+  EXPECT_TRUE(store.ok()) << store.status().message();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
 struct Backend {
   std::string name;
   std::function<std::unique_ptr<Store>(const std::string& dir)> open;
+  bool needs_postgres = false;  // runs against the server of scripts/lib/databases.sh
 };
 
 TransGlobal NewGlobal(const std::string& gid, UnixMs next_cron_time = kNow + kRetryMs) {
@@ -111,14 +130,20 @@ std::vector<std::string> Keys(const std::vector<TransBranch>& rows) {
 class StoreContractTest : public testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
+    if (GetParam().needs_postgres) {
+      LYNX_REQUIRE_SERVER(testing_dbs::ServerConf("postgres").has_value(), "PostgreSQL");
+    }
     dir_ = MakeTempDir();
     ASSERT_FALSE(dir_.empty());
     store_ = GetParam().open(dir_);
     ASSERT_NE(store_, nullptr);
   }
   void TearDown() override {
+    if (auto* pg = dynamic_cast<PostgresStore*>(store_.get())) {
+      EXPECT_TRUE(pg->DropSchema().ok());
+    }
     store_.reset();
-    fs::remove_all(dir_);
+    if (!dir_.empty()) fs::remove_all(dir_);
   }
 
   // Saves a prepared saga with one branch (01, action).
@@ -564,7 +589,8 @@ INSTANTIATE_TEST_SUITE_P(
                     Backend{"Sqlite",
                             [](const std::string& dir) -> std::unique_ptr<Store> {
                               return OpenSqlite(dir);
-                            }}),
+                            }},
+                    Backend{"Postgres", OpenPostgres, /*needs_postgres=*/true}),
     [](const testing::TestParamInfo<Backend>& info) { return info.param.name; });
 
 // Properties only a durable backend has.

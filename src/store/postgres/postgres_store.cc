@@ -1,0 +1,414 @@
+#include "store/postgres/postgres_store.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <limits>
+#include <utility>
+
+#include "store/postgres/pg_conn.h"
+#include "store/postgres/pg_sql.h"
+
+namespace lynx::store {
+
+using pg::PgConn;
+using pg::PgParams;
+using pg::PgPool;
+using pg::PgResult;
+
+namespace {
+
+TransGlobal ReadGlobal(const PgResult& r, int i) {
+  TransGlobal g;
+  g.id = r.Int(i, 0);
+  g.gid = r.Text(i, 1);
+  g.trans_type = r.Text(i, 2);
+  g.status = r.Text(i, 3);
+  g.query_prepared = r.Text(i, 4);
+  g.protocol = r.Text(i, 5);
+  g.create_time = r.Time(i, 6);
+  g.update_time = r.Time(i, 7);
+  g.finish_time = r.Time(i, 8);
+  g.rollback_time = r.Time(i, 9);
+  g.options = r.Text(i, 10);
+  g.custom_data = r.Text(i, 11);
+  g.next_cron_interval = r.Int(i, 12);
+  g.next_cron_time = r.Time(i, 13);
+  g.owner = r.Text(i, 14);
+  g.ext_data = r.Text(i, 15);
+  g.result = r.Text(i, 16);
+  g.rollback_reason = r.Text(i, 17);
+  return g;
+}
+
+PgParams GlobalParams(const TransGlobal& g) {
+  PgParams p;
+  p.Text(g.gid).Text(g.trans_type).Text(g.status).Text(g.query_prepared).Text(g.protocol);
+  p.Time(g.create_time).Time(g.update_time).Time(g.finish_time).Time(g.rollback_time);
+  p.Text(g.options).Text(g.custom_data).Int(g.next_cron_interval);
+  p.Time(g.next_cron_time, /*zero_is_null=*/false);
+  p.Text(g.owner).Text(g.ext_data).Text(g.result).Text(g.rollback_reason);
+  return p;
+}
+
+TransBranch ReadBranch(const PgResult& r, int i) {
+  TransBranch b;
+  b.id = r.Int(i, 0);
+  b.gid = r.Text(i, 1);
+  b.url = r.Text(i, 2);
+  b.bin_data = r.Bytes(i, 3);
+  b.branch_id = r.Text(i, 4);
+  b.op = r.Text(i, 5);
+  b.status = r.Text(i, 6);
+  b.create_time = r.Time(i, 7);
+  b.update_time = r.Time(i, 8);
+  b.finish_time = r.Time(i, 9);
+  b.rollback_time = r.Time(i, 10);
+  return b;
+}
+
+PgParams BranchParams(const std::string& gid, const TransBranch& b) {
+  PgParams p;
+  p.Text(gid).Text(b.url).Bytes(b.bin_data).Text(b.branch_id).Text(b.op).Text(b.status);
+  p.Time(b.create_time).Time(b.update_time).Time(b.finish_time).Time(b.rollback_time);
+  return p;
+}
+
+KV ReadKV(const PgResult& r, int i) {
+  return KV{r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3),
+            r.Int(i, 4), r.Time(i, 5), r.Time(i, 6)};
+}
+
+// Cursors are the decimal id of the last returned row (as in DTM's SQL stores).
+Status ParseCursor(const std::string& position, int64_t* id) {
+  const char* end = position.data() + position.size();
+  auto [ptr, ec] = std::from_chars(position.data(), end, *id);
+  if (ec != std::errc() || ptr != end) {
+    return Status::InvalidArgument("invalid position: '" + position + "'");
+  }
+  return Status::Ok();
+}
+
+Status NoTrans(const std::string& gid, const std::string& status) {
+  return Status::NotFound("no trans with gid: " + gid + " status: " + status);
+}
+
+bool ValidSchemaName(const std::string& s) {
+  return !s.empty() && s.size() <= 63 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// libpq's connection string quoting: 'value' with \ and ' escaped.
+std::string ConnValue(const std::string& v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\\' || c == '\'') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+// Runs fn(conn) on a pooled connection. A read whose connection turned out to be broken (the
+// server restarted since it was pooled) runs once more on a new one: reads are idempotent.
+template <class F>
+Status Read(PgPool& pool, F&& fn) {
+  for (int attempt = 0;; ++attempt) {
+    auto conn = pool.Acquire();
+    if (!conn.ok()) return conn.status();
+    Status st = fn(**conn);
+    if (st.ok() || attempt > 0 || !(*conn)->Broken()) return st;
+  }
+}
+
+// Writes are not retried: a connection lost around COMMIT leaves the outcome unknown, and the
+// engine's callers already treat kUnavailable as "try again later".
+template <class F>
+Status Write(PgPool& pool, F&& fn) {
+  auto conn = pool.Acquire();
+  if (!conn.ok()) return conn.status();
+  return fn(**conn);
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions& o) {
+  if (!ValidSchemaName(o.schema)) {
+    return Status::InvalidArgument("config key Store.Schema: '" + o.schema +
+                                   "' must be letters, digits and '_'");
+  }
+  std::string info = "host=" + ConnValue(o.host) +
+                     " port=" + std::to_string(o.port != 0 ? o.port : 5432) +
+                     " connect_timeout=" + std::to_string(std::max(1, o.connect_timeout_s)) +
+                     " application_name=dtmd options=" + ConnValue("-c search_path=" + o.schema);
+  if (!o.user.empty()) info += " user=" + ConnValue(o.user);
+  if (!o.password.empty()) info += " password=" + ConnValue(o.password);
+  if (!o.db.empty()) info += " dbname=" + ConnValue(o.db);
+  std::unique_ptr<PostgresStore> store(new PostgresStore());
+  // Folded like the unquoted identifier it becomes in search_path and CREATE SCHEMA.
+  store->schema_ = o.schema;
+  for (char& ch : store->schema_)
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  store->pool_ = std::make_unique<PgPool>(
+      info, static_cast<size_t>(std::clamp<int64_t>(o.max_conns, 1, o.kMaxConnections)));
+  bool exists = false;
+  Status st = Read(*store->pool_, [&](PgConn& c) -> Status {
+    auto r = c.Run(pg::kTablesExist, PgParams());
+    if (!r.ok()) return r.status();
+    exists = r->Text(0, 0) == "t";
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  if (!exists && o.create_schema) {
+    if (Status populated = store->PopulateSchema(); !populated.ok()) return populated;
+  }
+  return store;
+}
+
+PostgresStore::~PostgresStore() = default;
+
+Status PostgresStore::Ping() {
+  return Read(*pool_, [](PgConn& c) { return c.Run(pg::kPing, PgParams()).status(); });
+}
+
+Status PostgresStore::PopulateSchema() {
+  return Write(*pool_, [&](PgConn& c) {
+    return pg::InTransaction(c, [&]() -> Status {
+      if (auto r = c.Run(pg::kSchemaLock, PgParams()); !r.ok()) return r.status();
+      auto found = c.Run(pg::kSchemaExists, PgParams().Text(schema_));
+      if (!found.ok()) return found.status();
+      if (found->rows() == 0) {
+        // The name is validated in Open; unquoted, it folds like search_path does.
+        if (Status st = c.Exec("CREATE SCHEMA " + schema_); !st.ok()) return st;
+      }
+      return c.Exec(pg::kSchemaTables);
+    });
+  });
+}
+
+Status PostgresStore::DropSchema() {
+  return Write(*pool_,
+               [&](PgConn& c) { return c.Exec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE"); });
+}
+
+StatusOr<std::optional<TransGlobal>> PostgresStore::FindGlobal(const std::string& gid) {
+  std::optional<TransGlobal> out;
+  Status st = Read(*pool_, [&](PgConn& c) -> Status {
+    auto r = c.Run(pg::kFindGlobal, PgParams().Text(gid));
+    if (!r.ok()) return r.status();
+    if (r->rows() > 0) out = ReadGlobal(*r, 0);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status PostgresStore::ScanGlobals(std::string* position, int64_t limit, const ScanCondition& cond,
+                                  std::vector<TransGlobal>* out) {
+  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
+  int64_t before = std::numeric_limits<int64_t>::max();
+  if (!position->empty()) {
+    if (Status st = ParseCursor(*position, &before); !st.ok()) return st;
+  }
+  out->clear();
+  Status st = Read(*pool_, [&](PgConn& c) -> Status {
+    PgParams p;
+    p.Int(before).Text(cond.status).Text(cond.trans_type);
+    p.Time(cond.create_time_start).Time(cond.create_time_end).Int(limit);
+    auto r = c.Run(pg::kScanGlobals, p);
+    if (!r.ok()) return r.status();
+    out->clear();
+    for (int i = 0; i < r->rows(); ++i) out->push_back(ReadGlobal(*r, i));
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
+  return Status::Ok();
+}
+
+StatusOr<std::vector<TransBranch>> PostgresStore::FindBranches(const std::string& gid) {
+  std::vector<TransBranch> out;
+  Status st = Read(*pool_, [&](PgConn& c) -> Status {
+    auto r = c.Run(pg::kFindBranches, PgParams().Text(gid));
+    if (!r.ok()) return r.status();
+    out.clear();
+    for (int i = 0; i < r->rows(); ++i) out.push_back(ReadBranch(*r, i));
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status PostgresStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>& branches) {
+  std::vector<int64_t> ids;  // the global's id, then the branches'
+  Status st = Write(*pool_, [&](PgConn& c) {
+    return pg::InTransaction(c, [&]() -> Status {
+      auto g = c.Run(pg::kInsertGlobal, GlobalParams(global));
+      if (!g.ok()) return g.status();
+      if (g->rows() == 0) return Status::UniqueConflict("gid exists: " + global.gid);
+      ids.push_back(g->Int(0, 0));
+      for (const auto& b : branches) {
+        // A duplicate (branch_id, op) fails with kUniqueConflict; the rollback undoes the global.
+        auto r = c.Run(pg::kInsertBranch, BranchParams(global.gid, b));
+        if (!r.ok()) return r.status();
+        ids.push_back(r->Int(0, 0));
+      }
+      return Status::Ok();
+    });
+  });
+  if (!st.ok()) return st;
+  global.id = ids[0];
+  for (size_t i = 0; i < branches.size(); ++i) branches[i].id = ids[i + 1];
+  return Status::Ok();
+}
+
+Status PostgresStore::LockGlobalSaveBranches(const std::string& gid,
+                                             const std::string& expected_status,
+                                             const std::vector<TransBranch>& rows, bool append) {
+  return Write(*pool_, [&](PgConn& c) {
+    return pg::InTransaction(c, [&]() -> Status {
+      auto locked = c.Run(pg::kLockGlobal, PgParams().Text(gid).Text(expected_status));
+      if (!locked.ok()) return locked.status();
+      if (locked->rows() == 0) return NoTrans(gid, expected_status);
+      // One statement per row, so a key repeated within `rows` is simply upserted twice.
+      const char* sql = append ? pg::kInsertBranch : pg::kUpsertBranch;
+      for (const auto& row : rows) {
+        if (auto r = c.Run(sql, BranchParams(gid, row)); !r.ok()) return r.status();
+      }
+      return Status::Ok();
+    });
+  });
+}
+
+Status PostgresStore::ChangeGlobalStatus(const std::string& gid, const std::string& old_status,
+                                         const StatusChange& change) {
+  return Write(*pool_, [&](PgConn& c) -> Status {
+    PgParams p;
+    p.Text(change.new_status).Time(change.now);
+    p.Bool(change.rollback_reason.has_value()).Text(change.rollback_reason.value_or(""));
+    p.Bool(change.result.has_value()).Text(change.result.value_or(""));
+    p.Text(gid).Text(old_status);
+    auto r = c.Run(pg::kChangeStatus, p);
+    if (!r.ok()) return r.status();
+    return r->Affected() == 0 ? NoTrans(gid, old_status) : Status::Ok();
+  });
+}
+
+Status PostgresStore::TouchCronTime(const std::string& gid, const std::string& expected_status,
+                                    int64_t interval_s, UnixMs next_cron_time, UnixMs now) {
+  return Write(*pool_, [&](PgConn& c) -> Status {
+    PgParams p;
+    p.Int(interval_s).Time(next_cron_time, /*zero_is_null=*/false).Time(now);
+    p.Text(gid).Text(expected_status);
+    auto r = c.Run(pg::kTouchCron, p);
+    if (!r.ok()) return r.status();
+    return r->Affected() == 0 ? NoTrans(gid, expected_status) : Status::Ok();
+  });
+}
+
+StatusOr<std::optional<TransGlobal>> PostgresStore::LockOneGlobalTrans(UnixMs now,
+                                                                       int64_t expire_in_ms,
+                                                                       int64_t lease_s,
+                                                                       const std::string& owner) {
+  std::optional<TransGlobal> leased;
+  Status st = Write(*pool_, [&](PgConn& c) -> Status {
+    PgParams p;
+    p.Time(now + lease_s * 1000, false).Text(owner).Time(now).Time(now + expire_in_ms, false);
+    auto r = c.Run(pg::kLease, p);
+    if (!r.ok()) return r.status();
+    if (r->rows() > 0) leased = ReadGlobal(*r, 0);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return leased;
+}
+
+StatusOr<ResetCronResult> PostgresStore::ResetCronTime(UnixMs now, int64_t after_ms,
+                                                       int64_t limit) {
+  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
+  ResetCronResult result;
+  Status st = Write(*pool_, [&](PgConn& c) -> Status {
+    auto r = c.Run(pg::kResetCron, PgParams().Time(now + after_ms, false).Int(limit).Time(now));
+    if (!r.ok()) return r.status();
+    result.succeed_count = r->Int(0, 0);
+    result.has_remaining = r->Int(0, 1) > limit;
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return result;
+}
+
+Status PostgresStore::ResetTransGlobalCronTime(const std::string& gid, UnixMs now) {
+  return Write(*pool_, [&](PgConn& c) -> Status {
+    auto r = c.Run(pg::kResetByGid, PgParams().Time(now, false).Text(gid));
+    if (!r.ok()) return r.status();
+    return r->Affected() == 0 ? Status::NotFound("no trans with gid: " + gid) : Status::Ok();
+  });
+}
+
+Status PostgresStore::ScanKV(const std::string& cat, std::string* position, int64_t limit,
+                             std::vector<KV>* out) {
+  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
+  int64_t after = 0;
+  if (!position->empty()) {
+    if (Status st = ParseCursor(*position, &after); !st.ok()) return st;
+  }
+  out->clear();
+  Status st = Read(*pool_, [&](PgConn& c) -> Status {
+    auto r = c.Run(pg::kScanKV, PgParams().Text(cat).Int(after).Int(limit));
+    if (!r.ok()) return r.status();
+    out->clear();
+    for (int i = 0; i < r->rows(); ++i) out->push_back(ReadKV(*r, i));
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
+  return Status::Ok();
+}
+
+StatusOr<std::vector<KV>> PostgresStore::FindKV(const std::string& cat, const std::string& key) {
+  std::vector<KV> out;
+  Status st = Read(*pool_, [&](PgConn& c) -> Status {
+    auto r = key.empty() ? c.Run(pg::kFindKVCat, PgParams().Text(cat))
+                         : c.Run(pg::kFindKV, PgParams().Text(cat).Text(key));
+    if (!r.ok()) return r.status();
+    out.clear();
+    for (int i = 0; i < r->rows(); ++i) out.push_back(ReadKV(*r, i));
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status PostgresStore::CreateKV(const std::string& cat, const std::string& k, const std::string& v,
+                               UnixMs now) {
+  return Write(*pool_, [&](PgConn& c) -> Status {
+    auto r = c.Run(pg::kCreateKV, PgParams().Text(cat).Text(k).Text(v).Time(now));
+    if (!r.ok()) return r.status();
+    return r->Affected() == 0 ? Status::UniqueConflict("kv exists: " + cat + "/" + k)
+                              : Status::Ok();
+  });
+}
+
+Status PostgresStore::UpdateKV(KV& kv, UnixMs now) {
+  Status st = Write(*pool_, [&](PgConn& c) -> Status {
+    auto r = c.Run(pg::kUpdateKV,
+                   PgParams().Text(kv.v).Time(now).Text(kv.cat).Text(kv.k).Int(kv.version));
+    if (!r.ok()) return r.status();
+    return r->Affected() == 0
+               ? Status::NotFound("kv " + kv.cat + "/" + kv.k + " absent or version mismatch")
+               : Status::Ok();
+  });
+  if (st.ok()) ++kv.version;
+  return st;
+}
+
+Status PostgresStore::DeleteKV(const std::string& cat, const std::string& k) {
+  return Write(*pool_, [&](PgConn& c) -> Status {
+    auto r = c.Run(pg::kDeleteKV, PgParams().Text(cat).Text(k));
+    if (!r.ok()) return r.status();
+    return r->Affected() == 0 ? Status::NotFound("kv " + cat + "/" + k) : Status::Ok();
+  });
+}
+
+}  // namespace lynx::store

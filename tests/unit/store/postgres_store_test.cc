@@ -1,0 +1,187 @@
+// PostgresStore properties beyond the contract: several dtmd instances (separate stores, so
+// separate connection pools) sharing one schema, and recovery from connections the server
+// dropped. Runs against the server of scripts/lib/databases.sh (skipped when it is not started,
+// failed under LYNX_TEST_REQUIRE_DBS=1).
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <atomic>
+#include <latch>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../../support/test_databases.h"
+#include "store/postgres/postgres_store.h"
+
+namespace lynx::store {
+namespace {
+
+constexpr UnixMs kNow = 1'700'000'000'000;
+
+class PostgresStoreTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    auto conf = testing_dbs::ServerConf("postgres");
+    LYNX_REQUIRE_SERVER(conf.has_value(), "PostgreSQL");
+    options_.host = conf->host;
+    options_.port = conf->port;
+    options_.user = conf->user;
+    options_.db = conf->db;
+    options_.schema = "lynx_pg_test_" + testing_dbs::UniqueSuffix();
+    a_ = Open();
+    b_ = Open();
+    ASSERT_NE(a_, nullptr);
+    ASSERT_NE(b_, nullptr);
+  }
+  void TearDown() override {
+    if (a_ != nullptr) {
+      EXPECT_TRUE(a_->DropSchema().ok());
+    }
+  }
+
+  std::unique_ptr<PostgresStore> Open() {
+    auto s = PostgresStore::Open(options_);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+
+  void Save(Store& s, const std::string& gid, UnixMs next_cron_time) {
+    TransGlobal g;
+    g.gid = gid;
+    g.trans_type = "saga";
+    g.status = kStatusPrepared;
+    g.protocol = "http";
+    g.create_time = g.update_time = kNow;
+    g.next_cron_interval = 10;
+    g.next_cron_time = next_cron_time;
+    std::vector<TransBranch> none;
+    ASSERT_TRUE(s.MaySaveNewTrans(g, none).ok()) << gid;
+  }
+
+  // Terminates every dtmd connection to the test database, as a server restart would.
+  void DropServerConnections() {
+    std::string info = "host=" + options_.host + " port=" + std::to_string(options_.port) +
+                       " user=" + options_.user + " dbname=" + options_.db;
+    PGconn* conn = PQconnectdb(info.c_str());
+    ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+    PGresult* r = PQexec(conn,
+                         "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+                         " WHERE application_name = 'dtmd' AND pid <> pg_backend_pid()");
+    EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(conn);
+    EXPECT_GT(PQntuples(r), 0);
+    PQclear(r);
+    PQfinish(conn);
+  }
+
+  PostgresOptions options_;
+  std::unique_ptr<PostgresStore> a_, b_;
+};
+
+TEST_F(PostgresStoreTest, TwoInstancesRacingOnAStatusChangeHaveOneWinner) {
+  constexpr int kTrans = 30;
+  for (int i = 0; i < kTrans; ++i) Save(*a_, "g" + std::to_string(i), kNow);
+  std::atomic<int> wins[kTrans] = {};
+  std::atomic<int> errors{0};
+  std::latch start(2);
+  auto race = [&](Store* s) {
+    start.arrive_and_wait();
+    for (int i = 0; i < kTrans; ++i) {
+      StatusChange c;
+      c.new_status = kStatusSubmitted;
+      c.now = kNow + 1;
+      Status st = s->ChangeGlobalStatus("g" + std::to_string(i), kStatusPrepared, c);
+      if (st.ok()) {
+        ++wins[i];
+      } else if (!st.IsNotFound()) {
+        ++errors;
+      }
+    }
+  };
+  std::thread ta(race, a_.get()), tb(race, b_.get());
+  ta.join();
+  tb.join();
+  EXPECT_EQ(errors.load(), 0);
+  for (int i = 0; i < kTrans; ++i) EXPECT_EQ(wins[i].load(), 1) << i;
+}
+
+TEST_F(PostgresStoreTest, TwoInstancesLeasingNeverTakeTheSameRow) {
+  constexpr int kRows = 60;
+  for (int i = 0; i < kRows; ++i) Save(*a_, "g" + std::to_string(i), kNow - 1000);
+  std::mutex mu;
+  std::map<std::string, int> leased;
+  std::atomic<int> errors{0};
+  std::latch start(8);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    Store* s = t % 2 == 0 ? static_cast<Store*>(a_.get()) : b_.get();
+    threads.emplace_back([&, s, t] {
+      start.arrive_and_wait();
+      while (true) {
+        auto g = s->LockOneGlobalTrans(kNow, 0, 10, "owner-" + std::to_string(t % 2));
+        if (!g.ok()) ++errors;
+        if (!g.ok() || !g->has_value()) return;
+        std::lock_guard lock(mu);
+        ++leased[(*g)->gid];
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(leased.size(), static_cast<size_t>(kRows));
+  for (const auto& [gid, n] : leased) EXPECT_EQ(n, 1) << gid;
+}
+
+TEST_F(PostgresStoreTest, ReadsRetryOnAFreshConnectionWritesReportUnavailable) {
+  Save(*a_, "g1", kNow);
+  ASSERT_TRUE(a_->Ping().ok());  // a pooled connection exists
+
+  DropServerConnections();
+  auto found = a_->FindGlobal("g1");  // broken pooled connection: retried on a new one
+  ASSERT_TRUE(found.ok()) << found.status().message();
+  EXPECT_TRUE(found->has_value());
+
+  DropServerConnections();
+  StatusChange c;
+  c.new_status = kStatusSubmitted;
+  c.now = kNow + 1;
+  // The outcome of a write on a lost connection is unknown: reported, not retried.
+  EXPECT_EQ(a_->ChangeGlobalStatus("g1", kStatusPrepared, c).code(), StatusCode::kUnavailable);
+  // The pool reconnects for the next call.
+  EXPECT_TRUE(a_->ChangeGlobalStatus("g1", kStatusPrepared, c).ok());
+  auto after = a_->FindGlobal("g1");
+  ASSERT_TRUE(after.ok() && after->has_value());
+  EXPECT_EQ((*after)->status, kStatusSubmitted);
+}
+
+TEST_F(PostgresStoreTest, PopulateSchemaIsIdempotentAcrossInstances) {
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (Store* s : {static_cast<Store*>(a_.get()), static_cast<Store*>(b_.get())}) {
+    threads.emplace_back([&, s] {
+      for (int i = 0; i < 3; ++i) {
+        if (!s->PopulateSchema().ok()) ++errors;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  Save(*b_, "g1", kNow);
+  auto found = a_->FindGlobal("g1");
+  ASSERT_TRUE(found.ok() && found->has_value());
+}
+
+TEST_F(PostgresStoreTest, UnreachableServerIsUnavailable) {
+  PostgresOptions bad = options_;
+  bad.host = "127.0.0.1";
+  bad.port = 1;  // nothing listens there
+  bad.connect_timeout_s = 2;
+  auto s = PostgresStore::Open(bad);
+  EXPECT_EQ(s.status().code(), StatusCode::kUnavailable) << s.status().message();
+}
+
+}  // namespace
+}  // namespace lynx::store
