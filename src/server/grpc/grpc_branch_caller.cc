@@ -112,19 +112,28 @@ asio::awaitable<Status> GrpcBranchCaller::Call(const BranchCall& call) {
   grpc::Slice slice(call.body.data(), call.body.size());
   state->request = grpc::ByteBuffer(&slice, 1);
 
+  // The initiation captures plain pointers only: GCC 12 may destroy the temporaries of a co_await
+  // full-expression twice (AddressSanitizer caught a shared_ptr captured there being released
+  // twice), so nothing owning may be captured in it.
+  // The completion callback itself (built at run time, not a temporary) keeps the state alive,
+  // so that even a coroutine destroyed at shutdown never frees a ClientContext in use.
+  std::shared_ptr<CallState>* owner = &state;
+  const std::string* method_name = &method;
+  auto initiate = [owner, method_name](auto handler) {
+    std::shared_ptr<CallState> keep = *owner;
+    CallState* raw = keep.get();
+    auto executor = asio::get_associated_executor(handler);
+    // std::function needs a copyable callable; the coroutine's handler is move-only.
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    raw->stub->UnaryCall(&raw->ctx, *method_name, grpc::StubOptions(), &raw->request, &raw->reply,
+                         [keep, shared, executor](grpc::Status st) {
+                           asio::post(executor,
+                                      [shared, st]() mutable { (*shared)(std::move(st)); });
+                         });
+  };
   grpc::Status result =
       co_await asio::async_initiate<decltype(asio::use_awaitable), void(grpc::Status)>(
-          [state, &method](auto handler) {
-            auto executor = asio::get_associated_executor(handler);
-            // std::function needs a copyable callable; the coroutine's handler is move-only.
-            auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-            state->stub->UnaryCall(
-                &state->ctx, method, grpc::StubOptions(), &state->request, &state->reply,
-                [state, shared, executor](grpc::Status st) {
-                  asio::post(executor, [shared, st]() mutable { (*shared)(std::move(st)); });
-                });
-          },
-          asio::use_awaitable);
+          initiate, asio::use_awaitable);
   co_return ClassifyGrpcReply(result.error_code(), result.error_message(), call.url);
 }
 
