@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "client/sql/sql_drivers.h"
+#include "common/pg_status.h"
 
 namespace lynx::dtm::internal {
 namespace {
@@ -14,16 +15,6 @@ struct ResultCloser {
   void operator()(PGresult* r) const { PQclear(r); }
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultCloser>;
-
-// libpq's connection string quoting: 'value' with \ and ' escaped.
-std::string ConnValue(const std::string& v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\\' || c == '\'') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
 
 class PostgresDb final : public SqlDb {
  public:
@@ -82,21 +73,13 @@ class PostgresDb final : public SqlDb {
   // Ok for a successful result; else the server's message with its SQLSTATE. A lost connection
   // is Unavailable, a unique violation (23505) UniqueConflict, anything else Internal.
   Status Check(PGresult* r, const std::string& sql) const {
-    ExecStatusType st = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
-      return Status::Ok();
+    auto failure = PgResultFailure(conn_, r, "postgres", sql);
+    if (!failure) return Status::Ok();
+    if (failure->connection_lost) return Status::Unavailable(std::move(failure->text));
+    if (failure->sqlstate == "23505") {
+      return Status(StatusCode::kUniqueConflict, std::move(failure->text));
     }
-    std::string message = r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
-      message.pop_back();
-    }
-    const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-    std::string code = state != nullptr ? state : "";
-    std::string text =
-        "postgres: " + message + (code.empty() ? "" : " (SQLSTATE " + code + ")") + " in: " + sql;
-    if (PQstatus(conn_) != CONNECTION_OK) return Status::Unavailable(std::move(text));
-    if (code == "23505") return Status(StatusCode::kUniqueConflict, std::move(text));
-    return Status::Internal(std::move(text));
+    return Status::Internal(std::move(failure->text));
   }
 
   PGconn* conn_;
@@ -105,13 +88,13 @@ class PostgresDb final : public SqlDb {
 }  // namespace
 
 StatusOr<std::unique_ptr<SqlDb>> OpenPostgres(const DBConf& conf) {
-  std::string info = "host=" + ConnValue(conf.host) +
+  std::string info = "host=" + PgConnValue(conf.host) +
                      " port=" + std::to_string(conf.port != 0 ? conf.port : 5432) +
                      " connect_timeout=10";
-  if (!conf.user.empty()) info += " user=" + ConnValue(conf.user);
-  if (!conf.password.empty()) info += " password=" + ConnValue(conf.password);
-  if (!conf.db.empty()) info += " dbname=" + ConnValue(conf.db);
-  if (!conf.schema.empty()) info += " options=" + ConnValue("-c search_path=" + conf.schema);
+  if (!conf.user.empty()) info += " user=" + PgConnValue(conf.user);
+  if (!conf.password.empty()) info += " password=" + PgConnValue(conf.password);
+  if (!conf.db.empty()) info += " dbname=" + PgConnValue(conf.db);
+  if (!conf.schema.empty()) info += " options=" + PgConnValue("-c search_path=" + conf.schema);
   PGconn* conn = PQconnectdb(info.c_str());
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string message = PQerrorMessage(conn);

@@ -6,6 +6,8 @@
 #include <ctime>
 #include <utility>
 
+#include "common/pg_status.h"
+
 namespace lynx::store::pg {
 
 PgParams& PgParams::Push(std::string v, bool null, int format) {
@@ -137,24 +139,14 @@ StatusOr<PgResult> PgConn::Run(const char* sql, const PgParams& params) {
 // failures and deadlocks (40001, 40P01: retrying the whole operation succeeds); a unique
 // violation (23505) is kUniqueConflict; anything else kInternal.
 Status PgConn::Check(PGresult* r, const std::string& what) const {
-  ExecStatusType st = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
-    return Status::Ok();
+  auto failure = PgResultFailure(conn_, r, "postgres store", what);
+  if (!failure) return Status::Ok();
+  const std::string& code = failure->sqlstate;
+  if (failure->connection_lost || code == "40001" || code == "40P01" || code.rfind("08", 0) == 0) {
+    return Status::Unavailable(std::move(failure->text));
   }
-  std::string message = r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
-    message.pop_back();
-  }
-  const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-  std::string code = state != nullptr ? state : "";
-  std::string text = "postgres store: " + message +
-                     (code.empty() ? "" : " (SQLSTATE " + code + ")") + " in: " + what;
-  if (PQstatus(conn_) != CONNECTION_OK || code == "40001" || code == "40P01" ||
-      code.rfind("08", 0) == 0) {
-    return Status::Unavailable(std::move(text));
-  }
-  if (code == "23505") return Status::UniqueConflict(std::move(text));
-  return Status::Internal(std::move(text));
+  if (code == "23505") return Status::UniqueConflict(std::move(failure->text));
+  return Status::Internal(std::move(failure->text));
 }
 
 PgPool::PgPool(std::string conninfo, size_t max_conns)

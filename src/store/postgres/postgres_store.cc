@@ -6,6 +6,7 @@
 #include <limits>
 #include <utility>
 
+#include "common/pg_status.h"
 #include "store/postgres/pg_conn.h"
 #include "store/postgres/pg_sql.h"
 
@@ -99,16 +100,6 @@ bool ValidSchemaName(const std::string& s) {
   });
 }
 
-// libpq's connection string quoting: 'value' with \ and ' escaped.
-std::string ConnValue(const std::string& v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\\' || c == '\'') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
-
 // Runs fn(conn) on a pooled connection. A read whose connection turned out to be broken (the
 // server restarted since it was pooled) runs once more on a new one: reads are idempotent.
 template <class F>
@@ -137,13 +128,13 @@ StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptio
     return Status::InvalidArgument("config key Store.Schema: '" + o.schema +
                                    "' must be letters, digits and '_'");
   }
-  std::string info = "host=" + ConnValue(o.host) +
+  std::string info = "host=" + PgConnValue(o.host) +
                      " port=" + std::to_string(o.port != 0 ? o.port : 5432) +
                      " connect_timeout=" + std::to_string(std::max(1, o.connect_timeout_s)) +
-                     " application_name=dtmd options=" + ConnValue("-c search_path=" + o.schema);
-  if (!o.user.empty()) info += " user=" + ConnValue(o.user);
-  if (!o.password.empty()) info += " password=" + ConnValue(o.password);
-  if (!o.db.empty()) info += " dbname=" + ConnValue(o.db);
+                     " application_name=dtmd options=" + PgConnValue("-c search_path=" + o.schema);
+  if (!o.user.empty()) info += " user=" + PgConnValue(o.user);
+  if (!o.password.empty()) info += " password=" + PgConnValue(o.password);
+  if (!o.db.empty()) info += " dbname=" + PgConnValue(o.db);
   std::unique_ptr<PostgresStore> store(new PostgresStore());
   // Folded like the unquoted identifier it becomes in search_path and CREATE SCHEMA.
   store->schema_ = o.schema;
