@@ -157,6 +157,13 @@ class Store {
   virtual Status UpdateKV(KV& kv, UnixMs now) = 0;
   // kNotFound when absent.
   virtual Status DeleteKV(const std::string& cat, const std::string& k) = 0;
+
+  // Retention: deletes at most `limit` finished transactions (succeed / failed) whose update_time
+  // (the time they finished) is before `before`, together with their branches, and returns how
+  // many transactions were deleted. Callers purge in small batches, calling again while a batch
+  // comes back full, so no call holds locks for long. Unfinished transactions are never deleted.
+  // Several dtmd instances may purge at once: each row is deleted once, none is reported twice.
+  virtual StatusOr<int64_t> PurgeFinished(UnixMs before, int64_t limit) = 0;
 };
 
 }  // namespace lynx::store

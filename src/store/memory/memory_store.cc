@@ -289,4 +289,21 @@ Status MemoryStore::DeleteKV(const std::string& cat, const std::string& k) {
   return Status::Ok();
 }
 
+StatusOr<int64_t> MemoryStore::PurgeFinished(UnixMs before, int64_t limit) {
+  std::lock_guard lock(mu_);
+  int64_t purged = 0;
+  for (auto it = globals_.begin(); it != globals_.end() && purged < limit;) {
+    const TransGlobal& g = it->second;
+    if (!g.IsFinished() || g.update_time >= before) {
+      ++it;
+      continue;
+    }
+    branches_.erase(g.gid);
+    gid_to_id_.erase(g.gid);
+    it = globals_.erase(it);
+    ++purged;
+  }
+  return purged;
+}
+
 }  // namespace lynx::store

@@ -52,6 +52,8 @@ class MemoryStore : public Store {
   Status UpdateKV(KV& kv, UnixMs now) override;
   Status DeleteKV(const std::string& cat, const std::string& k) override;
 
+  StatusOr<int64_t> PurgeFinished(UnixMs before, int64_t limit) override;
+
  private:
   // (next_cron_time, id): the same order as the SQL backends' cron index, so both lease the same
   // row first (earliest due, oldest on ties).

@@ -18,6 +18,13 @@ namespace lynx::store::pg {
 // DTM's cron conditions; the (status, next_cron_time) index serves them.
 #define LYNX_UNFINISHED "status IN ('prepared', 'submitted', 'aborting')"
 
+// Not in DTM's schema: retention (PurgeFinished) finds old finished transactions through it. Open
+// adds it to a database moved from DTM (CREATE INDEX CONCURRENTLY, so live traffic goes on).
+#define LYNX_PURGE_INDEX "status_update_time ON trans_global (status, update_time)"
+inline constexpr char kPurgeIndexExists[] = "SELECT to_regclass('status_update_time') IS NOT NULL";
+inline constexpr char kCreatePurgeIndex[] =
+    "CREATE INDEX CONCURRENTLY IF NOT EXISTS " LYNX_PURGE_INDEX;
+
 // Run in one transaction after the schema exists (CREATE SCHEMA is issued separately: it needs a
 // database privilege a restricted user may lack even when the schema is already there).
 inline constexpr char kSchemaTables[] =
@@ -45,6 +52,8 @@ inline constexpr char kSchemaTables[] =
     " CONSTRAINT gid UNIQUE (gid));"
     "CREATE INDEX IF NOT EXISTS owner ON trans_global (owner);"
     "CREATE INDEX IF NOT EXISTS status_next_cron_time ON trans_global (status, next_cron_time);"
+    "CREATE INDEX IF NOT EXISTS " LYNX_PURGE_INDEX
+    ";"
     "CREATE SEQUENCE IF NOT EXISTS trans_branch_op_seq;"
     "CREATE TABLE IF NOT EXISTS trans_branch_op ("
     " id bigint NOT NULL DEFAULT nextval('trans_branch_op_seq'),"
@@ -145,6 +154,15 @@ inline constexpr char kResetCron[] =
     " AND " LYNX_UNFINISHED
     " AND next_cron_time > $1::timestamptz RETURNING 1)"
     " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM c)";
+// Retention in one statement: SKIP LOCKED lets concurrent purgers (other instances) take
+// disjoint batches; data-modifying CTEs all run, so the branches go with their globals.
+inline constexpr char kPurgeFinished[] =
+    "WITH doomed AS (SELECT id, gid FROM trans_global"
+    " WHERE status IN ('succeed', 'failed') AND update_time < $1::timestamptz"
+    " LIMIT $2::bigint FOR UPDATE SKIP LOCKED),"
+    " b AS (DELETE FROM trans_branch_op WHERE gid IN (SELECT gid FROM doomed)),"
+    " g AS (DELETE FROM trans_global WHERE id IN (SELECT id FROM doomed) RETURNING 1)"
+    " SELECT count(*) FROM g";
 inline constexpr char kResetByGid[] =
     "UPDATE trans_global SET next_cron_time = $1::timestamptz, update_time = $1::timestamptz"
     " WHERE gid = $2::text";
@@ -181,6 +199,7 @@ inline constexpr char kDeleteKV[] = "DELETE FROM kv WHERE cat = $1::text AND k =
 #undef LYNX_MS
 #undef LYNX_TS
 #undef LYNX_UNFINISHED
+#undef LYNX_PURGE_INDEX
 #undef LYNX_GLOBAL_COLUMNS
 #undef LYNX_BRANCH_COLUMNS
 #undef LYNX_KV_COLUMNS

@@ -152,11 +152,26 @@ StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptio
   if (!st.ok()) return st;
   if (!exists && o.create_schema) {
     if (Status populated = store->PopulateSchema(); !populated.ok()) return populated;
+  } else if (exists) {
+    if (Status indexed = store->EnsurePurgeIndex(); !indexed.ok()) return indexed;
   }
   return store;
 }
 
 PostgresStore::~PostgresStore() = default;
+
+Status PostgresStore::EnsurePurgeIndex() {
+  bool present = false;
+  Status st = Read(*pool_, [&](PgConn& c) -> Status {
+    auto r = c.Run(pg::kPurgeIndexExists, PgParams());
+    if (!r.ok()) return r.status();
+    present = r->Text(0, 0) == "t";
+    return Status::Ok();
+  });
+  if (!st.ok() || present) return st;
+  // Outside a transaction (CONCURRENTLY requires it); IF NOT EXISTS covers a racing instance.
+  return Write(*pool_, [](PgConn& c) { return c.Exec(pg::kCreatePurgeIndex); });
+}
 
 Status PostgresStore::Ping() {
   return Read(*pool_, [](PgConn& c) { return c.Run(pg::kPing, PgParams()).status(); });
@@ -400,6 +415,19 @@ Status PostgresStore::DeleteKV(const std::string& cat, const std::string& k) {
     if (!r.ok()) return r.status();
     return r->Affected() == 0 ? Status::NotFound("kv " + cat + "/" + k) : Status::Ok();
   });
+}
+
+StatusOr<int64_t> PostgresStore::PurgeFinished(UnixMs before, int64_t limit) {
+  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
+  int64_t purged = 0;
+  Status st = Write(*pool_, [&](PgConn& c) -> Status {
+    auto r = c.Run(pg::kPurgeFinished, PgParams().Time(before, false).Int(limit));
+    if (!r.ok()) return r.status();
+    purged = r->Int(0, 0);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return purged;
 }
 
 }  // namespace lynx::store

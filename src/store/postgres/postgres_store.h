@@ -79,11 +79,15 @@ class PostgresStore : public Store {
   Status UpdateKV(KV& kv, UnixMs now) override;
   Status DeleteKV(const std::string& cat, const std::string& k) override;
 
+  StatusOr<int64_t> PurgeFinished(UnixMs before, int64_t limit) override;
+
   // Drops the whole schema with its tables (tests, which use a schema each).
   Status DropSchema();
 
  private:
   PostgresStore() = default;
+  // Adds the retention index to a schema created by DTM.
+  Status EnsurePurgeIndex();
 
   std::string schema_;
   std::unique_ptr<pg::PgPool> pool_;

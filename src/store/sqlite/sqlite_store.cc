@@ -23,6 +23,7 @@ namespace {
 // index range scans however much finished history the table accumulates. Its WHERE clause must
 // appear verbatim in the cron queries (LYNX_UNFINISHED) for SQLite to use it.
 #define LYNX_UNFINISHED "status IN ('prepared','submitted','aborting')"
+#define LYNX_FINISHED "status IN ('succeed','failed')"
 
 constexpr char kSchema[] =
     "CREATE TABLE IF NOT EXISTS trans_global ("
@@ -43,6 +44,10 @@ constexpr char kSchema[] =
     " rollback_reason TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS trans_global_cron ON trans_global(next_cron_time)"
     " WHERE " LYNX_UNFINISHED
+    ";"
+    // Retention scans finished transactions by age without touching the live ones.
+    "CREATE INDEX IF NOT EXISTS trans_global_finished ON trans_global(update_time)"
+    " WHERE " LYNX_FINISHED
     ";"
     "CREATE TABLE IF NOT EXISTS trans_branch_op ("
     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -137,8 +142,13 @@ constexpr char kUpdateKV[] =
     " WHERE cat = ?3 AND k = ?4 AND version = ?5";
 constexpr char kDeleteKV[] = "DELETE FROM kv WHERE cat = ?1 AND k = ?2";
 constexpr char kPing[] = "SELECT 1";
+constexpr char kPurgeCandidates[] = "SELECT id, gid FROM trans_global WHERE " LYNX_FINISHED
+                                    " AND update_time < ?1 ORDER BY update_time LIMIT ?2";
+constexpr char kDeleteBranches[] = "DELETE FROM trans_branch_op WHERE gid = ?1";
+constexpr char kDeleteGlobal[] = "DELETE FROM trans_global WHERE id = ?1";
 
 #undef LYNX_UNFINISHED
+#undef LYNX_FINISHED
 #undef LYNX_GLOBAL_COLUMNS
 #undef LYNX_BRANCH_COLUMNS
 #undef LYNX_KV_COLUMNS
@@ -589,6 +599,33 @@ StatusOr<std::string> SqliteStore::CronQueryPlan() {
   });
   if (!st.ok()) return st;
   return plan;
+}
+
+StatusOr<int64_t> SqliteStore::PurgeFinished(UnixMs before, int64_t limit) {
+  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
+  int64_t purged = 0;
+  Status st = writer_->Run([&](SqliteConn& c) -> Status {
+    purged = 0;
+    std::vector<std::pair<int64_t, std::string>> doomed;
+    Status q = Query(
+        c, kPurgeCandidates,
+        [&](Stmt& s) {
+          s.Bind(1, before);
+          s.Bind(2, limit);
+        },
+        [&](const Stmt& s) { doomed.emplace_back(s.Int(0), s.Text(1)); });
+    if (!q.ok()) return q;
+    for (const auto& [id, gid] : doomed) {
+      auto b = Write(c, kDeleteBranches, [&](Stmt& s) { s.Bind(1, gid); });
+      if (!b.ok()) return b.status();
+      auto g = Write(c, kDeleteGlobal, [&](Stmt& s) { s.Bind(1, id); });
+      if (!g.ok()) return g.status();
+    }
+    purged = static_cast<int64_t>(doomed.size());
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return purged;
 }
 
 }  // namespace lynx::store

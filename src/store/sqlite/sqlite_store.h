@@ -74,6 +74,8 @@ class SqliteStore : public Store {
   Status UpdateKV(KV& kv, UnixMs now) override;
   Status DeleteKV(const std::string& cat, const std::string& k) override;
 
+  StatusOr<int64_t> PurgeFinished(UnixMs before, int64_t limit) override;
+
   // Write operations run and transactions committed since Open; writes() / commits() is the
   // mean group-commit batch size.
   uint64_t writes() const;

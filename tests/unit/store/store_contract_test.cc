@@ -70,8 +70,19 @@ std::unique_ptr<Store> OpenPostgres(const std::string&) {
 struct Backend {
   std::string name;
   std::function<std::unique_ptr<Store>(const std::string& dir)> open;
-  bool needs_postgres = false;  // runs against the server of scripts/lib/databases.sh
+  // The server of scripts/lib/databases.sh the backend runs against ("postgres", "mysql",
+  // "redis"), "" for none.
+  std::string server;
+  // Removes what the test stored on the server (its own schema / database / key prefix).
+  std::function<Status(Store*)> drop;
 };
+
+bool ServerStarted(const std::string& server) {
+  if (server == "redis") return testing_dbs::RedisPort().has_value();
+  return testing_dbs::ServerConf(server).has_value();
+}
+
+Status DropPostgres(Store* store) { return static_cast<PostgresStore*>(store)->DropSchema(); }
 
 TransGlobal NewGlobal(const std::string& gid, UnixMs next_cron_time = kNow + kRetryMs) {
   TransGlobal g;
@@ -130,8 +141,8 @@ std::vector<std::string> Keys(const std::vector<TransBranch>& rows) {
 class StoreContractTest : public testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    if (GetParam().needs_postgres) {
-      LYNX_REQUIRE_SERVER(testing_dbs::ServerConf("postgres").has_value(), "PostgreSQL");
+    if (!GetParam().server.empty()) {
+      LYNX_REQUIRE_SERVER(ServerStarted(GetParam().server), GetParam().server);
     }
     dir_ = MakeTempDir();
     ASSERT_FALSE(dir_.empty());
@@ -139,8 +150,9 @@ class StoreContractTest : public testing::TestWithParam<Backend> {
     ASSERT_NE(store_, nullptr);
   }
   void TearDown() override {
-    if (auto* pg = dynamic_cast<PostgresStore*>(store_.get())) {
-      EXPECT_TRUE(pg->DropSchema().ok());
+    if (store_ && GetParam().drop) {
+      Status st = GetParam().drop(store_.get());
+      EXPECT_TRUE(st.ok()) << st.message();
     }
     store_.reset();
     if (!dir_.empty()) fs::remove_all(dir_);
@@ -580,17 +592,98 @@ TEST_P(StoreContractTest, ConcurrentLeasesTakeEachRowOnce) {
   for (const auto& [gid, n] : leased) EXPECT_EQ(n, 1) << gid;
 }
 
+// Retention: only finished transactions whose update_time (= finish time) is older than the
+// cut-off go, with their branches; a full batch means "call again".
+TEST_P(StoreContractTest, PurgeFinishedDeletesOldFinishedTransactionsInBatches) {
+  constexpr UnixMs kDay = 86'400'000;
+  const auto finish = [&](const std::string& gid, const char* final_status, UnixMs at) {
+    Save(gid);
+    ASSERT_TRUE(
+        store_->ChangeGlobalStatus(gid, kStatusPrepared, Change(kStatusSubmitted, at)).ok());
+    ASSERT_TRUE(store_->ChangeGlobalStatus(gid, kStatusSubmitted, Change(final_status, at)).ok());
+  };
+  finish("old-ok", kStatusSucceed, kNow);
+  finish("old-failed", kStatusFailed, kNow + 1);
+  finish("recent", kStatusSucceed, kNow + kDay);
+  Save("unfinished");  // prepared since kNow: old, but never purged
+  ASSERT_TRUE(store_->CreateKV("topics", "t", "v", kNow).ok());
+
+  const UnixMs cutoff = kNow + kDay / 2;
+  auto first = store_->PurgeFinished(cutoff, 1);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ(*first, 1);
+  auto second = store_->PurgeFinished(cutoff, 1);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(*second, 1);
+  auto third = store_->PurgeFinished(cutoff, 100);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(*third, 0);
+
+  for (const char* gone : {"old-ok", "old-failed"}) {
+    auto g = store_->FindGlobal(gone);
+    ASSERT_TRUE(g.ok());
+    EXPECT_FALSE(g->has_value()) << gone;
+    EXPECT_TRUE(Branches(gone).empty()) << gone;
+  }
+  for (const char* kept : {"recent", "unfinished"}) {
+    EXPECT_EQ(Find(kept).gid, kept);
+    EXPECT_EQ(Branches(kept).size(), 1u) << kept;
+  }
+  EXPECT_EQ(store_->FindKV("topics", "t")->size(), 1u);
+  // The unfinished one is still leased as before.
+  auto leased = Lock(2 * kRetryMs);
+  ASSERT_TRUE(leased.has_value());
+  EXPECT_EQ(leased->gid, "unfinished");
+  // The gid of a purged transaction can be used again.
+  Save("old-ok");
+  EXPECT_EQ(Find("old-ok").status, kStatusPrepared);
+}
+
+TEST_P(StoreContractTest, ConcurrentPurgesDeleteEachTransactionOnce) {
+  constexpr int kRows = 40;
+  for (int i = 0; i < kRows; ++i) {
+    const std::string gid = "p" + std::to_string(i);
+    Save(gid);
+    ASSERT_TRUE(
+        store_->ChangeGlobalStatus(gid, kStatusPrepared, Change(kStatusSucceed, kNow)).ok());
+  }
+  std::atomic<int64_t> purged{0};
+  std::atomic<int> errors{0};
+  std::latch start(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      while (true) {
+        auto n = store_->PurgeFinished(kNow + 1, 3);
+        if (!n.ok()) ++errors;
+        if (!n.ok() || *n == 0) return;
+        purged += *n;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(purged.load(), kRows);
+  std::string position;
+  std::vector<TransGlobal> rest;
+  ASSERT_TRUE(store_->ScanGlobals(&position, 100, {}, &rest).ok());
+  EXPECT_TRUE(rest.empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Backends, StoreContractTest,
     testing::Values(Backend{"Memory",
                             [](const std::string&) -> std::unique_ptr<Store> {
                               return std::make_unique<MemoryStore>();
-                            }},
+                            },
+                            "", nullptr},
                     Backend{"Sqlite",
                             [](const std::string& dir) -> std::unique_ptr<Store> {
                               return OpenSqlite(dir);
-                            }},
-                    Backend{"Postgres", OpenPostgres, /*needs_postgres=*/true}),
+                            },
+                            "", nullptr},
+                    Backend{"Postgres", OpenPostgres, "postgres", DropPostgres}),
     [](const testing::TestParamInfo<Backend>& info) { return info.param.name; });
 
 // Properties only a durable backend has.
