@@ -23,9 +23,13 @@ struct StoreConfig {
   std::string schema = "public";
   int64_t max_open_conns = 500;
   int64_t max_idle_conns = 500;
-  int64_t conn_max_life_time = 5;        // minutes
-  int64_t data_expire = 604800;          // s
-  int64_t finished_data_expire = 86400;  // s
+  int64_t conn_max_life_time = 5;  // minutes
+  int64_t data_expire = 604800;    // s
+  // s; retention of finished transactions on every store (0 keeps them forever), see
+  // server/retention.h. On Redis it is also the TTL set when a transaction finishes, as in DTM.
+  int64_t finished_data_expire = 86400;
+  int64_t purge_interval = 60;  // s, dtmd: how often retention runs
+  int64_t purge_batch = 500;    // dtmd: transactions deleted per store call
   std::string redis_prefix = "{a}";
   std::string data_dir = "./dtmd-data";  // dtmd: directory of the embedded store
   bool fsync =

@@ -22,6 +22,7 @@
 #include "server/grpc/grpc_server.h"
 #include "server/http/http_server.h"
 #include "server/metrics.h"
+#include "server/retention.h"
 #include "server/store_runner.h"
 #include "server/topics.h"
 #include "store/memory/memory_store.h"
@@ -92,6 +93,7 @@ struct Server::Impl {
   Topics topics;
   Metrics metrics;
   std::unique_ptr<Engine> engine;
+  std::unique_ptr<Retention> retention;
   std::unique_ptr<Api> api;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<GrpcServer> grpc;
@@ -151,6 +153,7 @@ Status Server::Start() {
   deps.executor = d.io.get_executor();
   d.engine = std::make_unique<Engine>(deps);
   d.api = std::make_unique<Api>(*d.engine);
+  d.retention = std::make_unique<Retention>(d.config.store, d.clock, *d.runner);
 
   HttpServerDeps hdeps;
   hdeps.config = &d.config;
@@ -158,6 +161,7 @@ Status Server::Start() {
   hdeps.engine = d.engine.get();
   hdeps.metrics = &d.metrics;
   hdeps.test_clock = d.config.enable_test_control ? &d.clock : nullptr;
+  hdeps.retention = d.retention.get();
   d.http = std::make_unique<HttpServer>(d.io, hdeps);
   if (Status st =
           d.http->Listen(d.config.listen_address, static_cast<uint16_t>(d.config.http_port));
@@ -180,6 +184,9 @@ Status Server::Start() {
     }
   }
   asio::co_spawn(d.io, d.TopicLoop(), asio::detached);
+  if (d.retention->Enabled()) {
+    asio::co_spawn(d.io, d.retention->Loop(d.io), asio::detached);
+  }
 
   d.work.emplace(d.io.get_executor());
   size_t n = d.config.worker_threads > 0 ? static_cast<size_t>(d.config.worker_threads)
@@ -220,6 +227,7 @@ void Server::Stop() {
     d.stopped = true;
   }
   d.stopping = true;
+  if (d.retention) d.retention->Stop();
   if (d.http) d.http->Stop();
   if (d.grpc) d.grpc->Stop();  // while the io threads still run the calls in flight
   d.work.reset();

@@ -250,7 +250,11 @@ TEST_F(BadInputTest, UnknownGid) {
 
 class BodyLimitTest : public BadInputTest {
  protected:
-  DtmdOptions Options() const override { return {"", "MaxBodyBytes: 4096\n"}; }
+  DtmdOptions Options() const override {
+    DtmdOptions o;
+    o.extra_yaml = "MaxBodyBytes: 4096\n";
+    return o;
+  }
 };
 
 TEST_F(BodyLimitTest, OversizedBody) {

@@ -21,7 +21,11 @@ namespace bj = boost::json;
 class CrashTest : public IntegrationTest {
  protected:
   // The embedded store (dtmd's default driver, DTM's "boltdb") whatever LYNX_IT_STORE says.
-  DtmdOptions Options() const override { return {"boltdb", ""}; }
+  DtmdOptions Options() const override {
+    DtmdOptions o;
+    o.store = "boltdb";
+    return o;
+  }
 };
 
 // Every stored transaction (pages through /all).

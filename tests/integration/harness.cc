@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <boost/json.hpp>
+#include "../support/test_databases.h"
 
 #include <cerrno>
 #include <cstring>
@@ -279,12 +280,63 @@ std::string Busi::LogTail() const { return Tail(dir_ + "/busi.log"); }
 // ---------------------------------------------------------------------------------------------
 // dtmd
 
+std::string StoreDriverOf(const DtmdOptions& options) {
+  if (!options.store.empty()) return options.store;
+  const char* env_store = std::getenv("LYNX_IT_STORE");
+  return env_store != nullptr ? env_store : "";
+}
+
+namespace {
+
+bool IsServerStore(const std::string& driver) {
+  return driver == "postgres" || driver == "mysql" || driver == "redis";
+}
+
+// The Store: lines for a driver that runs on one of the test servers, in a schema / database /
+// prefix of its own (or the shared one named by store_scope); false when the server is missing.
+bool ServerStoreYaml(const DtmdOptions& options, std::string* yaml, std::string* err) {
+  const std::string driver = StoreDriverOf(options);
+  if (!IsServerStore(driver)) return true;
+  const std::string scope =
+      "it_" + (options.store_scope.empty() ? testing_dbs::UniqueSuffix() : options.store_scope);
+  if (driver == "redis") {
+    auto port = testing_dbs::RedisPort();
+    if (!port) {
+      *err = "Redis is not running (LYNX_TEST_REDIS_PORT unset; run through scripts/test.sh)";
+      return false;
+    }
+    *yaml = "  Driver: redis\n  Host: " + testing_dbs::Host() +
+            "\n  Port: " + std::to_string(*port) + "\n  RedisPrefix: \"{" + scope + "}\"\n";
+    return true;
+  }
+  auto conf = testing_dbs::ServerConf(driver);
+  if (!conf) {
+    *err = driver + " is not running (run through scripts/test.sh)";
+    return false;
+  }
+  *yaml = "  Driver: " + driver + "\n  Host: " + conf->host +
+          "\n  Port: " + std::to_string(conf->port) + "\n  User: " + conf->user + "\n";
+  if (driver == "postgres") {
+    *yaml += "  Db: " + conf->db + "\n  Schema: " + scope + "\n";
+  } else {
+    *yaml += "  Db: " + scope + "\n";
+  }
+  return true;
+}
+
+}  // namespace
+
 bool Dtmd::Start(const std::string& dir, const DtmdOptions& options, std::string* err) {
   dir_ = dir;
   options_ = options;
   if (kReferenceServer) return LaunchReference(err);
   std::ofstream cfg(dir + "/dtmd.yml");
-  cfg << "ListenAddress: 127.0.0.1\n" << options.extra_yaml;
+  cfg << "ListenAddress: 127.0.0.1\n";
+  std::string store_yaml;
+  if (!ServerStoreYaml(options, &store_yaml, err)) return false;
+  store_yaml += options.store_yaml;
+  if (!store_yaml.empty()) cfg << "Store:\n" << store_yaml;
+  cfg << options.extra_yaml;
   cfg.close();
   if (!cfg) {
     *err = "cannot write " + dir + "/dtmd.yml";
@@ -314,9 +366,8 @@ bool Dtmd::Launch(std::string* err) {
                                    "--disable-cron"};
   // LYNX_IT_STORE=memory runs the suite against another driver (tests that need a specific one
   // set DtmdOptions::store).
-  const char* env_store = std::getenv("LYNX_IT_STORE");
-  std::string store = !options_.store.empty() ? options_.store : (env_store ? env_store : "");
-  if (!store.empty()) {
+  const std::string store = StoreDriverOf(options_);
+  if (!store.empty() && !IsServerStore(store)) {
     argv.push_back("--store");
     argv.push_back(store);
   }

@@ -147,10 +147,19 @@ inline constexpr bool kReferenceServer = LYNX_IT_REFERENCE_SERVER != 0;
   } while (0)
 
 struct DtmdOptions {
-  // --store; empty: $LYNX_IT_STORE when set, else dtmd's default driver (the embedded store).
+  // Store.Driver; empty: $LYNX_IT_STORE when set, else dtmd's default driver (the embedded
+  // store). postgres, mysql and redis use the servers of scripts/lib/databases.sh, each dtmd in a
+  // schema / database / key prefix of its own unless store_scope names a shared one.
   std::string store;
+  // Several dtmd instances on one store: the same non-empty scope gives the same schema /
+  // database / key prefix.
+  std::string store_scope;
+  std::string store_yaml;  // more keys under Store:, each line indented by two spaces
   std::string extra_yaml;  // appended to the generated config file
 };
+
+// The driver a Dtmd started with `options` uses ("" = dtmd's default).
+std::string StoreDriverOf(const DtmdOptions& options);
 
 // The DTM server under test: dtmd, or the reference server in the reference_sdk_test binary
 // (kReferenceServer; the methods below note where they differ).

@@ -11,6 +11,7 @@
 #include "server/config.h"
 #include "server/engine.h"
 #include "server/metrics.h"
+#include "server/retention.h"
 #include "server/trans_codec.h"
 
 namespace lynx::server {
@@ -177,6 +178,15 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       std::string gid = co_await deps.engine->CronOnce(0);
       deps.test_clock->Shift(-*forward * 1000);
       co_return Json(200, R"({"gid":)" + JsonQuote(gid) + "}");
+    }
+    if (what == "purgeOnce" && r.method == "POST" && deps.retention != nullptr) {
+      // One retention round with the clock `forward` seconds ahead, as cronOnce does.
+      auto forward = IntParam(r, "forward", 0);
+      if (!forward.ok()) co_return FromStatus(forward.status());
+      deps.test_clock->Shift(*forward * 1000);
+      int64_t purged = co_await deps.retention->PurgeOnce();
+      deps.test_clock->Shift(-*forward * 1000);
+      co_return Json(200, R"({"purged":)" + std::to_string(purged) + "}");
     }
     if (what == "passes" && r.method == "GET") {
       co_return Json(

@@ -22,6 +22,7 @@ namespace lynx::server {
 class Api;
 class Engine;
 class Metrics;
+class Retention;
 struct ServerConfig;
 
 struct HttpServerDeps {
@@ -30,6 +31,7 @@ struct HttpServerDeps {
   Engine* engine = nullptr;
   Metrics* metrics = nullptr;
   SystemClock* test_clock = nullptr;  // set only when test control is enabled
+  Retention* retention = nullptr;     // for the purgeOnce test hook
 };
 
 class HttpServer {
