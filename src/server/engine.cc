@@ -1,5 +1,7 @@
 #include "server/engine.h"
 
+#include "server/branch_batch_writer.h"
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -193,11 +195,19 @@ asio::awaitable<Status> Engine::ExecBranch(std::shared_ptr<Run> run, size_t i) {
     b.status = new_status;
     b.finish_time = b.update_time = now;
     TransBranch row = b;
+    row.gid = run->t.g.gid;
     std::string gid = run->t.g.gid;
     std::string global_status = run->t.g.status;
-    Status saved = co_await store().Run([&](store::Store& s) {
-      return s.LockGlobalSaveBranches(gid, global_status, {row}, false);
-    });
+    // DTM keeps branches of concurrent sagas and of transactions with a timeout synchronous: a
+    // timeout decision reads them back.
+    const bool batched = deps_.batch_writer != nullptr && !run->t.opts.concurrent &&
+                         run->t.opts.timeout_to_fail <= 0 && deps_.batch_writer->Enqueue(row);
+    Status saved = Status::Ok();
+    if (!batched) {
+      saved = co_await store().Run([&](store::Store& s) {
+        return s.LockGlobalSaveBranches(gid, global_status, {row}, false);
+      });
+    }
     if (!saved.ok()) {
       spdlog::warn("gid {} branch {} {}: status not saved: {}", gid, b.branch_id, b.op,
                    saved.message());

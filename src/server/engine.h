@@ -31,6 +31,8 @@ namespace lynx::server {
 
 enum class CronType { kBackoff, kReset, kKeep };
 
+class BranchBatchWriter;
+
 struct EngineDeps {
   const ServerConfig* config = nullptr;
   Clock* clock = nullptr;
@@ -39,6 +41,8 @@ struct EngineDeps {
   Topics* topics = nullptr;
   Metrics* metrics = nullptr;                // optional
   http::ClientPool* alert_client = nullptr;  // optional: for AlertWebHook
+  // Set only in DTM's batched mode (UpdateBranchSync: 0 on a store that supports it).
+  BranchBatchWriter* batch_writer = nullptr;
   boost::asio::any_io_executor executor;
 };
 

@@ -38,6 +38,17 @@ struct Metrics::Impl {
                                                           .Name("dtm_branch_process_total")
                                                           .Help("All branches processed by dtm")
                                                           .Register(*registry);
+  // dtmd's own (not in DTM).
+  prometheus::Family<prometheus::Counter>& purged =
+      prometheus::BuildCounter()
+          .Name("dtmd_purged_transactions_total")
+          .Help("Finished transactions deleted by retention (Store.FinishedDataExpire)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& batched =
+      prometheus::BuildCounter()
+          .Name("dtmd_batched_branch_rows_total")
+          .Help("Branch statuses written by the batched path (UpdateBranchSync 0)")
+          .Register(*registry);
   // Prometheus' Go client default buckets, as DTM uses them.
   const prometheus::Histogram::BucketBoundaries buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                         0.5,   1,    2.5,   5,    10};
@@ -66,6 +77,13 @@ void Metrics::ObserveBranch(const std::string& model, const std::string& branch_
             {"branchtype", op},
             {"status", ok ? "ok" : "fail"}})
       .Increment();
+}
+
+void Metrics::ObservePurged(int64_t n) { impl_->purged.Add({}).Increment(static_cast<double>(n)); }
+
+void Metrics::ObserveBatchedBranches(int64_t rows, bool written) {
+  impl_->batched.Add({{"result", written ? "written" : "dropped"}})
+      .Increment(static_cast<double>(rows));
 }
 
 std::string Metrics::Serialize() const {

@@ -2,6 +2,7 @@
 // GET /api/metrics. Thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,10 @@ class Metrics {
   // dtm_branch_process_total{model,branchid,branchtype,status}.
   void ObserveBranch(const std::string& model, const std::string& branch_id, const std::string& op,
                      bool ok);
+  // dtmd_purged_transactions_total (retention).
+  void ObservePurged(int64_t n);
+  // dtmd_batched_branch_rows_total{result=written|dropped} (UpdateBranchSync 0).
+  void ObserveBatchedBranches(int64_t rows, bool written);
   std::string Serialize() const;
 
  private:

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "server/metrics.h"
 #include "server/store_runner.h"
 
 namespace lynx::server {
@@ -38,6 +39,7 @@ asio::awaitable<int64_t> Retention::PurgeOnce() {
       break;
     }
     total += *n;
+    if (metrics_ != nullptr && *n > 0) metrics_->ObservePurged(*n);
     if (*n < batch) break;
   }
   if (total > 0) {

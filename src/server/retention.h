@@ -17,12 +17,14 @@
 
 namespace lynx::server {
 
+class Metrics;
 class StoreRunner;
 
 class Retention {
  public:
-  Retention(const StoreConfig& config, const Clock& clock, StoreRunner& store)
-      : config_(config), clock_(clock), store_(store) {}
+  Retention(const StoreConfig& config, const Clock& clock, StoreRunner& store,
+            Metrics* metrics = nullptr)
+      : config_(config), clock_(clock), store_(store), metrics_(metrics) {}
 
   // True when FinishedDataExpire > 0 (0 keeps finished transactions forever).
   bool Enabled() const { return config_.finished_data_expire > 0; }
@@ -36,6 +38,7 @@ class Retention {
   const StoreConfig& config_;
   const Clock& clock_;
   StoreRunner& store_;
+  Metrics* metrics_;
   std::atomic<bool> stopping_{false};
 };
 

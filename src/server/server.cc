@@ -16,6 +16,7 @@
 
 #include "common/http_client.h"
 #include "server/api.h"
+#include "server/branch_batch_writer.h"
 #include "server/branch_caller.h"
 #include "server/engine.h"
 #include "server/grpc/grpc_branch_caller.h"
@@ -94,6 +95,7 @@ struct Server::Impl {
   Metrics metrics;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<Retention> retention;
+  std::unique_ptr<BranchBatchWriter> batch_writer;
   std::unique_ptr<Api> api;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<GrpcServer> grpc;
@@ -151,9 +153,16 @@ Status Server::Start() {
   deps.metrics = &d.metrics;
   deps.alert_client = d.client.get();
   deps.executor = d.io.get_executor();
+  if (d.config.update_branch_sync == 0 && d.store->SupportsBatchedBranchUpdates()) {
+    d.batch_writer = std::make_unique<BranchBatchWriter>(*d.runner, &d.metrics);
+    deps.batch_writer = d.batch_writer.get();
+  } else if (d.config.update_branch_sync == 0) {
+    spdlog::info("UpdateBranchSync 0: store {} writes branch statuses synchronously anyway",
+                 d.config.store.driver);
+  }
   d.engine = std::make_unique<Engine>(deps);
   d.api = std::make_unique<Api>(*d.engine);
-  d.retention = std::make_unique<Retention>(d.config.store, d.clock, *d.runner);
+  d.retention = std::make_unique<Retention>(d.config.store, d.clock, *d.runner, &d.metrics);
 
   HttpServerDeps hdeps;
   hdeps.config = &d.config;
@@ -184,6 +193,11 @@ Status Server::Start() {
     }
   }
   asio::co_spawn(d.io, d.TopicLoop(), asio::detached);
+  if (d.batch_writer) {
+    for (int64_t i = 0; i < std::max<int64_t>(1, d.config.update_branch_async_goroutine_num); ++i) {
+      asio::co_spawn(d.io, d.batch_writer->Loop(d.io), asio::detached);
+    }
+  }
   if (d.retention->Enabled()) {
     asio::co_spawn(d.io, d.retention->Loop(d.io), asio::detached);
   }
@@ -228,6 +242,7 @@ void Server::Stop() {
   }
   d.stopping = true;
   if (d.retention) d.retention->Stop();
+  if (d.batch_writer) d.batch_writer->Stop();
   if (d.http) d.http->Stop();
   if (d.grpc) d.grpc->Stop();  // while the io threads still run the calls in flight
   d.work.reset();
@@ -235,6 +250,13 @@ void Server::Stop() {
   for (auto& t : d.threads) t.join();
   d.threads.clear();
   if (d.runner) d.runner->Stop();
+  if (d.batch_writer) {
+    // Queued branch statuses are written before exit (the io threads are gone: written here).
+    d.batch_writer->Stop();
+    if (Status st = d.batch_writer->Drain(); !st.ok()) {
+      spdlog::error("queued branch statuses not written at shutdown: {}", st.message());
+    }
+  }
   d.stop_cv.notify_all();
 }
 

@@ -158,6 +158,14 @@ class Store {
   // kNotFound when absent.
   virtual Status DeleteKV(const std::string& cat, const std::string& k) = 0;
 
+  // DTM's batched branch-status writes (UpdateBranchSync: 0, dtm-protocol.md §7.5): upserts
+  // `rows` by (gid, branch_id, op) — status, finish_time, rollback_time, update_time — without
+  // checking the global, as one store transaction. Only stores that say so take part (the SQL
+  // servers, where one commit per batch saves real work); on the others DTM's contract is a
+  // no-op and dtmd writes every branch status synchronously instead.
+  virtual bool SupportsBatchedBranchUpdates() const { return false; }
+  virtual Status UpdateBranches(const std::vector<TransBranch>& rows) { return Status::Ok(); }
+
   // Retention: deletes at most `limit` finished transactions (succeed / failed) whose update_time
   // (the time they finished) is before `before`, together with their branches, and returns how
   // many transactions were deleted. Callers purge in small batches, calling again while a batch

@@ -417,6 +417,20 @@ Status PostgresStore::DeleteKV(const std::string& cat, const std::string& k) {
   });
 }
 
+Status PostgresStore::UpdateBranches(const std::vector<TransBranch>& rows) {
+  if (rows.empty()) return Status::Ok();
+  return Write(*pool_, [&](PgConn& c) {
+    return pg::InTransaction(c, [&]() -> Status {
+      for (const auto& row : rows) {
+        if (auto r = c.Run(pg::kUpsertBranch, BranchParams(row.gid, row)); !r.ok()) {
+          return r.status();
+        }
+      }
+      return Status::Ok();
+    });
+  });
+}
+
 StatusOr<int64_t> PostgresStore::PurgeFinished(UnixMs before, int64_t limit) {
   if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t purged = 0;

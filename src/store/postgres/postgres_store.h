@@ -79,6 +79,8 @@ class PostgresStore : public Store {
   Status UpdateKV(KV& kv, UnixMs now) override;
   Status DeleteKV(const std::string& cat, const std::string& k) override;
 
+  bool SupportsBatchedBranchUpdates() const override { return true; }
+  Status UpdateBranches(const std::vector<TransBranch>& rows) override;
   StatusOr<int64_t> PurgeFinished(UnixMs before, int64_t limit) override;
 
   // Drops the whole schema with its tables (tests, which use a schema each).
