@@ -43,8 +43,8 @@ TEST_F(BatchedBranchTest, StatusesArriveWithinTheBatchWindow) {
   for (int i = 0; i < kSagas; ++i) {
     const std::string gid = "batched-" + std::to_string(i);
     EXPECT_EQ(dtm_.Status(gid), kSucceed);
-    EXPECT_TRUE(WaitUntil([&] { return dtm_.BranchStatuses(gid) == kAllDone; },
-                          std::chrono::seconds(5)))
+    EXPECT_TRUE(
+        WaitUntil([&] { return dtm_.BranchStatuses(gid) == kAllDone; }, std::chrono::seconds(5)))
         << gid;
   }
   // Every action's status went through the batched path, none was dropped.

@@ -336,6 +336,7 @@ bool Dtmd::Start(const std::string& dir, const DtmdOptions& options, std::string
   if (!ServerStoreYaml(options, &store_yaml, err)) return false;
   store_yaml += options.store_yaml;
   if (!store_yaml.empty()) cfg << "Store:\n" << store_yaml;
+  if (options.cron) cfg << "TransCronInterval: 1\n";
   cfg << options.extra_yaml;
   cfg.close();
   if (!cfg) {
@@ -362,8 +363,8 @@ bool Dtmd::Launch(std::string* err) {
                                    port_file,
                                    "--data-dir",
                                    dir_ + "/data",
-                                   "--enable-test-control",
-                                   "--disable-cron"};
+                                   "--enable-test-control"};
+  if (!options_.cron) argv.push_back("--disable-cron");
   // LYNX_IT_STORE=memory runs the suite against another driver (tests that need a specific one
   // set DtmdOptions::store).
   const std::string store = StoreDriverOf(options_);

@@ -155,6 +155,8 @@ struct DtmdOptions {
   // database / key prefix.
   std::string store_scope;
   std::string store_yaml;  // more keys under Store:, each line indented by two spaces
+  // Runs dtmd's own cron loop (TransCronInterval 1) instead of test-driven passes.
+  bool cron = false;
   std::string extra_yaml;  // appended to the generated config file
 };
 
