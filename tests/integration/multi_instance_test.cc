@@ -161,6 +161,8 @@ TEST_P(MultiInstanceTest, KillOneInstanceUnderLoad) {
         EXPECT_LE(seqs[0], last_seq_before_kill)
             << gid << " " << route
             << " was repeated although its first success came after the kill";
+        EXPECT_GT(seqs[1], last_seq_before_kill)
+            << gid << " " << route << " succeeded twice while every instance was alive";
       }
     }
     EXPECT_EQ(survivor.BranchStatuses(gid).back(), kSucceed) << gid;
