@@ -113,4 +113,12 @@ StatusOr<int64_t> InsertBarrier(SqlDb& db, const std::string& trans_type, const 
                                 const std::string& branch_id, const std::string& op,
                                 const std::string& barrier_id, const std::string& reason);
 
+// Retention for barrier rows (not in DTM): deletes rows of BarrierTableName(db.driver()) created
+// more than `older_than_seconds` ago by the database's clock, at most `batch` per statement and
+// statement after statement until a batch comes back short, so no statement holds locks for
+// long. Returns how many rows went. Keep rows well beyond the life of your longest transaction
+// (days, not minutes): a barrier row that is gone can no longer stop a late, duplicate or
+// out-of-order branch call of its transaction. Call it from a periodic job, outside a transaction.
+StatusOr<int64_t> PurgeBarriers(SqlDb& db, int64_t older_than_seconds, int64_t batch = 500);
+
 }  // namespace lynx::dtm

@@ -325,6 +325,38 @@ TEST_P(BarrierSqlTest, ConcurrentCancelsBeforeTryNeverRunBusi) {
 
 std::string DriverName(const testing::TestParamInfo<std::string>& info) { return info.param; }
 
+// Retention of barrier rows: rows older than the age go, in batches; younger rows stay.
+TEST_P(BarrierSqlTest, PurgeBarriersDeletesOldRowsInBatches) {
+  const std::string table = BarrierTableName(db_->driver());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(
+        InsertBarrier(*db_, "saga", gid_, "0" + std::to_string(i), "action", "01", "action").ok());
+  }
+  ASSERT_TRUE(InsertBarrier(*db_, "saga", gid_, "10", "action", "01", "action").ok());
+  const std::string two_days_ago = GetParam() == "sqlite"     ? "datetime('now', '-2 days')"
+                                   : GetParam() == "postgres" ? "now() - interval '2 days'"
+                                                              : "NOW() - INTERVAL 2 DAY";
+  auto aged = db_->Execute("UPDATE " + table + " SET create_time = " + two_days_ago +
+                               " WHERE gid = ? AND branch_id <> '10'",
+                           {gid_});
+  ASSERT_TRUE(aged.ok()) << aged.status().message();
+  ASSERT_EQ(*aged, 5);
+
+  auto none = PurgeBarriers(*db_, 3 * 86400, 2);
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_EQ(*none, 0);
+  auto purged = PurgeBarriers(*db_, 86400, 2);  // three statements: 2 + 2 + 1
+  ASSERT_TRUE(purged.ok()) << purged.status().message();
+  EXPECT_EQ(*purged, 5);
+  EXPECT_EQ(BarrierRows(), Rows({"10/action/01/action"}));
+
+  EXPECT_FALSE(PurgeBarriers(*db_, -1).ok());
+  EXPECT_FALSE(PurgeBarriers(*db_, 86400, 0).ok());
+  ASSERT_TRUE(db_->Begin().ok());
+  EXPECT_FALSE(PurgeBarriers(*db_, 86400).ok()) << "inside a transaction";
+  ASSERT_TRUE(db_->Rollback().ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(Drivers, BarrierSqlTest, testing::Values("sqlite", "postgres", "mysql"),
                          DriverName);
 
