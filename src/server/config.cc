@@ -67,6 +67,7 @@ std::vector<Key> Keys(ServerConfig* c) {
   num("Store.ConnMaxLifeTime", &c->store.conn_max_life_time);
   num("Store.DataExpire", &c->store.data_expire);
   num("Store.FinishedDataExpire", &c->store.finished_data_expire);
+  num("Store.StartWait", &c->store.start_wait);
   num("Store.PurgeInterval", &c->store.purge_interval);
   num("Store.PurgeBatch", &c->store.purge_batch);
   str("Store.RedisPrefix", &c->store.redis_prefix);
@@ -218,6 +219,7 @@ Status ValidateConfig(const ServerConfig& c) {
   if (c.max_body_bytes < 1024) return bad("config key MaxBodyBytes: must be at least 1024");
   if (c.store.finished_data_expire < 0)
     return bad("config key Store.FinishedDataExpire: must not be negative (0 keeps forever)");
+  if (c.store.start_wait < 0) return bad("config key Store.StartWait: must not be negative");
   if (c.store.purge_interval <= 0) return bad("config key Store.PurgeInterval: must be positive");
   if (c.store.purge_batch <= 0) return bad("config key Store.PurgeBatch: must be positive");
   const std::string& d = c.store.driver;

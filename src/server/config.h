@@ -28,6 +28,9 @@ struct StoreConfig {
   // s; retention of finished transactions on every store (0 keeps them forever), see
   // server/retention.h. On Redis it is also the TTL set when a transaction finishes, as in DTM.
   int64_t finished_data_expire = 86400;
+  // s, dtmd: how long start-up waits for an unreachable store (retried every 3 s as DTM does);
+  // 0 waits forever, like DTM.
+  int64_t start_wait = 0;
   int64_t purge_interval = 60;  // s, dtmd: how often retention runs
   int64_t purge_batch = 500;    // dtmd: transactions deleted per store call
   std::string redis_prefix = "{a}";

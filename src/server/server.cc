@@ -70,10 +70,37 @@ StatusOr<std::unique_ptr<store::Store>> CreateStore(const StoreConfig& c) {
   return Status::InvalidArgument("config key Store.Driver: unsupported driver '" + c.driver + "'");
 }
 
+// DTM pings its store every 3 s until it answers, so a server started before its database (boot
+// order, containers) waits for it. Only an unreachable store is retried; a configuration error
+// fails at once. Store.StartWait bounds the wait (0 = forever, as DTM).
+StatusOr<std::unique_ptr<store::Store>> OpenStoreWaiting(const StoreConfig& c) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::seconds(c.start_wait);
+  for (int attempt = 1;; ++attempt) {
+    auto store = CreateStore(c);
+    Status st = store.ok() ? (*store)->Ping() : store.status();
+    if (st.ok()) return store;
+    if (st.code() != StatusCode::kUnavailable) return st;
+    auto pause = std::chrono::milliseconds(3000);
+    if (c.start_wait > 0) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left <= std::chrono::milliseconds(0)) {
+        return Status::Unavailable(st.message() + " (gave up after Store.StartWait " +
+                                   std::to_string(c.start_wait) + " s)");
+      }
+      pause = std::min(pause, left);
+    }
+    spdlog::warn("store {} not reachable (attempt {}): {}; retrying", c.driver, attempt,
+                 st.message());
+    std::this_thread::sleep_for(pause);
+  }
+}
+
 }  // namespace
 
 Status PopulateStore(const ServerConfig& config) {
-  auto store = CreateStore(config.store);
+  auto store = OpenStoreWaiting(config.store);
   if (!store.ok()) return store.status();
   return (*store)->PopulateSchema();
 }
@@ -134,10 +161,9 @@ Server::~Server() { Stop(); }
 
 Status Server::Start() {
   auto& d = *impl_;
-  auto store = CreateStore(d.config.store);
+  auto store = OpenStoreWaiting(d.config.store);
   if (!store.ok()) return store.status();
   d.store = std::move(*store);
-  if (Status st = d.store->Ping(); !st.ok()) return st;
   d.runner = std::make_unique<StoreRunner>(*d.store, static_cast<size_t>(d.config.store_threads));
   d.client = std::make_unique<http::ClientPool>(d.io.get_executor());
   d.grpc_caller = std::make_unique<GrpcBranchCaller>(d.config.grpc_service_config);
