@@ -28,6 +28,7 @@
 #include "server/topics.h"
 #include "store/memory/memory_store.h"
 #include "store/postgres/postgres_store.h"
+#include "store/redis/redis_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace lynx::server {
@@ -63,7 +64,23 @@ StatusOr<std::unique_ptr<store::Store>> CreateStore(const StoreConfig& c) {
     opts.db = c.db;
     opts.schema = c.schema;
     opts.max_conns = c.max_open_conns;
+    opts.conn_max_life_s = c.conn_max_life_time * 60;
     auto s = store::PostgresStore::Open(opts);
+    if (!s.ok()) return s.status();
+    return std::unique_ptr<store::Store>(std::move(*s));
+  }
+  if (c.driver == "redis") {
+    // DTM's keys: Host/Port/User/Password, RedisPrefix, DataExpire, FinishedDataExpire.
+    store::RedisOptions opts;
+    opts.host = c.host;
+    opts.port = c.port;
+    opts.user = c.user;
+    opts.password = c.password;
+    opts.prefix = c.redis_prefix;
+    opts.data_expire_s = c.data_expire;
+    opts.finished_data_expire_s = c.finished_data_expire;
+    opts.max_conns = c.max_open_conns;  // capped at RedisOptions::kMaxConnections
+    auto s = store::RedisStore::Open(opts);
     if (!s.ok()) return s.status();
     return std::unique_ptr<store::Store>(std::move(*s));
   }

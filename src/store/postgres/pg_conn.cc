@@ -149,8 +149,10 @@ Status PgConn::Check(PGresult* r, const std::string& what) const {
   return Status::Internal(std::move(failure->text));
 }
 
-PgPool::PgPool(std::string conninfo, size_t max_conns)
-    : conninfo_(std::move(conninfo)), max_conns_(max_conns < 1 ? 1 : max_conns) {}
+PgPool::PgPool(std::string conninfo, size_t max_conns, std::chrono::seconds max_life)
+    : conninfo_(std::move(conninfo)),
+      max_conns_(max_conns < 1 ? 1 : max_conns),
+      max_life_(max_life) {}
 
 StatusOr<PgPool::Lease> PgPool::Acquire() {
   {
@@ -183,6 +185,11 @@ void PgPool::Release(std::unique_ptr<PgConn> conn) {
       open_ -= closing.size();
       idle_.clear();
       cv_.notify_all();
+    } else if (max_life_.count() > 0 &&
+               std::chrono::steady_clock::now() - conn->opened() >= max_life_) {
+      closing.push_back(std::move(conn));
+      --open_;
+      cv_.notify_one();
     } else {
       idle_.push_back(std::move(conn));
       cv_.notify_one();

@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -82,6 +83,9 @@ class PgConn {
   // the connection must not go back to the pool.
   bool Broken() const;
 
+  // When the connection was opened (pool lifetime limit).
+  std::chrono::steady_clock::time_point opened() const { return opened_; }
+
   // Quotes an identifier (schema name) for DDL.
   std::string QuoteIdentifier(const std::string& name) const;
 
@@ -91,6 +95,7 @@ class PgConn {
   Status Check(PGresult* r, const std::string& what) const;
 
   PGconn* conn_;
+  std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
   std::unordered_map<const char*, std::string> prepared_;  // sql -> statement name
 };
 
@@ -106,7 +111,9 @@ Status InTransaction(PgConn& conn, F&& fn) {
 
 // Up to `max_conns` connections, opened on demand; Acquire blocks while all are borrowed. A
 // broken connection is closed when its lease ends, together with the idle ones (a server restart
-// breaks them all), so the next Acquire reconnects.
+// breaks them all), so the next Acquire reconnects. A connection older than `max_life` (DTM's
+// Store.ConnMaxLifeTime; zero = no limit) is closed when it comes back, so connections move to a
+// new primary behind a virtual address or pooler after a fail-over.
 class PgPool {
  public:
   class Lease {
@@ -125,7 +132,8 @@ class PgPool {
     std::unique_ptr<PgConn> conn_;
   };
 
-  PgPool(std::string conninfo, size_t max_conns);
+  PgPool(std::string conninfo, size_t max_conns,
+         std::chrono::seconds max_life = std::chrono::seconds(0));
   // kUnavailable when a new connection was needed and could not be opened.
   StatusOr<Lease> Acquire();
 
@@ -134,6 +142,7 @@ class PgPool {
 
   const std::string conninfo_;
   const size_t max_conns_;
+  const std::chrono::seconds max_life_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<PgConn>> idle_;  // guarded by mu_

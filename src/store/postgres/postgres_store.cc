@@ -141,7 +141,8 @@ StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptio
   for (char& ch : store->schema_)
     ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   store->pool_ = std::make_unique<PgPool>(
-      info, static_cast<size_t>(std::clamp<int64_t>(o.max_conns, 1, o.kMaxConnections)));
+      info, static_cast<size_t>(std::clamp<int64_t>(o.max_conns, 1, o.kMaxConnections)),
+      std::chrono::seconds(std::max<int64_t>(0, o.conn_max_life_s)));
   bool exists = false;
   Status st = Read(*store->pool_, [&](PgConn& c) -> Status {
     auto r = c.Run(pg::kTablesExist, PgParams());

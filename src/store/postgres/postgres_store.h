@@ -33,6 +33,9 @@ struct PostgresOptions {
   // values above kMaxConnections are capped.
   int64_t max_conns = 16;
   int connect_timeout_s = 5;
+  // Connections are reopened after this many seconds (Store.ConnMaxLifeTime, given in minutes);
+  // 0 keeps them.
+  int64_t conn_max_life_s = 300;
   // Open runs PopulateSchema when trans_global is absent from the schema.
   bool create_schema = true;
 
