@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
       "once listening, write the bound HTTP port and gRPC port (two lines) to this file");
   app.add_option("--data-dir", data_dir, "override Store.DataDir (embedded store directory)");
   app.add_option("--store", store_driver,
-                 "override Store.Driver (boltdb/embedded, memory, postgres)");
+                 "override Store.Driver (boltdb/embedded, memory, postgres, mysql, redis)");
   app.add_flag("--enable-test-control", test_control,
                "TESTS ONLY: serve /api/test/* (time shift, one cron pass)");
   app.add_flag("--disable-cron", no_cron, "TESTS ONLY: no background cron loop");

@@ -226,14 +226,23 @@ Status ValidateConfig(const ServerConfig& c) {
   if (d == "boltdb" || d == "embedded" || d == "sqlite") {
     if (c.store.data_dir.empty()) return bad("config key Store.DataDir: must not be empty");
   } else if (d == "memory") {
-  } else if (d == "postgres") {
-    // DTM's own checks for a SQL store.
-    if (c.store.host.empty()) return bad("config key Store.Host: must not be empty");
+  } else if (d == "postgres" || d == "mysql") {
+    // DTM's own checks for a SQL store ("Db host not valid", "Db port not valid", "Db user not
+    // valid").
+    if (c.store.host.empty()) return bad("config key Store.Host: Db host not valid (empty)");
     if (c.store.port <= 0 || c.store.port > 65535)
-      return bad("config key Store.Port: not a valid port");
-    if (c.store.user.empty()) return bad("config key Store.User: must not be empty");
-    if (c.store.schema.empty()) return bad("config key Store.Schema: must not be empty");
-  } else if (d == "mysql" || d == "redis" || d == "sqlserver") {
+      return bad("config key Store.Port: Db port not valid");
+    if (c.store.user.empty()) return bad("config key Store.User: Db user not valid (empty)");
+    if (d == "postgres" && c.store.schema.empty())
+      return bad("config key Store.Schema: must not be empty");
+  } else if (d == "redis") {
+    // DTM's checks ("Redis host not valid", "Redis port not valid"), plus no cluster lists.
+    if (c.store.host.empty()) return bad("config key Store.Host: Redis host not valid (empty)");
+    if (c.store.host.find(',') != std::string::npos)
+      return bad("config key Store.Host: Redis Cluster host lists are not supported by dtmd");
+    if (c.store.port <= 0 || c.store.port > 65535)
+      return bad("config key Store.Port: Redis port not valid");
+  } else if (d == "sqlserver") {
     return bad("config key Store.Driver: '" + d +
                "' is not available in this dtmd build (use boltdb/embedded or memory)");
   } else {

@@ -13,7 +13,9 @@ namespace lynx::server {
 
 struct StoreConfig {
   // boltdb (DTM's default, served here by the embedded SQLite store), embedded, memory,
-  // postgres (Host/Port/User/Password/Db/Schema/MaxOpenConns). (redis, mysql: a later release.)
+  // postgres (Host/Port/User/Password/Db/Schema/MaxOpenConns), redis (Host/Port/User/Password/
+  // RedisPrefix/DataExpire/FinishedDataExpire/MaxOpenConns), mysql (Host/Port/User/Password/Db/
+  // MaxOpenConns/ConnMaxLifeTime; MariaDB >= 10.6 or MySQL >= 8.0).
   std::string driver = "boltdb";
   std::string host;
   int64_t port = 0;

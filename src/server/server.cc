@@ -27,6 +27,7 @@
 #include "server/store_runner.h"
 #include "server/topics.h"
 #include "store/memory/memory_store.h"
+#include "store/mysql/mysql_store.h"
 #include "store/postgres/postgres_store.h"
 #include "store/redis/redis_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -66,6 +67,20 @@ StatusOr<std::unique_ptr<store::Store>> CreateStore(const StoreConfig& c) {
     opts.max_conns = c.max_open_conns;
     opts.conn_max_life_s = c.conn_max_life_time * 60;
     auto s = store::PostgresStore::Open(opts);
+    if (!s.ok()) return s.status();
+    return std::unique_ptr<store::Store>(std::move(*s));
+  }
+  if (c.driver == "mysql") {
+    // DTM's keys: database Store.Db (created with the tables when absent).
+    store::MysqlOptions opts;
+    opts.host = c.host;
+    opts.port = c.port;
+    opts.user = c.user;
+    opts.password = c.password;
+    opts.db = c.db;
+    opts.max_conns = c.max_open_conns;  // capped at MysqlOptions::kMaxConnections
+    opts.conn_max_life_s = c.conn_max_life_time * 60;
+    auto s = store::MysqlStore::Open(opts);
     if (!s.ok()) return s.status();
     return std::unique_ptr<store::Store>(std::move(*s));
   }

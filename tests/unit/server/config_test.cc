@@ -71,6 +71,15 @@ TEST_F(ConfigTest, PostgresStoreIsAccepted) {
   EXPECT_EQ(c.store.schema, "public");
 }
 
+TEST_F(ConfigTest, MysqlStoreIsAccepted) {
+  ServerConfig c;
+  Status st =
+      LoadConfig(Yaml("Store:\n  Driver: mysql\n  Host: db\n  Port: 3306\n  User: dtm\n"), &c);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(c.store.driver, "mysql");
+  EXPECT_EQ(c.store.db, "dtm");  // DTM's default
+}
+
 TEST_F(ConfigTest, ErrorsNameTheKey) {
   struct Case {
     std::string yaml;
@@ -87,8 +96,15 @@ TEST_F(ConfigTest, ErrorsNameTheKey) {
       {"GrpcPort: 70000\n", "config key GrpcPort: not a valid port"},
       {"GrpcCertFile: /c.pem\n", "config key GrpcCertFile/GrpcKeyFile: set both or neither"},
       {"GrpcCaFile: /ca.pem\n", "config key GrpcCaFile: needs GrpcCertFile"},
-      {"Store:\n  Driver: mysql\n", "config key Store.Driver: 'mysql' is not available"},
-      {"Store:\n  Driver: redis\n", "config key Store.Driver: 'redis' is not available"},
+      {"Store:\n  Driver: mysql\n  Port: 3306\n  User: u\n",
+       "config key Store.Host: Db host not valid"},
+      {"Store:\n  Driver: mysql\n  Host: h\n  User: u\n",
+       "config key Store.Port: Db port not valid"},
+      {"Store:\n  Driver: mysql\n  Host: h\n  Port: 3306\n",
+       "config key Store.User: Db user not valid"},
+      {"Store:\n  Driver: redis\n  Port: 6379\n", "config key Store.Host: Redis host not valid"},
+      {"Store:\n  Driver: redis\n  Host: a:1,b:2\n  Port: 6379\n", "Redis Cluster host lists"},
+      {"Store:\n  Driver: redis\n  Host: h\n", "config key Store.Port: Redis port not valid"},
       {"Store:\n  Driver: postgres\n  Port: 5432\n  User: u\n", "config key Store.Host"},
       {"Store:\n  Driver: postgres\n  Host: h\n  User: u\n", "config key Store.Port"},
       {"Store:\n  Driver: postgres\n  Host: h\n  Port: 5432\n", "config key Store.User"},

@@ -25,7 +25,9 @@
 
 #include "../../support/test_databases.h"
 #include "store/memory/memory_store.h"
+#include "store/mysql/mysql_store.h"
 #include "store/postgres/postgres_store.h"
+#include "store/redis/redis_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace lynx::store {
@@ -83,6 +85,38 @@ bool ServerStarted(const std::string& server) {
 }
 
 Status DropPostgres(Store* store) { return static_cast<PostgresStore*>(store)->DropSchema(); }
+
+// A store in a database of its own on the test server (created by Open).
+std::unique_ptr<Store> OpenMysql(const std::string&) {
+  auto conf = testing_dbs::ServerConf("mysql");
+  if (!conf) return nullptr;
+  MysqlOptions options;
+  options.host = conf->host;
+  options.port = conf->port;
+  options.user = conf->user;
+  options.password = conf->password;
+  options.db = "lynx_store_test_" + testing_dbs::UniqueSuffix();
+  auto store = MysqlStore::Open(options);
+  EXPECT_TRUE(store.ok()) << store.status().message();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+Status DropMysql(Store* store) { return static_cast<MysqlStore*>(store)->DropDatabase(); }
+
+// A store under a key prefix of its own on the test server (a hash tag, as in production).
+std::unique_ptr<Store> OpenRedis(const std::string&) {
+  auto port = testing_dbs::RedisPort();
+  if (!port) return nullptr;
+  RedisOptions options;
+  options.host = testing_dbs::Host();
+  options.port = *port;
+  options.prefix = "{t" + testing_dbs::UniqueSuffix() + "}";
+  auto store = RedisStore::Open(options);
+  EXPECT_TRUE(store.ok()) << store.status().message();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+Status DropRedis(Store* store) { return static_cast<RedisStore*>(store)->DropAll(); }
 
 TransGlobal NewGlobal(const std::string& gid, UnixMs next_cron_time = kNow + kRetryMs) {
   TransGlobal g;
@@ -683,7 +717,9 @@ INSTANTIATE_TEST_SUITE_P(
                               return OpenSqlite(dir);
                             },
                             "", nullptr},
-                    Backend{"Postgres", OpenPostgres, "postgres", DropPostgres}),
+                    Backend{"Postgres", OpenPostgres, "postgres", DropPostgres},
+                    Backend{"Mysql", OpenMysql, "mysql", DropMysql},
+                    Backend{"Redis", OpenRedis, "redis", DropRedis}),
     [](const testing::TestParamInfo<Backend>& info) { return info.param.name; });
 
 // Properties only a durable backend has.

@@ -1,0 +1,571 @@
+#include "store/mysql/mysql_store.h"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <limits>
+#include <utility>
+
+#include "store/mysql/mysql_conn.h"
+#include "store/mysql/mysql_sql.h"
+
+namespace lynx::store {
+
+using my::MyConn;
+using my::MyParams;
+using my::MyPool;
+using my::MyResult;
+
+namespace {
+
+constexpr unsigned int kErDupKeyName = 1061;
+// Rows per IN list of the purge and reset statements (a batch larger than this is split).
+constexpr size_t kInListChunk = 500;
+
+TransGlobal ReadGlobal(const MyResult& r, int i) {
+  TransGlobal g;
+  g.id = r.Int(i, 0);
+  g.gid = r.Text(i, 1);
+  g.trans_type = r.Text(i, 2);
+  g.status = r.Text(i, 3);
+  g.query_prepared = r.Text(i, 4);
+  g.protocol = r.Text(i, 5);
+  g.create_time = r.Time(i, 6);
+  g.update_time = r.Time(i, 7);
+  g.finish_time = r.Time(i, 8);
+  g.rollback_time = r.Time(i, 9);
+  g.options = r.Text(i, 10);
+  g.custom_data = r.Text(i, 11);
+  g.next_cron_interval = r.Int(i, 12);
+  g.next_cron_time = r.Time(i, 13);
+  g.owner = r.Text(i, 14);
+  g.ext_data = r.Text(i, 15);
+  g.result = r.Text(i, 16);
+  g.rollback_reason = r.Text(i, 17);
+  return g;
+}
+
+MyParams GlobalParams(const TransGlobal& g) {
+  MyParams p;
+  p.Text(g.gid).Text(g.trans_type).Text(g.status).Text(g.query_prepared).Text(g.protocol);
+  p.Time(g.create_time).Time(g.update_time).Time(g.finish_time).Time(g.rollback_time);
+  p.Text(g.options).Text(g.custom_data).Int(g.next_cron_interval);
+  p.Time(g.next_cron_time, /*zero_is_null=*/false);
+  p.Text(g.owner).Text(g.ext_data).Text(g.result).Text(g.rollback_reason);
+  return p;
+}
+
+TransBranch ReadBranch(const MyResult& r, int i) {
+  TransBranch b;
+  b.id = r.Int(i, 0);
+  b.gid = r.Text(i, 1);
+  b.url = r.Text(i, 2);
+  b.bin_data = r.Text(i, 3);
+  b.branch_id = r.Text(i, 4);
+  b.op = r.Text(i, 5);
+  b.status = r.Text(i, 6);
+  b.create_time = r.Time(i, 7);
+  b.update_time = r.Time(i, 8);
+  b.finish_time = r.Time(i, 9);
+  b.rollback_time = r.Time(i, 10);
+  return b;
+}
+
+MyParams BranchParams(const std::string& gid, const TransBranch& b) {
+  MyParams p;
+  p.Text(gid).Text(b.url).Bytes(b.bin_data).Text(b.branch_id).Text(b.op).Text(b.status);
+  p.Time(b.create_time).Time(b.update_time).Time(b.finish_time).Time(b.rollback_time);
+  return p;
+}
+
+KV ReadKV(const MyResult& r, int i) {
+  return KV{r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3),
+            r.Int(i, 4), r.Time(i, 5), r.Time(i, 6)};
+}
+
+// Cursors are the decimal id of the last returned row (as in DTM's SQL stores).
+Status ParseCursor(const std::string& position, int64_t* id) {
+  const char* end = position.data() + position.size();
+  auto [ptr, ec] = std::from_chars(position.data(), end, *id);
+  if (ec != std::errc() || ptr != end) {
+    return Status::InvalidArgument("invalid position: '" + position + "'");
+  }
+  return Status::Ok();
+}
+
+Status NoTrans(const std::string& gid, const std::string& status) {
+  return Status::NotFound("no trans with gid: " + gid + " status: " + status);
+}
+
+// MySQL's limit on identifiers; any other character is fine once quoted.
+bool ValidDbName(const std::string& s) {
+  return !s.empty() && s.size() <= 64 && s.find('\0') == std::string::npos && s.back() != ' ';
+}
+
+// "id IN (" + the ids in decimal + ")": integers formatted here, nothing to escape.
+std::string IdList(const char* prefix, const std::vector<int64_t>& ids, size_t from, size_t to) {
+  std::string sql = prefix;
+  for (size_t i = from; i < to; ++i) {
+    if (i > from) sql += ',';
+    sql += std::to_string(ids[i]);
+  }
+  return sql + ")";
+}
+
+// Runs fn(conn) on a pooled connection. A read whose connection turned out to be broken (the
+// server restarted or killed it since it was pooled) runs once more on a new one: reads are
+// idempotent.
+template <class F>
+Status Read(MyPool& pool, F&& fn) {
+  for (int attempt = 0;; ++attempt) {
+    auto conn = pool.Acquire();
+    if (!conn.ok()) return conn.status();
+    Status st = fn(**conn);
+    if (st.ok() || attempt > 0 || !(*conn)->Broken()) return st;
+  }
+}
+
+// Writes are not retried: a connection lost around COMMIT leaves the outcome unknown, and the
+// engine's callers already treat kUnavailable as "try again later".
+template <class F>
+Status Write(MyPool& pool, F&& fn) {
+  auto conn = pool.Acquire();
+  if (!conn.ok()) return conn.status();
+  return fn(**conn);
+}
+
+// EXPLAIN of `sql` with `params`, one line per plan row: "name=value | name=value ...".
+StatusOr<std::string> Explain(MyPool& pool, const std::string& sql, const MyParams& params) {
+  std::string plan;
+  Status st = Read(pool, [&](MyConn& c) -> Status {
+    auto r = c.RunOnce("EXPLAIN " + sql, params);
+    if (!r.ok()) return r.status();
+    plan.clear();
+    for (int i = 0; i < r->rows(); ++i) {
+      for (int col = 0; col < r->columns(); ++col) {
+        plan += (col > 0 ? " | " : "") + r->Name(col) + "=" + r->Text(i, col);
+      }
+      plan += "\n";
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return plan;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<MysqlStore>> MysqlStore::Open(const MysqlOptions& o) {
+  if (!ValidDbName(o.db)) {
+    return Status::InvalidArgument("config key Store.Db: '" + o.db +
+                                   "' is not a valid MySQL database name");
+  }
+  std::unique_ptr<MysqlStore> store(new MysqlStore());
+  store->options_ = o;
+  my::MyConnConfig config;
+  config.host = o.host;
+  config.port = static_cast<unsigned int>(o.port != 0 ? o.port : 3306);
+  config.user = o.user;
+  config.password = o.password;
+  config.connect_timeout_s = static_cast<unsigned int>(std::max(1, o.connect_timeout_s));
+  {
+    // Without a default database: `db` may not exist yet.
+    auto boot = MyConn::Connect(config);
+    if (!boot.ok()) return boot.status();
+    auto found = (*boot)->Run(my::kTablesExist, MyParams().Text(o.db));
+    if (!found.ok()) return found.status();
+    const bool exists = found->Int(0, 0) > 0;
+    if (!exists && o.create_schema) {
+      if (Status st = store->PopulateOn(**boot); !st.ok()) return st;
+    } else if (exists) {
+      if (Status st = store->EnsurePurgeIndex(**boot); !st.ok()) return st;
+    }
+  }
+  config.db = o.db;
+  store->pool_ = std::make_unique<MyPool>(
+      config, static_cast<size_t>(std::clamp<int64_t>(o.max_conns, 1, o.kMaxConnections)),
+      std::chrono::seconds(std::max<int64_t>(0, o.conn_max_life_s)));
+  // Opens the first pooled connection: a missing database (create_schema off) fails here.
+  if (Status st = store->Ping(); !st.ok()) return st;
+  return store;
+}
+
+MysqlStore::~MysqlStore() = default;
+
+std::string MysqlStore::WithDb(const char* sql) const {
+  std::string out = sql;
+  const std::string quoted = MyConn::QuoteIdentifier(options_.db);
+  for (size_t at; (at = out.find("{db}")) != std::string::npos;) out.replace(at, 4, quoted);
+  return out;
+}
+
+Status MysqlStore::EnsurePurgeIndex(MyConn& conn) {
+  auto found = conn.Run(my::kPurgeIndexExists, MyParams().Text(options_.db));
+  if (!found.ok()) return found.status();
+  if (found->Int(0, 0) > 0) return Status::Ok();
+  Status st = conn.Exec(WithDb(my::kCreatePurgeIndex));
+  // Another instance added it meanwhile.
+  if (!st.ok() && conn.LastErrno() == kErDupKeyName) return Status::Ok();
+  return st;
+}
+
+Status MysqlStore::PopulateOn(MyConn& conn) {
+  auto locked = conn.Run(my::kSchemaLock, MyParams().Text(my::kSchemaLockName));
+  if (!locked.ok()) return locked.status();
+  if (locked->Int(0, 0) != 1) {
+    return Status::Unavailable("mysql store: timed out waiting for lock '" +
+                               std::string(my::kSchemaLockName) + "' held by another instance");
+  }
+  Status st = [&]() -> Status {
+    auto db = conn.Run(my::kDatabaseExists, MyParams().Text(options_.db));
+    if (!db.ok()) return db.status();
+    if (db->Int(0, 0) == 0) {
+      if (Status created = conn.Exec(WithDb(my::kCreateDatabase)); !created.ok()) return created;
+    }
+    for (const char* ddl : my::kSchemaTables) {
+      if (Status created = conn.Exec(WithDb(ddl)); !created.ok()) return created;
+    }
+    return EnsurePurgeIndex(conn);  // tables DTM created before
+  }();
+  (void)conn.Run(my::kSchemaUnlock, MyParams().Text(my::kSchemaLockName));
+  return st;
+}
+
+Status MysqlStore::PopulateSchema() {
+  // A connection of its own without a default database: the database may be missing.
+  my::MyConnConfig config;
+  config.host = options_.host;
+  config.port = static_cast<unsigned int>(options_.port != 0 ? options_.port : 3306);
+  config.user = options_.user;
+  config.password = options_.password;
+  config.connect_timeout_s = static_cast<unsigned int>(std::max(1, options_.connect_timeout_s));
+  auto conn = MyConn::Connect(config);
+  if (!conn.ok()) return conn.status();
+  return PopulateOn(**conn);
+}
+
+Status MysqlStore::DropDatabase() {
+  return Write(*pool_, [&](MyConn& c) { return c.Exec(WithDb(my::kDropDatabase)); });
+}
+
+StatusOr<std::string> MysqlStore::CronQueryPlan() {
+  const UnixMs due = 1'700'000'000'000;
+  return Explain(*pool_, my::kLeaseCandidates,
+                 MyParams().Time(due, false).Time(due, false).Time(due, false));
+}
+
+StatusOr<std::string> MysqlStore::PurgeQueryPlan() {
+  return Explain(*pool_, my::kPurgeCandidates,
+                 MyParams().Text(kStatusSucceed).Time(1'700'000'000'000, false).Int(500));
+}
+
+Status MysqlStore::Ping() {
+  return Read(*pool_, [](MyConn& c) { return c.Run(my::kPing, MyParams()).status(); });
+}
+
+StatusOr<std::optional<TransGlobal>> MysqlStore::FindGlobal(const std::string& gid) {
+  std::optional<TransGlobal> out;
+  Status st = Read(*pool_, [&](MyConn& c) -> Status {
+    auto r = c.Run(my::kFindGlobal, MyParams().Text(gid));
+    if (!r.ok()) return r.status();
+    if (r->rows() > 0) out = ReadGlobal(*r, 0);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status MysqlStore::ScanGlobals(std::string* position, int64_t limit, const ScanCondition& cond,
+                               std::vector<TransGlobal>* out) {
+  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
+  int64_t before = std::numeric_limits<int64_t>::max();
+  if (!position->empty()) {
+    if (Status st = ParseCursor(*position, &before); !st.ok()) return st;
+  }
+  out->clear();
+  Status st = Read(*pool_, [&](MyConn& c) -> Status {
+    MyParams p;
+    p.Int(before).Text(cond.status).Text(cond.status).Text(cond.trans_type).Text(cond.trans_type);
+    p.Time(cond.create_time_start).Time(cond.create_time_start);
+    p.Time(cond.create_time_end).Time(cond.create_time_end).Int(limit);
+    auto r = c.Run(my::kScanGlobals, p);
+    if (!r.ok()) return r.status();
+    out->clear();
+    for (int i = 0; i < r->rows(); ++i) out->push_back(ReadGlobal(*r, i));
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
+  return Status::Ok();
+}
+
+StatusOr<std::vector<TransBranch>> MysqlStore::FindBranches(const std::string& gid) {
+  std::vector<TransBranch> out;
+  Status st = Read(*pool_, [&](MyConn& c) -> Status {
+    auto r = c.Run(my::kFindBranches, MyParams().Text(gid));
+    if (!r.ok()) return r.status();
+    out.clear();
+    for (int i = 0; i < r->rows(); ++i) out.push_back(ReadBranch(*r, i));
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status MysqlStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>& branches) {
+  std::vector<int64_t> ids;  // the global's id, then the branches'
+  Status st = Write(*pool_, [&](MyConn& c) {
+    return my::InTransaction(c, [&]() -> Status {
+      auto g = c.Run(my::kInsertGlobal, GlobalParams(global));
+      if (g.status().IsUniqueConflict()) return Status::UniqueConflict("gid exists: " + global.gid);
+      if (!g.ok()) return g.status();
+      ids.push_back(g->InsertId());
+      for (const auto& b : branches) {
+        // A duplicate (branch_id, op) fails with kUniqueConflict; the rollback undoes the global.
+        auto r = c.Run(my::kInsertBranch, BranchParams(global.gid, b));
+        if (!r.ok()) return r.status();
+        ids.push_back(r->InsertId());
+      }
+      return Status::Ok();
+    });
+  });
+  if (!st.ok()) return st;
+  global.id = ids[0];
+  for (size_t i = 0; i < branches.size(); ++i) branches[i].id = ids[i + 1];
+  return Status::Ok();
+}
+
+Status MysqlStore::LockGlobalSaveBranches(const std::string& gid,
+                                          const std::string& expected_status,
+                                          const std::vector<TransBranch>& rows, bool append) {
+  return Write(*pool_, [&](MyConn& c) {
+    return my::InTransaction(c, [&]() -> Status {
+      auto locked = c.Run(my::kLockGlobal, MyParams().Text(gid).Text(expected_status));
+      if (!locked.ok()) return locked.status();
+      if (locked->rows() == 0) return NoTrans(gid, expected_status);
+      // One statement per row, so a key repeated within `rows` is simply upserted twice.
+      const char* sql = append ? my::kInsertBranch : my::kUpsertBranch;
+      for (const auto& row : rows) {
+        if (auto r = c.Run(sql, BranchParams(gid, row)); !r.ok()) return r.status();
+      }
+      return Status::Ok();
+    });
+  });
+}
+
+Status MysqlStore::ChangeGlobalStatus(const std::string& gid, const std::string& old_status,
+                                      const StatusChange& change) {
+  return Write(*pool_, [&](MyConn& c) -> Status {
+    MyParams p;
+    p.Text(change.new_status).Time(change.now);
+    p.Bool(change.new_status == kStatusSucceed).Time(change.now);
+    p.Bool(change.new_status == kStatusFailed).Time(change.now);
+    p.Bool(change.rollback_reason.has_value()).Text(change.rollback_reason.value_or(""));
+    p.Bool(change.result.has_value()).Text(change.result.value_or(""));
+    p.Text(gid).Text(old_status);
+    auto r = c.Run(my::kChangeStatus, p);
+    if (!r.ok()) return r.status();
+    return r->Affected() == 0 ? NoTrans(gid, old_status) : Status::Ok();
+  });
+}
+
+Status MysqlStore::TouchCronTime(const std::string& gid, const std::string& expected_status,
+                                 int64_t interval_s, UnixMs next_cron_time, UnixMs now) {
+  return Write(*pool_, [&](MyConn& c) -> Status {
+    MyParams p;
+    p.Int(interval_s).Time(next_cron_time, /*zero_is_null=*/false).Time(now);
+    p.Text(gid).Text(expected_status);
+    auto r = c.Run(my::kTouchCron, p);
+    if (!r.ok()) return r.status();
+    return r->Affected() == 0 ? NoTrans(gid, expected_status) : Status::Ok();
+  });
+}
+
+StatusOr<std::optional<TransGlobal>> MysqlStore::LockOneGlobalTrans(UnixMs now,
+                                                                    int64_t expire_in_ms,
+                                                                    int64_t lease_s,
+                                                                    const std::string& owner) {
+  std::optional<TransGlobal> leased;
+  Status st = Write(*pool_, [&](MyConn& c) {
+    return my::InTransaction(c, [&]() -> Status {
+      const UnixMs due = now + expire_in_ms;
+      auto r = c.Run(my::kLeaseCandidates,
+                     MyParams().Time(due, false).Time(due, false).Time(due, false));
+      if (!r.ok()) return r.status();
+      if (r->rows() == 0) return Status::Ok();
+      // The earliest of the per-status candidates, ties by id, as in the other stores.
+      int best = 0;
+      for (int i = 1; i < r->rows(); ++i) {
+        if (std::pair(r->Time(i, 13), r->Int(i, 0)) <
+            std::pair(r->Time(best, 13), r->Int(best, 0))) {
+          best = i;
+        }
+      }
+      TransGlobal g = ReadGlobal(*r, best);
+      g.next_cron_time = now + lease_s * 1000;
+      g.owner = owner;
+      g.update_time = now;
+      MyParams p;
+      p.Time(g.next_cron_time, false).Text(owner).Time(now).Int(g.id);
+      if (auto u = c.Run(my::kLeaseUpdate, p); !u.ok()) return u.status();
+      leased = std::move(g);  // the row as the update left it
+      return Status::Ok();
+    });
+  });
+  if (!st.ok()) return st;
+  return leased;
+}
+
+StatusOr<ResetCronResult> MysqlStore::ResetCronTime(UnixMs now, int64_t after_ms, int64_t limit) {
+  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
+  ResetCronResult result;
+  Status st = Write(*pool_, [&](MyConn& c) {
+    return my::InTransaction(c, [&]() -> Status {
+      auto r = c.Run(my::kResetCandidates, MyParams().Time(now + after_ms, false).Int(limit + 1));
+      if (!r.ok()) return r.status();
+      std::vector<int64_t> ids;
+      for (int i = 0; i < r->rows() && static_cast<int64_t>(ids.size()) < limit; ++i) {
+        ids.push_back(r->Int(i, 0));
+      }
+      result.has_remaining = r->rows() > limit;
+      result.succeed_count = 0;
+      for (size_t from = 0; from < ids.size(); from += kInListChunk) {
+        const size_t to = std::min(ids.size(), from + kInListChunk);
+        auto u = c.RunOnce(IdList(my::kResetByIdsPrefix, ids, from, to),
+                           MyParams().Time(now, false).Time(now));
+        if (!u.ok()) return u.status();
+        result.succeed_count += u->Affected();
+      }
+      return Status::Ok();
+    });
+  });
+  if (!st.ok()) return st;
+  return result;
+}
+
+Status MysqlStore::ResetTransGlobalCronTime(const std::string& gid, UnixMs now) {
+  return Write(*pool_, [&](MyConn& c) -> Status {
+    auto r = c.Run(my::kResetByGid, MyParams().Time(now, false).Time(now).Text(gid));
+    if (!r.ok()) return r.status();
+    return r->Affected() == 0 ? Status::NotFound("no trans with gid: " + gid) : Status::Ok();
+  });
+}
+
+Status MysqlStore::ScanKV(const std::string& cat, std::string* position, int64_t limit,
+                          std::vector<KV>* out) {
+  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
+  int64_t after = 0;
+  if (!position->empty()) {
+    if (Status st = ParseCursor(*position, &after); !st.ok()) return st;
+  }
+  out->clear();
+  Status st = Read(*pool_, [&](MyConn& c) -> Status {
+    auto r = c.Run(my::kScanKV, MyParams().Text(cat).Int(after).Int(limit));
+    if (!r.ok()) return r.status();
+    out->clear();
+    for (int i = 0; i < r->rows(); ++i) out->push_back(ReadKV(*r, i));
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
+  return Status::Ok();
+}
+
+StatusOr<std::vector<KV>> MysqlStore::FindKV(const std::string& cat, const std::string& key) {
+  std::vector<KV> out;
+  Status st = Read(*pool_, [&](MyConn& c) -> Status {
+    auto r = key.empty() ? c.Run(my::kFindKVCat, MyParams().Text(cat))
+                         : c.Run(my::kFindKV, MyParams().Text(cat).Text(key));
+    if (!r.ok()) return r.status();
+    out.clear();
+    for (int i = 0; i < r->rows(); ++i) out.push_back(ReadKV(*r, i));
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status MysqlStore::CreateKV(const std::string& cat, const std::string& k, const std::string& v,
+                            UnixMs now) {
+  return Write(*pool_, [&](MyConn& c) -> Status {
+    auto r = c.Run(my::kCreateKVRow, MyParams().Text(cat).Text(k).Text(v).Time(now).Time(now));
+    if (r.status().IsUniqueConflict()) return Status::UniqueConflict("kv exists: " + cat + "/" + k);
+    return r.status();
+  });
+}
+
+Status MysqlStore::UpdateKV(KV& kv, UnixMs now) {
+  Status st = Write(*pool_, [&](MyConn& c) -> Status {
+    auto r = c.Run(my::kUpdateKV,
+                   MyParams().Text(kv.v).Time(now).Text(kv.cat).Text(kv.k).Int(kv.version));
+    if (!r.ok()) return r.status();
+    return r->Affected() == 0
+               ? Status::NotFound("kv " + kv.cat + "/" + kv.k + " absent or version mismatch")
+               : Status::Ok();
+  });
+  if (st.ok()) ++kv.version;
+  return st;
+}
+
+Status MysqlStore::DeleteKV(const std::string& cat, const std::string& k) {
+  return Write(*pool_, [&](MyConn& c) -> Status {
+    auto r = c.Run(my::kDeleteKV, MyParams().Text(cat).Text(k));
+    if (!r.ok()) return r.status();
+    return r->Affected() == 0 ? Status::NotFound("kv " + cat + "/" + k) : Status::Ok();
+  });
+}
+
+Status MysqlStore::UpdateBranches(const std::vector<TransBranch>& rows) {
+  if (rows.empty()) return Status::Ok();
+  return Write(*pool_, [&](MyConn& c) {
+    return my::InTransaction(c, [&]() -> Status {
+      for (const auto& row : rows) {
+        if (auto r = c.Run(my::kUpsertBranch, BranchParams(row.gid, row)); !r.ok()) {
+          return r.status();
+        }
+      }
+      return Status::Ok();
+    });
+  });
+}
+
+StatusOr<int64_t> MysqlStore::PurgeFinished(UnixMs before, int64_t limit) {
+  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
+  int64_t purged = 0;
+  Status st = Write(*pool_, [&](MyConn& c) {
+    return my::InTransaction(c, [&]() -> Status {
+      // Locked, not yet deleted: the rows of this batch, which concurrent purgers skip.
+      std::vector<int64_t> ids;
+      std::vector<std::string> gids;
+      for (const char* status : {kStatusSucceed, kStatusFailed}) {
+        const int64_t room = limit - static_cast<int64_t>(ids.size());
+        if (room <= 0) break;
+        auto r = c.Run(my::kPurgeCandidates, MyParams().Text(status).Time(before, false).Int(room));
+        if (!r.ok()) return r.status();
+        for (int i = 0; i < r->rows(); ++i) {
+          ids.push_back(r->Int(i, 0));
+          gids.push_back(r->Text(i, 1));
+        }
+      }
+      purged = 0;
+      for (size_t from = 0; from < ids.size(); from += kInListChunk) {
+        const size_t to = std::min(ids.size(), from + kInListChunk);
+        std::string sql = my::kPurgeBranchesPrefix;
+        MyParams p;
+        for (size_t i = from; i < to; ++i) {
+          sql += i > from ? ",?" : "?";
+          p.Text(gids[i]);
+        }
+        if (auto b = c.RunOnce(sql + ")", p); !b.ok()) return b.status();
+        auto g = c.RunOnce(IdList(my::kPurgeGlobalsPrefix, ids, from, to), MyParams());
+        if (!g.ok()) return g.status();
+        purged += g->Affected();
+      }
+      return Status::Ok();
+    });
+  });
+  if (!st.ok()) return st;
+  return purged;
+}
+
+}  // namespace lynx::store

@@ -1,0 +1,325 @@
+#include "store/redis/redis_codec.h"
+
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/parse_options.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <initializer_list>
+
+#include "common/time_format.h"
+
+namespace lynx::store::redis {
+
+namespace bj = boost::json;
+
+namespace {
+
+// The members dtmcli.TransOptions adds to a stored global (DTM embeds the struct).
+constexpr std::initializer_list<const char*> kOptionMembers = {
+    "wait_result",    "timeout_to_fail", "request_timeout", "retry_interval",
+    "branch_headers", "retry_limit",     "retry_count"};
+
+void PutString(bj::object& o, const char* key, const std::string& v) {
+  if (!v.empty()) o[key] = v;  // omitempty
+}
+
+// ModelBase's create_time / update_time have no omitempty: a nil time is null.
+void PutTimeOrNull(bj::object& o, const char* key, UnixMs t) {
+  if (t != 0) {
+    o[key] = TimeText(t);
+  } else {
+    o[key] = nullptr;
+  }
+}
+
+void PutTimeIf(bj::object& o, const char* key, UnixMs t) {
+  if (t != 0) o[key] = TimeText(t);
+}
+
+// Drops the leading `{` so the scripts can write `{"id":<n>,` in front; "{}" stays "}".
+std::string WithoutBrace(const bj::object& o) {
+  std::string text = bj::serialize(o);
+  return o.empty() ? text.substr(1) : "," + text.substr(1);
+}
+
+Status Malformed(const char* what, const std::string& why) {
+  return Status::Internal(std::string("redis store: malformed ") + what + " JSON: " + why);
+}
+
+StatusOr<bj::object> ParseObject(std::string_view json, const char* what) {
+  bj::parse_options opts;
+  opts.allow_invalid_utf8 = true;  // Go and cjson pass such bytes through; keep them
+  boost::system::error_code ec;
+  bj::value v = bj::parse(json, ec, {}, opts);
+  if (ec) return Malformed(what, ec.message());
+  if (!v.is_object()) return Malformed(what, "not an object");
+  return std::move(v.as_object());
+}
+
+// Readers: a missing member or null is the zero value; a value of the wrong type is an error.
+class Reader {
+ public:
+  Reader(const bj::object& o, const char* what) : o_(o), what_(what) {}
+
+  void Str(const char* key, std::string* out) {
+    const bj::value* v = Find(key);
+    if (v == nullptr) return;
+    if (!v->is_string()) return Wrong(key, "a string");
+    *out = std::string(v->get_string());
+  }
+  void Int(const char* key, int64_t* out) {
+    const bj::value* v = Find(key);
+    if (v == nullptr) return;
+    if (v->is_int64()) {
+      *out = v->get_int64();
+    } else if (v->is_uint64()) {
+      *out = static_cast<int64_t>(v->get_uint64());
+    } else if (v->is_double() && std::trunc(v->get_double()) == v->get_double()) {
+      *out = static_cast<int64_t>(v->get_double());  // cjson writes large integers as 1e+14
+    } else {
+      Wrong(key, "an integer");
+    }
+  }
+  void Time(const char* key, UnixMs* out) {
+    const bj::value* v = Find(key);
+    if (v == nullptr) return;
+    if (!v->is_string()) return Wrong(key, "a time");
+    std::string_view text = v->get_string();
+    // Go's zero time.Time (a non-nil pointer to it) means "no time" here too.
+    if (text.rfind("0001-01-01T", 0) == 0) return;
+    auto t = ParseRfc3339(text);
+    if (!t) return Wrong(key, "an RFC 3339 time");
+    *out = *t;
+  }
+  void Bytes(const char* key, std::string* out) {
+    std::string text;
+    Str(key, &text);
+    auto bytes = Base64Decode(text);
+    if (!bytes.ok()) return Wrong(key, "base64");
+    *out = std::move(*bytes);
+  }
+  Status status() const { return status_; }
+
+ private:
+  const bj::value* Find(const char* key) const {
+    auto it = o_.find(key);
+    return it == o_.end() || it->value().is_null() ? nullptr : &it->value();
+  }
+  void Wrong(const char* key, const char* want) {
+    if (status_.ok()) status_ = Malformed(what_, std::string("'") + key + "' is not " + want);
+  }
+
+  const bj::object& o_;
+  const char* what_;
+  Status status_;
+};
+
+}  // namespace
+
+std::string Score(UnixMs ms) {
+  bool negative = ms < 0;
+  uint64_t a = negative ? 0 - static_cast<uint64_t>(ms) : static_cast<uint64_t>(ms);
+  char buf[32];
+  snprintf(buf, sizeof buf, "%s%llu.%03llu", negative ? "-" : "",
+           static_cast<unsigned long long>(a / 1000), static_cast<unsigned long long>(a % 1000));
+  return buf;
+}
+
+std::string TimeText(UnixMs ms) { return ms == 0 ? "" : FormatRfc3339(ms); }
+
+std::string EncodeGlobalBody(const TransGlobal& g) {
+  bj::object j;
+  PutTimeOrNull(j, "create_time", g.create_time);
+  PutTimeOrNull(j, "update_time", g.update_time);
+  PutString(j, "gid", g.gid);
+  PutString(j, "trans_type", g.trans_type);
+  PutString(j, "status", g.status);
+  PutString(j, "query_prepared", g.query_prepared);
+  PutString(j, "protocol", g.protocol);
+  PutTimeIf(j, "finish_time", g.finish_time);
+  PutTimeIf(j, "rollback_time", g.rollback_time);
+  PutString(j, "result", g.result);
+  PutString(j, "rollback_reason", g.rollback_reason);
+  PutString(j, "options", g.options);
+  PutString(j, "custom_data", g.custom_data);
+  if (g.next_cron_interval != 0) j["next_cron_interval"] = g.next_cron_interval;
+  // Always written (0 as the epoch): DTM dereferences next_cron_time of a stored global, and 0
+  // means "due at once" in our contract, not "never".
+  j["next_cron_time"] = FormatRfc3339(g.next_cron_time);
+  PutString(j, "owner", g.owner);
+  PutString(j, "ext_data", g.ext_data);
+  // DTM embeds dtmcli.TransOptions in the stored global, so its members appear at the top level
+  // next to the "options" text; "concurrent" has no omitempty.
+  bool concurrent = false;
+  if (!g.options.empty()) {
+    auto opts = ParseObject(g.options, "options");
+    if (opts.ok()) {
+      for (const char* key : kOptionMembers) {
+        auto it = opts->find(key);
+        if (it != opts->end()) j[key] = it->value();
+      }
+      auto c = opts->find("concurrent");
+      concurrent = c != opts->end() && c->value().is_bool() && c->value().get_bool();
+    }
+  }
+  j["concurrent"] = concurrent;
+  return WithoutBrace(j);
+}
+
+std::string EncodeBranchBody(const std::string& gid, const TransBranch& b) {
+  bj::object j;
+  PutTimeOrNull(j, "create_time", b.create_time);
+  PutTimeOrNull(j, "update_time", b.update_time);
+  PutString(j, "gid", gid);
+  PutString(j, "url", b.url);
+  if (!b.bin_data.empty()) j["bin_data"] = Base64Encode(b.bin_data);
+  PutString(j, "branch_id", b.branch_id);
+  PutString(j, "op", b.op);
+  PutString(j, "status", b.status);
+  PutTimeIf(j, "finish_time", b.finish_time);
+  PutTimeIf(j, "rollback_time", b.rollback_time);
+  return WithoutBrace(j);
+}
+
+std::string EncodeKVBody(const KV& kv) {
+  bj::object j;
+  PutTimeOrNull(j, "create_time", kv.create_time);
+  PutTimeOrNull(j, "update_time", kv.update_time);
+  // KVStore's members have no omitempty.
+  j["cat"] = kv.cat;
+  j["k"] = kv.k;
+  j["v"] = kv.v;
+  j["version"] = kv.version;
+  return WithoutBrace(j);
+}
+
+StatusOr<TransGlobal> DecodeGlobal(std::string_view json) {
+  auto o = ParseObject(json, "global");
+  if (!o.ok()) return o.status();
+  TransGlobal g;
+  Reader r(*o, "global");
+  r.Int("id", &g.id);
+  r.Str("gid", &g.gid);
+  r.Str("trans_type", &g.trans_type);
+  r.Str("status", &g.status);
+  r.Str("query_prepared", &g.query_prepared);
+  r.Str("protocol", &g.protocol);
+  r.Time("create_time", &g.create_time);
+  r.Time("update_time", &g.update_time);
+  r.Time("finish_time", &g.finish_time);
+  r.Time("rollback_time", &g.rollback_time);
+  r.Str("result", &g.result);
+  r.Str("rollback_reason", &g.rollback_reason);
+  r.Str("options", &g.options);
+  r.Str("custom_data", &g.custom_data);
+  r.Int("next_cron_interval", &g.next_cron_interval);
+  r.Time("next_cron_time", &g.next_cron_time);
+  r.Str("owner", &g.owner);
+  r.Str("ext_data", &g.ext_data);
+  if (!r.status().ok()) return r.status();
+  return g;
+}
+
+StatusOr<TransBranch> DecodeBranch(std::string_view json) {
+  auto o = ParseObject(json, "branch");
+  if (!o.ok()) return o.status();
+  TransBranch b;
+  Reader r(*o, "branch");
+  r.Int("id", &b.id);
+  r.Str("gid", &b.gid);
+  r.Str("url", &b.url);
+  r.Bytes("bin_data", &b.bin_data);
+  r.Str("branch_id", &b.branch_id);
+  r.Str("op", &b.op);
+  r.Str("status", &b.status);
+  r.Time("create_time", &b.create_time);
+  r.Time("update_time", &b.update_time);
+  r.Time("finish_time", &b.finish_time);
+  r.Time("rollback_time", &b.rollback_time);
+  if (!r.status().ok()) return r.status();
+  return b;
+}
+
+StatusOr<KV> DecodeKV(std::string_view json) {
+  auto o = ParseObject(json, "kv");
+  if (!o.ok()) return o.status();
+  KV kv;
+  Reader r(*o, "kv");
+  r.Int("id", &kv.id);
+  r.Str("cat", &kv.cat);
+  r.Str("k", &kv.k);
+  r.Str("v", &kv.v);
+  r.Int("version", &kv.version);
+  r.Time("create_time", &kv.create_time);
+  r.Time("update_time", &kv.update_time);
+  if (!r.status().ok()) return r.status();
+  return kv;
+}
+
+namespace {
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}  // namespace
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    uint32_t n = (uint32_t(uint8_t(bytes[i])) << 16) | (uint32_t(uint8_t(bytes[i + 1])) << 8) |
+                 uint8_t(bytes[i + 2]);
+    out += kAlphabet[n >> 18];
+    out += kAlphabet[(n >> 12) & 63];
+    out += kAlphabet[(n >> 6) & 63];
+    out += kAlphabet[n & 63];
+  }
+  size_t rest = bytes.size() - i;
+  if (rest > 0) {
+    uint32_t n = uint32_t(uint8_t(bytes[i])) << 16;
+    if (rest == 2) n |= uint32_t(uint8_t(bytes[i + 1])) << 8;
+    out += kAlphabet[n >> 18];
+    out += kAlphabet[(n >> 12) & 63];
+    out += rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+StatusOr<std::string> Base64Decode(std::string_view text) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  // Go's StdEncoding: padded to a multiple of 4.
+  if (text.size() % 4 != 0) return Status::InvalidArgument("base64: bad length");
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (size_t i = 0; i < text.size(); i += 4) {
+    int pad = 0;
+    uint32_t n = 0;
+    for (size_t k = 0; k < 4; ++k) {
+      char c = text[i + k];
+      int v = 0;
+      if (c == '=' && i + 4 == text.size() && k >= 2) {
+        ++pad;
+      } else if (pad > 0 || (v = value(c)) < 0) {
+        return Status::InvalidArgument("base64: bad character");
+      }
+      n = (n << 6) | static_cast<uint32_t>(v);
+    }
+    out += static_cast<char>(n >> 16);
+    if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);
+    if (pad < 1) out += static_cast<char>(n & 0xff);
+  }
+  return out;
+}
+
+}  // namespace lynx::store::redis

@@ -1,0 +1,41 @@
+// The JSON the Redis store keeps, in DTM's format so that DTM and dtmd can read each other's
+// data: the json tags of DTM's TransGlobalStore / TransBranchStore / KVStore (dtmsvr/storage),
+// times as Go marshals time.Time (RFC 3339 in the local zone, fraction only when non-zero; we
+// keep milliseconds), []byte as standard base64, empty fields omitted where DTM's tags say
+// omitempty. Internal to the Redis store.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "store/store.h"
+
+namespace lynx::store::redis {
+
+// A zset score in unix seconds with the milliseconds as the fraction ("1700000000.123"): still
+// DTM's "unix seconds", but it keeps the contract's millisecond order. Exact decimal text, so
+// Redis parses it to the double nearest ms / 1000, which preserves the order of distinct ms.
+std::string Score(UnixMs ms);
+
+// A time as DTM's JSON carries it. 0 -> "" (the caller omits the field or writes null).
+std::string TimeText(UnixMs ms);
+
+// The objects WITHOUT their "id" member: ids are allocated inside the scripts, which prepend
+// `"id":<n>` to the text. Branches take the gid they are stored under.
+std::string EncodeGlobalBody(const TransGlobal& g);
+std::string EncodeBranchBody(const std::string& gid, const TransBranch& b);
+std::string EncodeKVBody(const KV& kv);
+
+// Accept what DTM or dtmd wrote (unknown members such as steps, payloads and the flattened
+// options are ignored; a global's options come from its "options" text, as DTM reads them).
+StatusOr<TransGlobal> DecodeGlobal(std::string_view json);
+StatusOr<TransBranch> DecodeBranch(std::string_view json);
+StatusOr<KV> DecodeKV(std::string_view json);
+
+std::string Base64Encode(std::string_view bytes);
+// nullopt-like failure: kInvalidArgument on malformed input.
+StatusOr<std::string> Base64Decode(std::string_view text);
+
+}  // namespace lynx::store::redis

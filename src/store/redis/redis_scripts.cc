@@ -1,0 +1,424 @@
+#include "store/redis/redis_scripts.h"
+
+#include <array>
+
+namespace lynx::store::redis {
+
+namespace {
+
+// Helpers shared by every script. Times arrive as ready-made RFC 3339 text and zset scores as
+// decimal text (both formatted in C++), so the scripts never do time arithmetic.
+constexpr const char* kPrelude = R"lua(
+local P = ARGV[1]
+local DATA_TTL = tonumber(ARGV[2])
+local FIN_TTL = tonumber(ARGV[3])
+local U, ALL, F, ID = P .. '_u', P .. '_all', P .. '_f', P .. '_id'
+
+local function gkey(gid) return P .. '_g_' .. gid end
+local function bkey(gid) return P .. '_b_' .. gid end
+local function skey(gid) return P .. '_s_' .. gid end
+local function kvkey(cat, k) return P .. '_kv_' .. cat .. '_' .. k end
+local function kvcat(cat) return P .. '_kvc_' .. cat end
+local function finished(s) return s == 'succeed' or s == 'failed' end
+local function text(v) if type(v) == 'string' then return v end return '' end
+
+-- cjson writes integers of 1e14 and above in exponent form (precision 14 at most), and so does
+-- Lua's tostring when a number is passed to redis.call: ids and versions always go through this.
+local function int(n) return string.format('%d', n) end
+
+-- Re-encodes a decoded DTM object. The top level is written here so its integers stay exact;
+-- cjson encodes the nested values (branch_headers, steps). An empty steps/payloads array would
+-- come back as {} from cjson, which Go cannot decode into a slice: dropped, as Go's omitempty
+-- does anyway.
+local function encode(t)
+  local parts = {}
+  for k, v in pairs(t) do
+    local value
+    if type(v) == 'number' and v == math.floor(v) and math.abs(v) < 2^53 then
+      value = int(v)
+    elseif not (type(v) == 'table' and next(v) == nil and (k == 'steps' or k == 'payloads')) then
+      value = cjson.encode(v)
+    end
+    if value then parts[#parts + 1] = cjson.encode(k) .. ':' .. value end
+  end
+  -- cjson escapes every '/' as '\/' (so a backslash before '/' is always that escape); Go does
+  -- not. Undone to keep the text as DTM would write it.
+  return (string.gsub('{' .. table.concat(parts, ',') .. '}', '\\/', '/'))
+end
+
+-- Bodies come from C++ without their id: "}" or ",<members>}".
+local function with_id(id, body) return '{"id":' .. int(id) .. body end
+
+-- omitempty: an empty string removes the member.
+local function put(t, k, v) if v == '' then t[k] = nil else t[k] = v end end
+-- create_time / update_time have no omitempty: no time is null.
+local function stamp(v) if v == '' then return cjson.null end return v end
+
+local function trans_keys(gid) return {gkey(gid), bkey(gid), skey(gid)} end
+local function expire(keys, secs)
+  for _, k in ipairs(keys) do
+    if secs > 0 then redis.call('EXPIRE', k, secs) else redis.call('PERSIST', k) end
+  end
+end
+
+-- After a write: an unfinished transaction gets DataExpire again on all three keys (DTM renews
+-- some of them per operation; renewing all makes them expire together). A finished one keeps
+-- its FinishedDataExpire countdown, which a branch list created just now must share.
+local function refresh(gid, status)
+  if not finished(status) then return expire(trans_keys(gid), DATA_TTL) end
+  local left = redis.call('PTTL', gkey(gid))
+  if left > 0 then redis.call('PEXPIRE', bkey(gid), left) end
+end
+
+-- A global written by DTM has id 0 and is in none of dtmd's own indexes: number and list it.
+local function adopt(gid, g)
+  if (tonumber(g.id) or 0) == 0 then
+    g.id = redis.call('INCR', ID)
+    redis.call('ZADD', ALL, int(g.id), gid)
+  end
+end
+
+-- The decoded global and its status, or nil when either key is missing (absent or expired).
+local function load(gid)
+  local raw = redis.call('GET', gkey(gid))
+  local st = redis.call('GET', skey(gid))
+  if raw == false or st == false then return nil, nil end
+  return cjson.decode(raw), st
+end
+
+local function save(gid, g)
+  local json = encode(g)
+  redis.call('SET', gkey(gid), json, 'KEEPTTL')
+  return json
+end
+)lua";
+
+// ARGV[4] gid, [5] status, [6] global body, [7] cron score, [8] finish ms (P_f score when the
+// transaction is stored finished), [9...] branch bodies. Returns the global's id; the branches
+// get the ids that follow it.
+constexpr const char* kSaveNew = R"lua(
+local gid, status = ARGV[4], ARGV[5]
+if redis.call('EXISTS', gkey(gid)) == 1 then return 'UNIQUE_CONFLICT' end
+local n = #ARGV - 8
+local id = redis.call('INCRBY', ID, n + 1) - n
+redis.call('SET', gkey(gid), with_id(id, ARGV[6]))
+redis.call('SET', skey(gid), status)
+-- A list can outlive its global (DTM renews only the list's TTL when it adds branches).
+redis.call('DEL', bkey(gid))
+for k = 1, n do redis.call('RPUSH', bkey(gid), with_id(id + k, ARGV[8 + k])) end
+redis.call('ZADD', ALL, int(id), gid)
+if finished(status) then
+  redis.call('ZREM', U, gid)
+  redis.call('ZADD', F, ARGV[8], gid)
+  expire(trans_keys(gid), FIN_TTL)
+else
+  redis.call('ZADD', U, ARGV[7], gid)
+  redis.call('ZREM', F, gid)
+  expire(trans_keys(gid), DATA_TTL)
+end
+return id
+)lua";
+
+// ARGV[4] gid, [5] expected status, [6] '1' append / '0' upsert, then 7 per row: branch_id,
+// op, body, status, update_time, finish_time, rollback_time ('' = none).
+// Append rejects a (branch_id, op) found anywhere in the list (DTM checks only the first new
+// row) before writing anything. Upsert replaces status and times of the row with that key.
+constexpr const char* kSaveBranches = R"lua(
+local gid, expected = ARGV[4], ARGV[5]
+if redis.call('GET', skey(gid)) ~= expected or redis.call('EXISTS', gkey(gid)) == 0 then
+  return 'NOT_FOUND'
+end
+local b = bkey(gid)
+local at = {}
+for i, raw in ipairs(redis.call('LRANGE', b, 0, -1)) do
+  local c = cjson.decode(raw)
+  at[text(c.branch_id) .. '\0' .. text(c.op)] = i - 1
+end
+if ARGV[6] == '1' then
+  for r = 7, #ARGV, 7 do
+    if at[ARGV[r] .. '\0' .. ARGV[r + 1]] ~= nil then return 'UNIQUE_CONFLICT' end
+  end
+end
+for r = 7, #ARGV, 7 do
+  local key = ARGV[r] .. '\0' .. ARGV[r + 1]
+  local i = at[key]
+  if i == nil then
+    at[key] = redis.call('RPUSH', b, with_id(redis.call('INCR', ID), ARGV[r + 2])) - 1
+  else
+    local c = cjson.decode(redis.call('LINDEX', b, i))
+    put(c, 'status', ARGV[r + 3])
+    c.update_time = stamp(ARGV[r + 4])
+    put(c, 'finish_time', ARGV[r + 5])
+    put(c, 'rollback_time', ARGV[r + 6])
+    redis.call('LSET', b, i, encode(c))
+  end
+end
+refresh(gid, expected)
+return 'OK'
+)lua";
+
+// ARGV[4] gid, [5] old status, [6] new status, [7] now (time text), [8] now ms, [9] '1' when
+// [10] is a rollback_reason to write, [11] '1' when [12] is a result to write.
+constexpr const char* kChangeStatus = R"lua(
+local gid, new, now = ARGV[4], ARGV[6], ARGV[7]
+local g, st = load(gid)
+if g == nil or st ~= ARGV[5] then return 'NOT_FOUND' end
+g.status = new
+g.update_time = stamp(now)
+if new == 'succeed' then put(g, 'finish_time', now) end
+if new == 'failed' then put(g, 'rollback_time', now) end
+if ARGV[9] == '1' then put(g, 'rollback_reason', ARGV[10]) end
+if ARGV[11] == '1' then put(g, 'result', ARGV[12]) end
+adopt(gid, g)
+save(gid, g)
+redis.call('SET', skey(gid), new, 'KEEPTTL')
+if finished(new) then
+  redis.call('ZREM', U, gid)
+  redis.call('ZADD', F, ARGV[8], gid)
+  expire(trans_keys(gid), FIN_TTL)
+else
+  refresh(gid, new)
+end
+return 'OK'
+)lua";
+
+// ARGV[4] gid, [5] expected status, [6] interval (s), [7] next_cron_time text, [8] its score,
+// [9] now text, [10] now ms.
+constexpr const char* kTouchCron = R"lua(
+local gid = ARGV[4]
+local g, st = load(gid)
+if g == nil or st ~= ARGV[5] then return 'NOT_FOUND' end
+local interval = tonumber(ARGV[6])
+if interval == 0 then g.next_cron_interval = nil else g.next_cron_interval = interval end
+g.next_cron_time = ARGV[7]
+g.update_time = stamp(ARGV[9])
+adopt(gid, g)
+save(gid, g)
+if finished(st) then
+  redis.call('ZADD', F, 'XX', ARGV[10], gid)  -- the purge age follows update_time
+else
+  redis.call('ZADD', U, ARGV[8], gid)
+  refresh(gid, st)
+end
+return 'OK'
+)lua";
+
+// ARGV[4] due bound (score, inclusive), [5] lease score, [6] owner, [7] now text, [8] lease
+// text. Leases the due gid with the smallest score; returns its JSON after the update.
+// Entries whose keys expired (or that are finished) are dropped on the way; 'RETRY' after many
+// of them keeps one call short (the caller calls again).
+constexpr const char* kLockOne = R"lua(
+for _ = 1, 100 do
+  local due = redis.call('ZRANGEBYSCORE', U, '-inf', ARGV[4], 'LIMIT', 0, 1)
+  if #due == 0 then return 'NOT_FOUND' end
+  local gid = due[1]
+  local g, st = load(gid)
+  if g == nil or finished(st) then
+    redis.call('ZREM', U, gid)
+  else
+    g.next_cron_time = ARGV[8]
+    put(g, 'owner', ARGV[6])
+    g.update_time = stamp(ARGV[7])
+    adopt(gid, g)
+    local json = save(gid, g)
+    redis.call('ZADD', U, ARGV[5], gid)
+    refresh(gid, st)
+    return json
+  end
+end
+return 'RETRY'
+)lua";
+
+// ARGV[4] bound (score, exclusive), [5] limit, [6] now text, [7] now score.
+// Returns {reset count, 1 when more than `limit` were due for a reset}.
+constexpr const char* kResetCron = R"lua(
+local limit = tonumber(ARGV[5])
+local due, stale, offset = {}, {}, 0
+while #due <= limit do
+  local batch = redis.call('ZRANGEBYSCORE', U, '(' .. ARGV[4], '+inf', 'LIMIT', offset,
+                           limit + 1 - #due)
+  if #batch == 0 then break end
+  offset = offset + #batch
+  for _, gid in ipairs(batch) do
+    local st = redis.call('GET', skey(gid))
+    if st == false or finished(st) or redis.call('EXISTS', gkey(gid)) == 0 then
+      stale[#stale + 1] = gid
+    else
+      due[#due + 1] = gid
+    end
+  end
+end
+for _, gid in ipairs(stale) do redis.call('ZREM', U, gid) end
+local n = math.min(#due, limit)
+for i = 1, n do
+  local gid = due[i]
+  local g, st = load(gid)
+  g.next_cron_time = ARGV[6]
+  g.update_time = ARGV[6]
+  adopt(gid, g)
+  save(gid, g)
+  redis.call('ZADD', U, ARGV[7], gid)
+  refresh(gid, st)
+end
+local more = 0
+if #due > limit then more = 1 end
+return {n, more}
+)lua";
+
+// ARGV[4] gid, [5] now text, [6] now score, [7] now ms. Unlike DTM (which rewrites only the
+// JSON), the schedule follows: the transaction is due at once.
+constexpr const char* kResetOne = R"lua(
+local gid = ARGV[4]
+local g, st = load(gid)
+if g == nil then return 'NOT_FOUND' end
+g.next_cron_time = ARGV[5]
+g.update_time = ARGV[5]
+adopt(gid, g)
+save(gid, g)
+if finished(st) then
+  redis.call('ZADD', F, 'XX', ARGV[7], gid)
+else
+  redis.call('ZADD', U, ARGV[6], gid)
+  refresh(gid, st)
+end
+return 'OK'
+)lua";
+
+// ARGV[4] cut-off ms (exclusive), [5] limit. Returns how many finished transactions it removed.
+// One whose keys had already expired still counts (its index entry is what is left of it), so a
+// batch of expired ones looks full and the caller keeps going.
+constexpr const char* kPurge = R"lua(
+local gids = redis.call('ZRANGEBYSCORE', F, '-inf', '(' .. ARGV[4], 'LIMIT', 0, ARGV[5])
+local n = 0
+for _, gid in ipairs(gids) do
+  redis.call('ZREM', F, gid)
+  local st = redis.call('GET', skey(gid))
+  if st == false or finished(st) then
+    redis.call('DEL', gkey(gid), bkey(gid), skey(gid))
+    redis.call('ZREM', ALL, gid)
+    redis.call('ZREM', U, gid)
+    n = n + 1
+  end
+end
+return n
+)lua";
+
+// ARGV[4...] gids seen in an index whose global was missing. Checked again here: the gid may
+// have been saved anew since.
+constexpr const char* kCleanGlobals = R"lua(
+local n = 0
+for i = 4, #ARGV do
+  local gid = ARGV[i]
+  if redis.call('EXISTS', gkey(gid)) == 0 then
+    redis.call('ZREM', ALL, gid)
+    redis.call('ZREM', F, gid)
+    redis.call('ZREM', U, gid)
+    n = n + 1
+  end
+end
+return n
+)lua";
+
+// ARGV[4] cat, [5] k, [6] body. Returns the new id.
+constexpr const char* kCreateKV = R"lua(
+local cat, k = ARGV[4], ARGV[5]
+if redis.call('EXISTS', kvkey(cat, k)) == 1 then return 'UNIQUE_CONFLICT' end
+local id = redis.call('INCR', ID)
+redis.call('SET', kvkey(cat, k), with_id(id, ARGV[6]))
+redis.call('ZADD', kvcat(cat), int(id), k)
+return id
+)lua";
+
+// ARGV[4] cat, [5] k, [6] expected version, [7] new v, [8] now text.
+// DTM's key does not delimit cat from k ("a_b"+"c" = "a"+"b_c"), so the stored cat and k are
+// compared too.
+constexpr const char* kUpdateKV = R"lua(
+local cat, k = ARGV[4], ARGV[5]
+local raw = redis.call('GET', kvkey(cat, k))
+if raw == false then return 'NOT_FOUND' end
+local kv = cjson.decode(raw)
+if kv.cat ~= cat or kv.k ~= k or tonumber(kv.version) ~= tonumber(ARGV[6]) then
+  return 'NOT_FOUND'
+end
+kv.v = ARGV[7]
+kv.version = kv.version + 1
+kv.update_time = stamp(ARGV[8])
+if (tonumber(kv.id) or 0) == 0 then kv.id = redis.call('INCR', ID) end  -- written by DTM
+redis.call('ZADD', kvcat(cat), 'NX', int(kv.id), k)
+redis.call('SET', kvkey(cat, k), encode(kv), 'KEEPTTL')
+return 'OK'
+)lua";
+
+// ARGV[4] cat, [5] k.
+constexpr const char* kDeleteKV = R"lua(
+local cat, k = ARGV[4], ARGV[5]
+local raw = redis.call('GET', kvkey(cat, k))
+if raw == false then return 'NOT_FOUND' end
+local kv = cjson.decode(raw)
+if kv.cat ~= cat or kv.k ~= k then return 'NOT_FOUND' end
+redis.call('DEL', kvkey(cat, k))
+redis.call('ZREM', kvcat(cat), k)
+return 'OK'
+)lua";
+
+// ARGV[4] cat, [5...] keys listed in the category index whose entry was missing.
+constexpr const char* kCleanKV = R"lua(
+local cat = ARGV[4]
+local n = 0
+for i = 5, #ARGV do
+  if redis.call('EXISTS', kvkey(cat, ARGV[i])) == 0 then
+    redis.call('ZREM', kvcat(cat), ARGV[i])
+    n = n + 1
+  end
+end
+return n
+)lua";
+
+// ARGV[4...] full names of P_kv_* keys. Numbers the entries DTM wrote (id 0) and lists every
+// entry in its category index. Returns how many it listed anew.
+constexpr const char* kAdoptKV = R"lua(
+local n = 0
+for i = 4, #ARGV do
+  local raw = redis.call('GET', ARGV[i])
+  if raw ~= false then
+    local ok, kv = pcall(cjson.decode, raw)
+    if ok and type(kv) == 'table' and type(kv.cat) == 'string' and type(kv.k) == 'string'
+        and kvkey(kv.cat, kv.k) == ARGV[i] then
+      if (tonumber(kv.id) or 0) == 0 then
+        kv.id = redis.call('INCR', ID)
+        redis.call('SET', ARGV[i], encode(kv), 'KEEPTTL')
+      end
+      n = n + redis.call('ZADD', kvcat(kv.cat), 'NX', int(kv.id), kv.k)
+    end
+  end
+end
+return n
+)lua";
+
+ScriptSource Make(const char* name, const char* body) {
+  return ScriptSource{name, std::string("-- dtmd ") + name + "\n" + kPrelude + body};
+}
+
+}  // namespace
+
+const ScriptSource& Script(ScriptId id) {
+  static const std::array<ScriptSource, static_cast<size_t>(ScriptId::kCount)> scripts = {
+      Make("MaySaveNewTrans", kSaveNew),
+      Make("LockGlobalSaveBranches", kSaveBranches),
+      Make("ChangeGlobalStatus", kChangeStatus),
+      Make("TouchCronTime", kTouchCron),
+      Make("LockOneGlobalTrans", kLockOne),
+      Make("ResetCronTime", kResetCron),
+      Make("ResetTransGlobalCronTime", kResetOne),
+      Make("PurgeFinished", kPurge),
+      Make("CleanGlobals", kCleanGlobals),
+      Make("CreateKV", kCreateKV),
+      Make("UpdateKV", kUpdateKV),
+      Make("DeleteKV", kDeleteKV),
+      Make("CleanKV", kCleanKV),
+      Make("AdoptKV", kAdoptKV),
+  };
+  return scripts[static_cast<size_t>(id)];
+}
+
+}  // namespace lynx::store::redis

@@ -1,0 +1,613 @@
+#include "store/redis/redis_store.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <limits>
+#include <set>
+#include <utility>
+
+#include "common/time_format.h"
+#include "store/redis/redis_codec.h"
+#include "store/redis/redis_conn.h"
+#include "store/redis/redis_scripts.h"
+
+namespace lynx::store {
+
+using redis::RedisConn;
+using redis::RedisPool;
+using redis::Reply;
+using redis::ScriptId;
+
+// What a script returned: a string (a sentinel or JSON), an integer, or an array of integers.
+struct RedisStore::Result {
+  std::string str;
+  int64_t integer = 0;
+  std::vector<int64_t> integers;
+  bool is_string = false;
+
+  bool Is(const char* sentinel) const { return is_string && str == sentinel; }
+};
+
+namespace {
+
+constexpr const char* kNotFound = "NOT_FOUND";
+constexpr const char* kUniqueConflict = "UNIQUE_CONFLICT";
+// Keys read per MGET / index page while scanning.
+constexpr int64_t kBatch = 200;
+
+// Error replies that mean "try again later" (replica promotion, loading, a long script).
+bool TransientError(const std::string& e) {
+  for (const char* prefix :
+       {"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "READONLY", "CLUSTERDOWN", "OOM"}) {
+    if (e.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
+Status ReplyError(const std::string& what, const std::string& error) {
+  std::string text = "redis store: " + what + ": " + error;
+  return TransientError(error) ? Status::Unavailable(std::move(text))
+                               : Status::Internal(std::move(text));
+}
+
+// Runs one command on `c`; an error reply becomes a Status.
+StatusOr<Reply> Call(RedisConn& c, const std::vector<std::string>& argv) {
+  bool sent = false;
+  auto r = c.Command(argv, &sent);
+  if (!r.ok()) return r.status();
+  if ((*r)->type == REDIS_REPLY_ERROR) return ReplyError(argv[0], redis::ErrorText(**r));
+  return r;
+}
+
+// Runs fn(conn) on a pooled connection. A read whose connection broke (server restart, CLIENT
+// KILL) runs once more on a fresh one: reads are idempotent.
+template <class F>
+Status Read(RedisPool& pool, F&& fn) {
+  for (int attempt = 0;; ++attempt) {
+    auto conn = pool.Acquire();
+    if (!conn.ok()) return conn.status();
+    Status st = fn(**conn);
+    if (st.ok() || attempt > 0 || !(*conn)->Broken()) return st;
+  }
+}
+
+std::string Str(const redisReply* r) {
+  return r->str == nullptr ? std::string() : std::string(r->str, r->len);
+}
+
+// Zset scores come back as text ("12" or "1.7e9"); ids are whole numbers.
+int64_t ScoreInt(const redisReply* r) {
+  return static_cast<int64_t>(std::strtod(Str(r).c_str(), nullptr));
+}
+
+Status ParseCursor(const std::string& position, int64_t* id) {
+  const char* end = position.data() + position.size();
+  auto [ptr, ec] = std::from_chars(position.data(), end, *id);
+  if (ec != std::errc() || ptr != end) {
+    return Status::InvalidArgument("invalid position: '" + position + "'");
+  }
+  return Status::Ok();
+}
+
+bool Matches(const TransGlobal& g, const ScanCondition& cond) {
+  if (!cond.status.empty() && g.status != cond.status) return false;
+  if (!cond.trans_type.empty() && g.trans_type != cond.trans_type) return false;
+  bool timed = cond.create_time_start != 0 || cond.create_time_end != 0;
+  if (timed && g.create_time == 0) return false;
+  if (cond.create_time_start != 0 && g.create_time < cond.create_time_start) return false;
+  if (cond.create_time_end != 0 && g.create_time > cond.create_time_end) return false;
+  return true;
+}
+
+bool HasDuplicateKey(const std::vector<TransBranch>& rows) {
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const auto& r : rows) {
+    if (!seen.emplace(r.branch_id, r.op).second) return true;
+  }
+  return false;
+}
+
+Status NoTrans(const std::string& gid, const std::string& status) {
+  return Status::NotFound("no trans with gid: " + gid + " status: " + status);
+}
+
+// SCAN MATCH treats * ? [ ] \ specially; a prefix is matched literally.
+std::string GlobEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// SCANs keys matching `pattern`, calling fn(keys) per non-empty page.
+template <class F>
+Status ScanKeys(RedisPool& pool, const std::string& pattern, F&& fn) {
+  std::string cursor = "0";
+  do {
+    std::vector<std::string> keys;
+    Status st = Read(pool, [&](RedisConn& c) -> Status {
+      auto r = Call(c, {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+      if (!r.ok()) return r.status();
+      const redisReply* reply = r->get();
+      if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+        return Status::Internal("redis store: unexpected SCAN reply");
+      }
+      cursor = Str(reply->element[0]);
+      keys.clear();
+      for (size_t i = 0; i < reply->element[1]->elements; ++i) {
+        keys.push_back(Str(reply->element[1]->element[i]));
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    if (!keys.empty()) {
+      if (Status fst = fn(keys); !fst.ok()) return fst;
+    }
+  } while (cursor != "0");
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<RedisStore>> RedisStore::Open(const RedisOptions& o) {
+  if (o.host.find(',') != std::string::npos) {
+    return Status::InvalidArgument("config key Store.Host: '" + o.host +
+                                   "': Redis Cluster host lists are not supported by dtmd");
+  }
+  if (o.data_expire_s < 0 || o.finished_data_expire_s < 0) {
+    return Status::InvalidArgument("redis store: expiry times must not be negative");
+  }
+  redis::ConnOptions conn;
+  conn.host = o.host;
+  conn.port = static_cast<int>(o.port != 0 ? o.port : 6379);
+  conn.user = o.user;
+  conn.password = o.password;
+  conn.client_name = o.client_name;
+  conn.connect_timeout_ms = o.connect_timeout_ms;
+  conn.io_timeout_ms = o.io_timeout_ms;
+  std::unique_ptr<RedisStore> store(new RedisStore());
+  store->options_ = o;
+  store->pool_ = std::make_unique<RedisPool>(
+      conn, static_cast<size_t>(std::clamp<int64_t>(o.max_conns, 1, o.kMaxConnections)));
+  if (Status st = store->Ping(); !st.ok()) return st;
+  if (Status st = store->LoadScripts(/*keep_shas=*/true); !st.ok()) return st;
+  // The first dtmd to see this prefix indexes the KV entries (topics) DTM left in it.
+  bool indexed = false;
+  Status st = Read(*store->pool_, [&](RedisConn& c) -> Status {
+    auto r = Call(c, {"EXISTS", o.prefix + "_layout"});
+    if (!r.ok()) return r.status();
+    indexed = (*r)->integer == 1;
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  if (!indexed) {
+    if (Status populated = store->PopulateSchema(); !populated.ok()) return populated;
+  }
+  return store;
+}
+
+RedisStore::~RedisStore() = default;
+
+std::string RedisStore::Key(const std::string& kind, const std::string& name) const {
+  return options_.prefix + "_" + kind + "_" + name;
+}
+
+Status RedisStore::Ping() {
+  return Read(*pool_, [](RedisConn& c) { return Call(c, {"PING"}).status(); });
+}
+
+Status RedisStore::LoadScripts(bool keep_shas) {
+  std::vector<std::string> shas;
+  Status st = Read(*pool_, [&](RedisConn& c) -> Status {
+    shas.clear();
+    for (size_t i = 0; i < static_cast<size_t>(ScriptId::kCount); ++i) {
+      auto r = Call(c, {"SCRIPT", "LOAD", redis::Script(static_cast<ScriptId>(i)).text});
+      if (!r.ok()) return r.status();
+      shas.push_back(Str(r->get()));
+    }
+    return Status::Ok();
+  });
+  if (st.ok() && keep_shas) shas_ = std::move(shas);
+  return st;
+}
+
+Status RedisStore::PopulateSchema() {
+  if (Status st = LoadScripts(/*keep_shas=*/false); !st.ok()) return st;
+  if (Status st = AdoptDtmKV(); !st.ok()) return st;
+  return Read(*pool_, [&](RedisConn& c) {
+    return Call(c, {"SET", options_.prefix + "_layout", "1"}).status();
+  });
+}
+
+Status RedisStore::AdoptDtmKV() {
+  return ScanKeys(*pool_, GlobEscape(options_.prefix) + "_kv_*",
+                  [&](const std::vector<std::string>& keys) {
+                    return Run(ScriptId::kAdoptKV, keys[0], keys).status();
+                  });
+}
+
+Status RedisStore::DropAll() {
+  return ScanKeys(*pool_, GlobEscape(options_.prefix) + "_*",
+                  [&](const std::vector<std::string>& keys) {
+                    return Read(*pool_, [&](RedisConn& c) {
+                      std::vector<std::string> argv{"DEL"};
+                      argv.insert(argv.end(), keys.begin(), keys.end());
+                      return Call(c, argv).status();
+                    });
+                  });
+}
+
+StatusOr<RedisStore::Result> RedisStore::Run(ScriptId id, const std::string& key,
+                                             std::vector<std::string> args) {
+  const redis::ScriptSource& script = redis::Script(id);
+  std::vector<std::string> argv{"EVALSHA",
+                                shas_[static_cast<size_t>(id)],
+                                "1",
+                                key,
+                                options_.prefix,
+                                std::to_string(options_.data_expire_s),
+                                std::to_string(options_.finished_data_expire_s)};
+  argv.insert(argv.end(), std::make_move_iterator(args.begin()),
+              std::make_move_iterator(args.end()));
+  Reply reply;
+  // A write is sent again only when the first attempt failed before the server had the whole
+  // command; once sent, its outcome is unknown and the caller gets kUnavailable.
+  for (int attempt = 0; reply == nullptr; ++attempt) {
+    auto conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    bool sent = false;
+    auto r = (*conn)->Command(argv, &sent);
+    if (r.ok() && redis::ErrorText(**r).rfind("NOSCRIPT", 0) == 0) {
+      // The server restarted or flushed its script cache: EVAL loads the script again.
+      argv[0] = "EVAL";
+      argv[1] = script.text;
+      r = (*conn)->Command(argv, &sent);
+    }
+    if (!r.ok()) {
+      if (sent || attempt > 0) return r.status();
+      continue;
+    }
+    reply = std::move(*r);
+  }
+  Result out;
+  switch (reply->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+      out.is_string = true;
+      out.str = Str(reply.get());
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.integer = reply->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      for (size_t i = 0; i < reply->elements; ++i)
+        out.integers.push_back(reply->element[i]->integer);
+      break;
+    case REDIS_REPLY_ERROR:
+      return ReplyError(script.name, redis::ErrorText(*reply));
+    default:
+      break;
+  }
+  return out;
+}
+
+void RedisStore::CleanGlobals(const std::vector<std::string>& gids) {
+  if (gids.empty()) return;
+  // Best effort: an entry left behind is skipped again by the next reader.
+  (void)Run(ScriptId::kCleanGlobals, options_.prefix + "_all", gids);
+}
+
+void RedisStore::CleanKV(const std::string& cat, const std::vector<std::string>& keys) {
+  if (keys.empty()) return;
+  std::vector<std::string> args{cat};
+  args.insert(args.end(), keys.begin(), keys.end());
+  (void)Run(ScriptId::kCleanKV, Key("kvc", cat), std::move(args));
+}
+
+StatusOr<std::optional<TransGlobal>> RedisStore::FindGlobal(const std::string& gid) {
+  std::optional<TransGlobal> out;
+  Status st = Read(*pool_, [&](RedisConn& c) -> Status {
+    auto r = Call(c, {"GET", Key("g", gid)});
+    if (!r.ok()) return r.status();
+    out.reset();
+    if ((*r)->type != REDIS_REPLY_STRING) return Status::Ok();
+    auto g = redis::DecodeGlobal(Str(r->get()));
+    if (!g.ok()) return g.status();
+    out = std::move(*g);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status RedisStore::ScanGlobals(std::string* position, int64_t limit, const ScanCondition& cond,
+                               std::vector<TransGlobal>* out) {
+  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
+  int64_t before = std::numeric_limits<int64_t>::max();
+  if (!position->empty()) {
+    if (Status st = ParseCursor(*position, &before); !st.ok()) return st;
+  }
+  out->clear();
+  std::vector<std::string> stale;
+  // Walks P_all downwards from the cursor a page at a time, filtering here (the JSON holds the
+  // filtered fields), until `limit` rows matched or the index ends.
+  std::string upper = position->empty() ? "+inf" : "(" + std::to_string(before);
+  bool more = true;
+  while (more && static_cast<int64_t>(out->size()) < limit) {
+    std::vector<std::pair<std::string, int64_t>> page;  // gid, id
+    std::vector<std::optional<std::string>> values;
+    Status st = Read(*pool_, [&](RedisConn& c) -> Status {
+      auto r = Call(c, {"ZREVRANGEBYSCORE", options_.prefix + "_all", upper, "-inf", "WITHSCORES",
+                        "LIMIT", "0", std::to_string(kBatch)});
+      if (!r.ok()) return r.status();
+      page.clear();
+      for (size_t i = 0; i + 1 < (*r)->elements; i += 2) {
+        page.emplace_back(Str((*r)->element[i]), ScoreInt((*r)->element[i + 1]));
+      }
+      values.clear();
+      if (page.empty()) return Status::Ok();
+      std::vector<std::string> mget{"MGET"};
+      for (const auto& [gid, id] : page) mget.push_back(Key("g", gid));
+      auto v = Call(c, mget);
+      if (!v.ok()) return v.status();
+      for (size_t i = 0; i < (*v)->elements; ++i) {
+        const redisReply* e = (*v)->element[i];
+        values.push_back(e->type == REDIS_REPLY_STRING ? std::optional(Str(e)) : std::nullopt);
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    more = static_cast<int64_t>(page.size()) == kBatch;
+    for (size_t i = 0; i < page.size() && static_cast<int64_t>(out->size()) < limit; ++i) {
+      upper = "(" + std::to_string(page[i].second);
+      if (i >= values.size() || !values[i]) {
+        stale.push_back(page[i].first);
+        continue;
+      }
+      auto g = redis::DecodeGlobal(*values[i]);
+      if (!g.ok()) return g.status();
+      if (Matches(*g, cond)) out->push_back(std::move(*g));
+    }
+  }
+  CleanGlobals(stale);
+  *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
+  return Status::Ok();
+}
+
+StatusOr<std::vector<TransBranch>> RedisStore::FindBranches(const std::string& gid) {
+  std::vector<TransBranch> out;
+  Status st = Read(*pool_, [&](RedisConn& c) -> Status {
+    auto r = Call(c, {"LRANGE", Key("b", gid), "0", "-1"});
+    if (!r.ok()) return r.status();
+    out.clear();
+    for (size_t i = 0; i < (*r)->elements; ++i) {
+      auto b = redis::DecodeBranch(Str((*r)->element[i]));
+      if (!b.ok()) return b.status();
+      out.push_back(std::move(*b));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status RedisStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>& branches) {
+  if (HasDuplicateKey(branches)) {
+    return Status::UniqueConflict("duplicate branch in new trans " + global.gid);
+  }
+  std::vector<std::string> args{global.gid, global.status, redis::EncodeGlobalBody(global),
+                                redis::Score(global.next_cron_time),
+                                std::to_string(global.update_time)};
+  for (const auto& b : branches) args.push_back(redis::EncodeBranchBody(global.gid, b));
+  auto r = Run(ScriptId::kSaveNew, Key("g", global.gid), std::move(args));
+  if (!r.ok()) return r.status();
+  if (r->Is(kUniqueConflict)) return Status::UniqueConflict("gid exists: " + global.gid);
+  global.id = r->integer;
+  for (size_t i = 0; i < branches.size(); ++i) {
+    branches[i].id = r->integer + 1 + static_cast<int64_t>(i);
+  }
+  return Status::Ok();
+}
+
+Status RedisStore::LockGlobalSaveBranches(const std::string& gid,
+                                          const std::string& expected_status,
+                                          const std::vector<TransBranch>& rows, bool append) {
+  // Appending two rows with one key conflicts; upserting them is fine (the later one wins).
+  if (append && HasDuplicateKey(rows)) {
+    return Status::UniqueConflict("duplicate branch for " + gid);
+  }
+  std::vector<std::string> args{gid, expected_status, append ? "1" : "0"};
+  for (const auto& row : rows) {
+    args.push_back(row.branch_id);
+    args.push_back(row.op);
+    args.push_back(redis::EncodeBranchBody(gid, row));
+    args.push_back(row.status);
+    args.push_back(redis::TimeText(row.update_time));
+    args.push_back(redis::TimeText(row.finish_time));
+    args.push_back(redis::TimeText(row.rollback_time));
+  }
+  auto r = Run(ScriptId::kSaveBranches, Key("b", gid), std::move(args));
+  if (!r.ok()) return r.status();
+  if (r->Is(kNotFound)) return NoTrans(gid, expected_status);
+  if (r->Is(kUniqueConflict)) return Status::UniqueConflict("branch exists for " + gid);
+  return Status::Ok();
+}
+
+Status RedisStore::ChangeGlobalStatus(const std::string& gid, const std::string& old_status,
+                                      const StatusChange& change) {
+  auto r = Run(
+      ScriptId::kChangeStatus, Key("g", gid),
+      {gid, old_status, change.new_status, redis::TimeText(change.now), std::to_string(change.now),
+       change.rollback_reason ? "1" : "0", change.rollback_reason.value_or(""),
+       change.result ? "1" : "0", change.result.value_or("")});
+  if (!r.ok()) return r.status();
+  return r->Is(kNotFound) ? NoTrans(gid, old_status) : Status::Ok();
+}
+
+Status RedisStore::TouchCronTime(const std::string& gid, const std::string& expected_status,
+                                 int64_t interval_s, UnixMs next_cron_time, UnixMs now) {
+  auto r = Run(ScriptId::kTouchCron, Key("g", gid),
+               {gid, expected_status, std::to_string(interval_s), FormatRfc3339(next_cron_time),
+                redis::Score(next_cron_time), redis::TimeText(now), std::to_string(now)});
+  if (!r.ok()) return r.status();
+  return r->Is(kNotFound) ? NoTrans(gid, expected_status) : Status::Ok();
+}
+
+StatusOr<std::optional<TransGlobal>> RedisStore::LockOneGlobalTrans(UnixMs now,
+                                                                    int64_t expire_in_ms,
+                                                                    int64_t lease_s,
+                                                                    const std::string& owner) {
+  const UnixMs leased_until = now + lease_s * 1000;
+  while (true) {
+    auto r = Run(ScriptId::kLockOne, options_.prefix + "_u",
+                 {redis::Score(now + expire_in_ms), redis::Score(leased_until), owner,
+                  redis::TimeText(now), FormatRfc3339(leased_until)});
+    if (!r.ok()) return r.status();
+    if (r->Is(kNotFound)) return std::optional<TransGlobal>();
+    if (r->Is("RETRY")) continue;  // the script dropped a run of expired entries
+    auto g = redis::DecodeGlobal(r->str);
+    if (!g.ok()) return g.status();
+    return std::optional<TransGlobal>(std::move(*g));
+  }
+}
+
+StatusOr<ResetCronResult> RedisStore::ResetCronTime(UnixMs now, int64_t after_ms, int64_t limit) {
+  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
+  auto r = Run(
+      ScriptId::kResetCron, options_.prefix + "_u",
+      {redis::Score(now + after_ms), std::to_string(limit), FormatRfc3339(now), redis::Score(now)});
+  if (!r.ok()) return r.status();
+  if (r->integers.size() != 2)
+    return Status::Internal("redis store: unexpected ResetCronTime reply");
+  ResetCronResult out;
+  out.succeed_count = r->integers[0];
+  out.has_remaining = r->integers[1] != 0;
+  return out;
+}
+
+Status RedisStore::ResetTransGlobalCronTime(const std::string& gid, UnixMs now) {
+  auto r = Run(ScriptId::kResetOne, Key("g", gid),
+               {gid, FormatRfc3339(now), redis::Score(now), std::to_string(now)});
+  if (!r.ok()) return r.status();
+  return r->Is(kNotFound) ? Status::NotFound("no trans with gid: " + gid) : Status::Ok();
+}
+
+Status RedisStore::ScanKV(const std::string& cat, std::string* position, int64_t limit,
+                          std::vector<KV>* out) {
+  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
+  int64_t after = 0;
+  if (!position->empty()) {
+    if (Status st = ParseCursor(*position, &after); !st.ok()) return st;
+  }
+  out->clear();
+  std::vector<std::string> stale;
+  std::string lower = "(" + std::to_string(after);
+  bool more = true;
+  while (more && static_cast<int64_t>(out->size()) < limit) {
+    std::vector<std::pair<std::string, int64_t>> page;  // key, id
+    std::vector<std::optional<std::string>> values;
+    Status st = Read(*pool_, [&](RedisConn& c) -> Status {
+      auto r = Call(c, {"ZRANGEBYSCORE", Key("kvc", cat), lower, "+inf", "WITHSCORES", "LIMIT", "0",
+                        std::to_string(kBatch)});
+      if (!r.ok()) return r.status();
+      page.clear();
+      for (size_t i = 0; i + 1 < (*r)->elements; i += 2) {
+        page.emplace_back(Str((*r)->element[i]), ScoreInt((*r)->element[i + 1]));
+      }
+      values.clear();
+      if (page.empty()) return Status::Ok();
+      std::vector<std::string> mget{"MGET"};
+      for (const auto& [k, id] : page) mget.push_back(Key("kv", cat) + "_" + k);
+      auto v = Call(c, mget);
+      if (!v.ok()) return v.status();
+      for (size_t i = 0; i < (*v)->elements; ++i) {
+        const redisReply* e = (*v)->element[i];
+        values.push_back(e->type == REDIS_REPLY_STRING ? std::optional(Str(e)) : std::nullopt);
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    more = static_cast<int64_t>(page.size()) == kBatch;
+    for (size_t i = 0; i < page.size() && static_cast<int64_t>(out->size()) < limit; ++i) {
+      lower = "(" + std::to_string(page[i].second);
+      if (i >= values.size() || !values[i]) {
+        stale.push_back(page[i].first);
+        continue;
+      }
+      auto kv = redis::DecodeKV(*values[i]);
+      if (!kv.ok()) return kv.status();
+      if (kv->cat == cat && kv->k == page[i].first) out->push_back(std::move(*kv));
+    }
+  }
+  CleanKV(cat, stale);
+  *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
+  return Status::Ok();
+}
+
+StatusOr<std::vector<KV>> RedisStore::FindKV(const std::string& cat, const std::string& key) {
+  if (key.empty()) {
+    // Every entry of the category, in id order: the scan without a page size.
+    std::vector<KV> out;
+    std::string position;
+    do {
+      std::vector<KV> page;
+      if (Status st = ScanKV(cat, &position, kBatch, &page); !st.ok()) return st;
+      out.insert(out.end(), std::make_move_iterator(page.begin()),
+                 std::make_move_iterator(page.end()));
+    } while (!position.empty());
+    return out;
+  }
+  std::vector<KV> out;
+  Status st = Read(*pool_, [&](RedisConn& c) -> Status {
+    auto r = Call(c, {"GET", Key("kv", cat) + "_" + key});
+    if (!r.ok()) return r.status();
+    out.clear();
+    if ((*r)->type != REDIS_REPLY_STRING) return Status::Ok();
+    auto kv = redis::DecodeKV(Str(r->get()));
+    if (!kv.ok()) return kv.status();
+    // DTM's key does not delimit cat from k: the entry may belong to another (cat, k).
+    if (kv->cat == cat && kv->k == key) out.push_back(std::move(*kv));
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status RedisStore::CreateKV(const std::string& cat, const std::string& k, const std::string& v,
+                            UnixMs now) {
+  KV kv{0, cat, k, v, 1, now, now};
+  auto r = Run(ScriptId::kCreateKV, Key("kv", cat) + "_" + k, {cat, k, redis::EncodeKVBody(kv)});
+  if (!r.ok()) return r.status();
+  return r->Is(kUniqueConflict) ? Status::UniqueConflict("kv exists: " + cat + "/" + k)
+                                : Status::Ok();
+}
+
+Status RedisStore::UpdateKV(KV& kv, UnixMs now) {
+  auto r = Run(ScriptId::kUpdateKV, Key("kv", kv.cat) + "_" + kv.k,
+               {kv.cat, kv.k, std::to_string(kv.version), kv.v, redis::TimeText(now)});
+  if (!r.ok()) return r.status();
+  if (r->Is(kNotFound)) {
+    return Status::NotFound("kv " + kv.cat + "/" + kv.k + " absent or version mismatch");
+  }
+  ++kv.version;
+  return Status::Ok();
+}
+
+Status RedisStore::DeleteKV(const std::string& cat, const std::string& k) {
+  auto r = Run(ScriptId::kDeleteKV, Key("kv", cat) + "_" + k, {cat, k});
+  if (!r.ok()) return r.status();
+  return r->Is(kNotFound) ? Status::NotFound("kv " + cat + "/" + k) : Status::Ok();
+}
+
+StatusOr<int64_t> RedisStore::PurgeFinished(UnixMs before, int64_t limit) {
+  if (limit <= 0) return int64_t{0};
+  auto r = Run(ScriptId::kPurge, options_.prefix + "_f",
+               {std::to_string(before), std::to_string(limit)});
+  if (!r.ok()) return r.status();
+  return r->integer;
+}
+
+}  // namespace lynx::store
