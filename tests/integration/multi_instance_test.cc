@@ -175,7 +175,7 @@ TEST_P(MultiInstanceTest, KillOneInstanceUnderLoad) {
   EXPECT_EQ(dtm_[2].Status(acked.begin()->first), kSucceed);
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, MultiInstanceTest, testing::Values("postgres", "mysql"),
+INSTANTIATE_TEST_SUITE_P(Stores, MultiInstanceTest, testing::Values("postgres", "mysql", "redis"),
                          [](const testing::TestParamInfo<std::string>& info) {
                            return info.param;
                          });
