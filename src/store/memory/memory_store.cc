@@ -1,5 +1,7 @@
 #include "store/memory/memory_store.h"
 
+#include "store/store_util.h"
+
 #include <charconv>
 #include <limits>
 #include <set>
@@ -10,15 +12,6 @@ namespace {
 
 // Cursors are the decimal id of the last returned row, like the SQL backends, so that a cursor
 // handed out by one backend means the same thing to the other.
-Status ParseCursor(const std::string& position, int64_t* id) {
-  const char* end = position.data() + position.size();
-  auto [ptr, ec] = std::from_chars(position.data(), end, *id);
-  if (ec != std::errc() || ptr != end) {
-    return Status::InvalidArgument("invalid position: '" + position + "'");
-  }
-  return Status::Ok();
-}
-
 bool Matches(const TransGlobal& g, const ScanCondition& cond) {
   if (!cond.status.empty() && g.status != cond.status) return false;
   if (!cond.trans_type.empty() && g.trans_type != cond.trans_type) return false;
@@ -42,10 +35,6 @@ bool HasDuplicateKey(const std::vector<TransBranch>& rows) {
     if (!seen.emplace(r.branch_id, r.op).second) return true;
   }
   return false;
-}
-
-Status NoTrans(const std::string& gid, const std::string& status) {
-  return Status::NotFound("no trans with gid: " + gid + " status: " + status);
 }
 
 }  // namespace
@@ -74,7 +63,7 @@ Status MemoryStore::ScanGlobals(std::string* position, int64_t limit, const Scan
   if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t before = std::numeric_limits<int64_t>::max();
   if (!position->empty()) {
-    if (Status st = ParseCursor(*position, &before); !st.ok()) return st;
+    if (Status st = ParseIdCursor(*position, &before); !st.ok()) return st;
   }
   out->clear();
   std::lock_guard lock(mu_);
@@ -231,7 +220,7 @@ Status MemoryStore::ScanKV(const std::string& cat, std::string* position, int64_
   if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t after = 0;
   if (!position->empty()) {
-    if (Status st = ParseCursor(*position, &after); !st.ok()) return st;
+    if (Status st = ParseIdCursor(*position, &after); !st.ok()) return st;
   }
   out->clear();
   std::lock_guard lock(mu_);

@@ -72,6 +72,8 @@ class MyResult {
   bool IsNull(int row, int col) const { return Cell(row, col).null; }
   // Text and blob columns as bytes, integers in decimal; NULL reads as "".
   std::string Text(int row, int col) const;
+  // Raw bytes (BLOB columns come back unchanged); NULL reads as "".
+  std::string Bytes(int row, int col) const { return Text(row, col); }
   int64_t Int(int row, int col) const { return Cell(row, col).i; }  // NULL reads as 0
   UnixMs Time(int row, int col) const { return Cell(row, col).i; }  // NULL reads as 0
 

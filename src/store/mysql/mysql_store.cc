@@ -1,5 +1,8 @@
 #include "store/mysql/mysql_store.h"
 
+#include "store/sql_rows.h"
+#include "store/store_util.h"
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -18,84 +21,17 @@ using my::MyResult;
 
 namespace {
 
+TransGlobal ReadGlobal(const MyResult& r, int i) { return sql::ReadGlobal(r, i); }
+MyParams GlobalParams(const TransGlobal& g) { return sql::GlobalParams<MyParams>(g); }
+TransBranch ReadBranch(const MyResult& r, int i) { return sql::ReadBranch(r, i); }
+MyParams BranchParams(const std::string& gid, const TransBranch& b) {
+  return sql::BranchParams<MyParams>(gid, b);
+}
+KV ReadKV(const MyResult& r, int i) { return sql::ReadKV(r, i); }
+
 constexpr unsigned int kErDupKeyName = 1061;
 // Rows per IN list of the purge and reset statements (a batch larger than this is split).
 constexpr size_t kInListChunk = 500;
-
-TransGlobal ReadGlobal(const MyResult& r, int i) {
-  TransGlobal g;
-  g.id = r.Int(i, 0);
-  g.gid = r.Text(i, 1);
-  g.trans_type = r.Text(i, 2);
-  g.status = r.Text(i, 3);
-  g.query_prepared = r.Text(i, 4);
-  g.protocol = r.Text(i, 5);
-  g.create_time = r.Time(i, 6);
-  g.update_time = r.Time(i, 7);
-  g.finish_time = r.Time(i, 8);
-  g.rollback_time = r.Time(i, 9);
-  g.options = r.Text(i, 10);
-  g.custom_data = r.Text(i, 11);
-  g.next_cron_interval = r.Int(i, 12);
-  g.next_cron_time = r.Time(i, 13);
-  g.owner = r.Text(i, 14);
-  g.ext_data = r.Text(i, 15);
-  g.result = r.Text(i, 16);
-  g.rollback_reason = r.Text(i, 17);
-  return g;
-}
-
-MyParams GlobalParams(const TransGlobal& g) {
-  MyParams p;
-  p.Text(g.gid).Text(g.trans_type).Text(g.status).Text(g.query_prepared).Text(g.protocol);
-  p.Time(g.create_time).Time(g.update_time).Time(g.finish_time).Time(g.rollback_time);
-  p.Text(g.options).Text(g.custom_data).Int(g.next_cron_interval);
-  p.Time(g.next_cron_time, /*zero_is_null=*/false);
-  p.Text(g.owner).Text(g.ext_data).Text(g.result).Text(g.rollback_reason);
-  return p;
-}
-
-TransBranch ReadBranch(const MyResult& r, int i) {
-  TransBranch b;
-  b.id = r.Int(i, 0);
-  b.gid = r.Text(i, 1);
-  b.url = r.Text(i, 2);
-  b.bin_data = r.Text(i, 3);
-  b.branch_id = r.Text(i, 4);
-  b.op = r.Text(i, 5);
-  b.status = r.Text(i, 6);
-  b.create_time = r.Time(i, 7);
-  b.update_time = r.Time(i, 8);
-  b.finish_time = r.Time(i, 9);
-  b.rollback_time = r.Time(i, 10);
-  return b;
-}
-
-MyParams BranchParams(const std::string& gid, const TransBranch& b) {
-  MyParams p;
-  p.Text(gid).Text(b.url).Bytes(b.bin_data).Text(b.branch_id).Text(b.op).Text(b.status);
-  p.Time(b.create_time).Time(b.update_time).Time(b.finish_time).Time(b.rollback_time);
-  return p;
-}
-
-KV ReadKV(const MyResult& r, int i) {
-  return KV{r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3),
-            r.Int(i, 4), r.Time(i, 5), r.Time(i, 6)};
-}
-
-// Cursors are the decimal id of the last returned row (as in DTM's SQL stores).
-Status ParseCursor(const std::string& position, int64_t* id) {
-  const char* end = position.data() + position.size();
-  auto [ptr, ec] = std::from_chars(position.data(), end, *id);
-  if (ec != std::errc() || ptr != end) {
-    return Status::InvalidArgument("invalid position: '" + position + "'");
-  }
-  return Status::Ok();
-}
-
-Status NoTrans(const std::string& gid, const std::string& status) {
-  return Status::NotFound("no trans with gid: " + gid + " status: " + status);
-}
 
 // MySQL's limit on identifiers; any other character is fine once quoted.
 bool ValidDbName(const std::string& s) {
@@ -280,7 +216,7 @@ Status MysqlStore::ScanGlobals(std::string* position, int64_t limit, const ScanC
   if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t before = std::numeric_limits<int64_t>::max();
   if (!position->empty()) {
-    if (Status st = ParseCursor(*position, &before); !st.ok()) return st;
+    if (Status st = ParseIdCursor(*position, &before); !st.ok()) return st;
   }
   out->clear();
   Status st = Read(*pool_, [&](MyConn& c) -> Status {
@@ -456,7 +392,7 @@ Status MysqlStore::ScanKV(const std::string& cat, std::string* position, int64_t
   if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t after = 0;
   if (!position->empty()) {
-    if (Status st = ParseCursor(*position, &after); !st.ok()) return st;
+    if (Status st = ParseIdCursor(*position, &after); !st.ok()) return st;
   }
   out->clear();
   Status st = Read(*pool_, [&](MyConn& c) -> Status {

@@ -1,5 +1,8 @@
 #include "store/postgres/postgres_store.h"
 
+#include "store/sql_rows.h"
+#include "store/store_util.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -19,80 +22,13 @@ using pg::PgResult;
 
 namespace {
 
-TransGlobal ReadGlobal(const PgResult& r, int i) {
-  TransGlobal g;
-  g.id = r.Int(i, 0);
-  g.gid = r.Text(i, 1);
-  g.trans_type = r.Text(i, 2);
-  g.status = r.Text(i, 3);
-  g.query_prepared = r.Text(i, 4);
-  g.protocol = r.Text(i, 5);
-  g.create_time = r.Time(i, 6);
-  g.update_time = r.Time(i, 7);
-  g.finish_time = r.Time(i, 8);
-  g.rollback_time = r.Time(i, 9);
-  g.options = r.Text(i, 10);
-  g.custom_data = r.Text(i, 11);
-  g.next_cron_interval = r.Int(i, 12);
-  g.next_cron_time = r.Time(i, 13);
-  g.owner = r.Text(i, 14);
-  g.ext_data = r.Text(i, 15);
-  g.result = r.Text(i, 16);
-  g.rollback_reason = r.Text(i, 17);
-  return g;
-}
-
-PgParams GlobalParams(const TransGlobal& g) {
-  PgParams p;
-  p.Text(g.gid).Text(g.trans_type).Text(g.status).Text(g.query_prepared).Text(g.protocol);
-  p.Time(g.create_time).Time(g.update_time).Time(g.finish_time).Time(g.rollback_time);
-  p.Text(g.options).Text(g.custom_data).Int(g.next_cron_interval);
-  p.Time(g.next_cron_time, /*zero_is_null=*/false);
-  p.Text(g.owner).Text(g.ext_data).Text(g.result).Text(g.rollback_reason);
-  return p;
-}
-
-TransBranch ReadBranch(const PgResult& r, int i) {
-  TransBranch b;
-  b.id = r.Int(i, 0);
-  b.gid = r.Text(i, 1);
-  b.url = r.Text(i, 2);
-  b.bin_data = r.Bytes(i, 3);
-  b.branch_id = r.Text(i, 4);
-  b.op = r.Text(i, 5);
-  b.status = r.Text(i, 6);
-  b.create_time = r.Time(i, 7);
-  b.update_time = r.Time(i, 8);
-  b.finish_time = r.Time(i, 9);
-  b.rollback_time = r.Time(i, 10);
-  return b;
-}
-
+TransGlobal ReadGlobal(const PgResult& r, int i) { return sql::ReadGlobal(r, i); }
+PgParams GlobalParams(const TransGlobal& g) { return sql::GlobalParams<PgParams>(g); }
+TransBranch ReadBranch(const PgResult& r, int i) { return sql::ReadBranch(r, i); }
 PgParams BranchParams(const std::string& gid, const TransBranch& b) {
-  PgParams p;
-  p.Text(gid).Text(b.url).Bytes(b.bin_data).Text(b.branch_id).Text(b.op).Text(b.status);
-  p.Time(b.create_time).Time(b.update_time).Time(b.finish_time).Time(b.rollback_time);
-  return p;
+  return sql::BranchParams<PgParams>(gid, b);
 }
-
-KV ReadKV(const PgResult& r, int i) {
-  return KV{r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3),
-            r.Int(i, 4), r.Time(i, 5), r.Time(i, 6)};
-}
-
-// Cursors are the decimal id of the last returned row (as in DTM's SQL stores).
-Status ParseCursor(const std::string& position, int64_t* id) {
-  const char* end = position.data() + position.size();
-  auto [ptr, ec] = std::from_chars(position.data(), end, *id);
-  if (ec != std::errc() || ptr != end) {
-    return Status::InvalidArgument("invalid position: '" + position + "'");
-  }
-  return Status::Ok();
-}
-
-Status NoTrans(const std::string& gid, const std::string& status) {
-  return Status::NotFound("no trans with gid: " + gid + " status: " + status);
-}
+KV ReadKV(const PgResult& r, int i) { return sql::ReadKV(r, i); }
 
 bool ValidSchemaName(const std::string& s) {
   return !s.empty() && s.size() <= 63 && std::all_of(s.begin(), s.end(), [](char c) {
@@ -215,7 +151,7 @@ Status PostgresStore::ScanGlobals(std::string* position, int64_t limit, const Sc
   if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t before = std::numeric_limits<int64_t>::max();
   if (!position->empty()) {
-    if (Status st = ParseCursor(*position, &before); !st.ok()) return st;
+    if (Status st = ParseIdCursor(*position, &before); !st.ok()) return st;
   }
   out->clear();
   Status st = Read(*pool_, [&](PgConn& c) -> Status {
@@ -358,7 +294,7 @@ Status PostgresStore::ScanKV(const std::string& cat, std::string* position, int6
   if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t after = 0;
   if (!position->empty()) {
-    if (Status st = ParseCursor(*position, &after); !st.ok()) return st;
+    if (Status st = ParseIdCursor(*position, &after); !st.ok()) return st;
   }
   out->clear();
   Status st = Read(*pool_, [&](PgConn& c) -> Status {

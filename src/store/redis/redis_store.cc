@@ -1,5 +1,7 @@
 #include "store/redis/redis_store.h"
 
+#include "store/store_util.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -81,15 +83,6 @@ int64_t ScoreInt(const redisReply* r) {
   return static_cast<int64_t>(std::strtod(Str(r).c_str(), nullptr));
 }
 
-Status ParseCursor(const std::string& position, int64_t* id) {
-  const char* end = position.data() + position.size();
-  auto [ptr, ec] = std::from_chars(position.data(), end, *id);
-  if (ec != std::errc() || ptr != end) {
-    return Status::InvalidArgument("invalid position: '" + position + "'");
-  }
-  return Status::Ok();
-}
-
 bool Matches(const TransGlobal& g, const ScanCondition& cond) {
   if (!cond.status.empty() && g.status != cond.status) return false;
   if (!cond.trans_type.empty() && g.trans_type != cond.trans_type) return false;
@@ -106,10 +99,6 @@ bool HasDuplicateKey(const std::vector<TransBranch>& rows) {
     if (!seen.emplace(r.branch_id, r.op).second) return true;
   }
   return false;
-}
-
-Status NoTrans(const std::string& gid, const std::string& status) {
-  return Status::NotFound("no trans with gid: " + gid + " status: " + status);
 }
 
 // SCAN MATCH treats * ? [ ] \ specially; a prefix is matched literally.
@@ -328,7 +317,7 @@ Status RedisStore::ScanGlobals(std::string* position, int64_t limit, const ScanC
   if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t before = std::numeric_limits<int64_t>::max();
   if (!position->empty()) {
-    if (Status st = ParseCursor(*position, &before); !st.ok()) return st;
+    if (Status st = ParseIdCursor(*position, &before); !st.ok()) return st;
   }
   out->clear();
   std::vector<std::string> stale;
@@ -500,7 +489,7 @@ Status RedisStore::ScanKV(const std::string& cat, std::string* position, int64_t
   if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t after = 0;
   if (!position->empty()) {
-    if (Status st = ParseCursor(*position, &after); !st.ok()) return st;
+    if (Status st = ParseIdCursor(*position, &after); !st.ok()) return st;
   }
   out->clear();
   std::vector<std::string> stale;

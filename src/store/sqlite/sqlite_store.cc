@@ -1,5 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include "store/store_util.h"
+
 #include <algorithm>
 #include <charconv>
 #include <limits>
@@ -253,20 +255,6 @@ StatusOr<int64_t> Write(SqliteConn& conn, const char* sql, Bind bind) {
   return conn.Changes();
 }
 
-// Cursors are the decimal id of the last returned row (as in DTM's SQL stores).
-Status ParseCursor(const std::string& position, int64_t* id) {
-  const char* end = position.data() + position.size();
-  auto [ptr, ec] = std::from_chars(position.data(), end, *id);
-  if (ec != std::errc() || ptr != end) {
-    return Status::InvalidArgument("invalid position: '" + position + "'");
-  }
-  return Status::Ok();
-}
-
-Status NoTrans(const std::string& gid, const std::string& status) {
-  return Status::NotFound("no trans with gid: " + gid + " status: " + status);
-}
-
 }  // namespace
 
 StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options) {
@@ -337,7 +325,7 @@ Status SqliteStore::ScanGlobals(std::string* position, int64_t limit, const Scan
   if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t before = std::numeric_limits<int64_t>::max();
   if (!position->empty()) {
-    if (Status st = ParseCursor(*position, &before); !st.ok()) return st;
+    if (Status st = ParseIdCursor(*position, &before); !st.ok()) return st;
   }
   out->clear();
   auto conn = readers_->Acquire();
@@ -514,7 +502,7 @@ Status SqliteStore::ScanKV(const std::string& cat, std::string* position, int64_
   if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t after = 0;
   if (!position->empty()) {
-    if (Status st = ParseCursor(*position, &after); !st.ok()) return st;
+    if (Status st = ParseIdCursor(*position, &after); !st.ok()) return st;
   }
   out->clear();
   auto conn = readers_->Acquire();
