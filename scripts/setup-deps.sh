@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config git ca-certificates curl
+  build-essential cmake ninja-build pkg-config git ca-certificates curl python3
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev
   libpq-dev libmariadb-dev libhiredis-dev

@@ -30,7 +30,9 @@
 #
 # Logs: BASE_DIR/{postgres-initdb,postgres,mariadb-install,mariadb,redis}.log
 # Tunables: LYNX_DB_START_TIMEOUT (s, default 60, per server), LYNX_DB_STOP_TIMEOUT (s, default
-#     30), LYNX_DB_PORT_ATTEMPTS (default 5), LYNX_PG_BINDIR (default: newest
+#     30), LYNX_DB_DURABLE (1: durable server settings for benchmarks — PostgreSQL fsync and
+#     synchronous_commit on, InnoDB log flushed at every commit, Redis AOF with fsync every
+#     second; default: fsync off, for throw-away test data), LYNX_DB_PORT_ATTEMPTS (default 5), LYNX_PG_BINDIR (default: newest
 #     /usr/lib/postgresql/*/bin, preferring 15).
 # Also set, not exported: LYNX_DB_{PG,MYSQL,REDIS}_START_MS (start-up time of each server
 #     including initdb / mariadb-install-db), LYNX_DB_PG_SOCKET_DIR, LYNX_DB_MYSQL_SOCKET.
@@ -210,13 +212,18 @@ _lynx_db_start_pg() {
     return 1
   fi
 
+  # Tests throw the data away: no fsync. Benchmarks (LYNX_DB_DURABLE=1) keep the defaults.
+  local durability=(-c fsync=off -c synchronous_commit=off -c full_page_writes=off)
+  if [[ ${LYNX_DB_DURABLE:-0} == 1 ]]; then
+    durability=(-c fsync=on -c synchronous_commit=on -c full_page_writes=on)
+  fi
   : >"$log"
   for ((attempt = 1; attempt <= ${LYNX_DB_PORT_ATTEMPTS:-5}; attempt++)); do
     _lynx_db_pick_port port || return 1
     off=$(_lynx_db_size "$log")
     (cd -- "$pgdir" && exec "${asuser[@]}" "$bindir/postgres" -D "$data" -p "$port" -k "$sock" \
-      -c listen_addresses=127.0.0.1 -c max_prepared_transactions=100 -c fsync=off \
-      -c synchronous_commit=off -c full_page_writes=off) </dev/null >>"$log" 2>&1 &
+      -c listen_addresses=127.0.0.1 -c max_prepared_transactions=100 -c max_connections=300 \
+      "${durability[@]}") </dev/null >>"$log" 2>&1 &
     _LYNX_DB_PG_WRAPPER_PID=$!
     rc=0
     _lynx_db_wait_ready "$_LYNX_DB_PG_WRAPPER_PID" "$log" "$off" \
@@ -265,6 +272,11 @@ _lynx_db_start_mariadb() {
   mkdir -p -- "$dir/tmp" || return 1
   if _lynx_db_is_root; then asroot=(--user=root); fi
   # Options shared by bootstrap and server so InnoDB does not resize its files at first start.
+  # Tests: flush the log once a second. Benchmarks (LYNX_DB_DURABLE=1): on every commit.
+  local durability=(--innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0)
+  if [[ ${LYNX_DB_DURABLE:-0} == 1 ]]; then
+    durability=(--innodb-flush-log-at-trx-commit=1 --innodb-doublewrite=1)
+  fi
   common=(--innodb-buffer-pool-size=64M --innodb-log-file-size=16M --skip-log-bin
     --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci)
 
@@ -283,7 +295,7 @@ _lynx_db_start_mariadb() {
     (cd -- "$dir" && exec "$mariadbd" --no-defaults "${asroot[@]}" --datadir="$data" \
       --socket="$sock" --pid-file="$dir/mariadbd.pid" --tmpdir="$dir/tmp" --port="$port" \
       --bind-address=127.0.0.1 --skip-networking=0 --skip-name-resolve \
-      --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0 --max-connections=200 \
+      "${durability[@]}" --max-connections=300 \
       "${common[@]}") </dev/null >>"$log" 2>&1 &
     _LYNX_DB_MY_PID=$!
     rc=0
@@ -359,12 +371,15 @@ _lynx_db_start_redis() {
   _lynx_db_find_bin server redis-server || return 1
   _lynx_db_find_bin cli redis-cli || return 1
   mkdir -p -- "$dir" || return 1
+  # Tests: memory only. Benchmarks (LYNX_DB_DURABLE=1): append-only file, fsync every second.
+  local durability=(--appendonly no)
+  if [[ ${LYNX_DB_DURABLE:-0} == 1 ]]; then durability=(--appendonly yes --appendfsync everysec); fi
   : >"$log"
   for ((attempt = 1; attempt <= ${LYNX_DB_PORT_ATTEMPTS:-5}; attempt++)); do
     _lynx_db_pick_port port || return 1
     off=$(_lynx_db_size "$log")
     (cd -- "$dir" && exec "$server" --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' \
-      --appendonly no --daemonize no --logfile '' --unixsocket '') </dev/null >>"$log" 2>&1 &
+      "${durability[@]}" --daemonize no --logfile '' --unixsocket '') </dev/null >>"$log" 2>&1 &
     _LYNX_DB_REDIS_PID=$!
     rc=0
     _lynx_db_wait_ready "$_LYNX_DB_REDIS_PID" "$log" "$off" \

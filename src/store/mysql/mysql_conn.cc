@@ -90,6 +90,11 @@ StatusOr<std::unique_ptr<MyConn>> MyConn::Connect(const MyConnConfig& c) {
   mysql_optionsv(conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
   mysql_optionsv(conn, MYSQL_OPT_PROTOCOL, &protocol);
   mysql_optionsv(conn, MYSQL_OPT_RECONNECT, &reconnect);
+  // A server that stops answering (network partition, frozen host) must fail the call rather
+  // than hold a store thread for ever; every store statement is short.
+  unsigned int io_timeout = 30;
+  mysql_optionsv(conn, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
+  mysql_optionsv(conn, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
   mysql_optionsv(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
   mysql_optionsv(conn, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", "dtmd");
   const std::string where = c.host + ":" + std::to_string(c.port);

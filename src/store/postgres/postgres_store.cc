@@ -67,7 +67,11 @@ StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptio
   std::string info = "host=" + PgConnValue(o.host) +
                      " port=" + std::to_string(o.port != 0 ? o.port : 5432) +
                      " connect_timeout=" + std::to_string(std::max(1, o.connect_timeout_s)) +
-                     " application_name=dtmd options=" + PgConnValue("-c search_path=" + o.schema);
+                     " application_name=dtmd options=" + PgConnValue("-c search_path=" + o.schema) +
+                     // A server that stops answering must fail the call (~60 s), not hold a
+                     // store thread for ever: TCP keepalives and an unacknowledged-data limit.
+                     " keepalives=1 keepalives_idle=30 keepalives_interval=10 keepalives_count=3"
+                     " tcp_user_timeout=60000";
   if (!o.user.empty()) info += " user=" + PgConnValue(o.user);
   if (!o.password.empty()) info += " password=" + PgConnValue(o.password);
   if (!o.db.empty()) info += " dbname=" + PgConnValue(o.db);
