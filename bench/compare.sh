@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Races dtmd against the reference DTM server (github.com/dtm-labs/dtm, the release
+# scripts/reference-dtm.sh builds) on the same machine, the same store server, the same no-op
+# business service (bench_busi) and the same load (dtm_loadgen), alternating the two servers, and
+# prints one table row per store and transaction shape with the ratio dtmd / DTM.
+#
+#   bench/compare.sh                                   # every store, saga msg tcc, 32 clients
+#   bench/compare.sh --stores "embedded redis" --modes saga --duration 10 --rounds 3
+#   bench/compare.sh --concurrency "1 8 32 128"        # scaling curve
+#   bench/compare.sh --history 100000                  # with 100k finished transactions stored
+#
+# Stores: embedded (dtmd's SQLite vs DTM's BoltDB), redis, postgres, mysql (MariaDB). The
+# database servers are private instances started with durable settings (LYNX_DB_DURABLE=1 of
+# scripts/lib/databases.sh); the settings that decide durability are printed with the results.
+# Both servers run with UpdateBranchSync 1 (synchronous branch writes: DTM's default since
+# 2025-03, dtmd's default) unless --update-branch-sync 0 is given. Each server gets a fresh
+# schema / database / prefix / data directory per run. Results (one JSON line per run) go to
+# $out_dir/results.jsonl; the table is printed at the end. Not a test: nothing is asserted.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="${LYNX_BUILD_DIR:-$repo/build}"
+
+stores="embedded redis postgres mysql"
+modes="saga msg tcc"
+concurrency="32"
+duration=10
+warmup=2
+rounds=1
+history=0
+update_branch_sync=1
+servers="dtmd dtm"
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --stores) stores=$2; shift 2 ;;
+    --modes) modes=$2; shift 2 ;;
+    --concurrency) concurrency=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --warmup) warmup=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --history) history=$2; shift 2 ;;
+    --update-branch-sync) update_branch_sync=$2; shift 2 ;;
+    --servers) servers=$2; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+"$repo/scripts/build.sh" >/dev/null
+dtmd_bin="$build_dir/apps/dtmd/dtmd"
+busi_bin="$build_dir/bench/bench_busi"
+loadgen="$build_dir/bench/dtm_loadgen"
+dtm_bin=""
+if [[ " $servers " == *" dtm "* ]]; then dtm_bin="$("$repo/scripts/reference-dtm.sh")"; fi
+
+out_dir="$(mktemp -d "${TMPDIR:-/tmp}/lynx-bench.XXXXXX")"
+results="$out_dir/results.jsonl"
+: >"$results"
+source "$repo/scripts/lib/databases.sh"
+server_pid=""
+busi_pid=""
+cleanup() {
+  [[ -n $server_pid ]] && kill -9 "$server_pid" 2>/dev/null || true
+  [[ -n $busi_pid ]] && kill -9 "$busi_pid" 2>/dev/null || true
+  lynx_db_stop_all
+}
+trap cleanup EXIT
+needs_dbs=0
+for s in $stores; do [[ $s != embedded ]] && needs_dbs=1; done
+if [[ $needs_dbs == 1 ]]; then
+  LYNX_DB_DURABLE=1 lynx_db_start_all "$out_dir/db" >/dev/null
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_http() {  # wait_http PORT PID: until GET newGid answers (30 s)
+  for _ in $(seq 1 300); do
+    if ! kill -0 "$2" 2>/dev/null; then return 1; fi
+    if curl -fsS -o /dev/null "http://127.0.0.1:$1/api/dtmsvr/newGid" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+"$busi_bin" --port 0 --port-file "$out_dir/busi.port" --threads 1 >"$out_dir/busi.log" 2>&1 &
+busi_pid=$!
+for _ in $(seq 1 100); do [[ -s $out_dir/busi.port ]] && break; sleep 0.05; done
+busi_port=$(head -1 "$out_dir/busi.port")
+busi_url="http://127.0.0.1:$busi_port/api/busi"
+
+# Durability settings, printed with the results.
+settings() {
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+  echo "commit: $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet || echo '+dirty'), reference: $(basename "${dtm_bin:-none}")"
+  echo "UpdateBranchSync: $update_branch_sync (both servers); dtmd embedded: fsync every commit (group commit); DTM BoltDB: fsync every write transaction"
+  if [[ $needs_dbs == 1 ]]; then
+    echo "postgres: fsync=$(psql -h 127.0.0.1 -p "$LYNX_TEST_PG_PORT" -U postgres -Atc 'show fsync'), synchronous_commit=$(psql -h 127.0.0.1 -p "$LYNX_TEST_PG_PORT" -U postgres -Atc 'show synchronous_commit')"
+    echo "mariadb: innodb_flush_log_at_trx_commit=$(mysql -h127.0.0.1 -P"$LYNX_TEST_MYSQL_PORT" -ulynx -Nse 'select @@innodb_flush_log_at_trx_commit')"
+    echo "redis: appendonly=$(redis-cli -p "$LYNX_TEST_REDIS_PORT" config get appendonly | tail -1), appendfsync=$(redis-cli -p "$LYNX_TEST_REDIS_PORT" config get appendfsync | tail -1)"
+  fi
+  echo "load: $duration s measured after $warmup s warm-up, rounds $rounds, history $history finished transactions"
+}
+
+run_id=0
+# start_server SERVER STORE: starts a fresh server; sets server_pid, server_port.
+start_server() {
+  local server=$1 store=$2 dir port grpc
+  run_id=$((run_id + 1))
+  dir="$out_dir/run$run_id-$server-$store"
+  mkdir -p "$dir"
+  port=$(free_port)
+  grpc=$(free_port)
+  local store_yaml="" scope="bench$run_id"
+  case $store in
+    embedded) store_yaml="" ;;
+    redis) store_yaml="Store:\n  Driver: redis\n  Host: 127.0.0.1\n  Port: $LYNX_TEST_REDIS_PORT\n  RedisPrefix: \"{$scope}\"\n" ;;
+    postgres) store_yaml="Store:\n  Driver: postgres\n  Host: 127.0.0.1\n  Port: $LYNX_TEST_PG_PORT\n  User: postgres\n  Db: postgres\n  Schema: $scope\n" ;;
+    mysql) store_yaml="Store:\n  Driver: mysql\n  Host: 127.0.0.1\n  Port: $LYNX_TEST_MYSQL_PORT\n  User: lynx\n  Db: $scope\n" ;;
+  esac
+  if [[ $server == dtmd ]]; then
+    printf "ListenAddress: 127.0.0.1\nHttpPort: $port\nGrpcPort: $grpc\nUpdateBranchSync: $update_branch_sync\nLogLevel: warn\nStore:\n  DataDir: $dir/data\n" >"$dir/conf.yml"
+    [[ -n $store_yaml ]] && printf "$store_yaml" | sed '1d' >>"$dir/conf.yml"
+    "$dtmd_bin" -c "$dir/conf.yml" >"$dir/server.log" 2>&1 &
+  else
+    # DTM: BoltDB file ./dtm.bolt in its working dir; SQL tables and Redis data reset by -r.
+    case $store in
+      postgres) store_yaml="Store:\n  Driver: postgres\n  Host: 127.0.0.1\n  Port: $LYNX_TEST_PG_PORT\n  User: postgres\n  Password: ''\n  Db: postgres\n  Schema: public\n" ;;
+      mysql) store_yaml="Store:\n  Driver: mysql\n  Host: 127.0.0.1\n  Port: $LYNX_TEST_MYSQL_PORT\n  User: lynx\n  Password: ''\n  Db: dtm\n" ;;
+    esac
+    printf "HttpPort: $port\nGrpcPort: $grpc\nUpdateBranchSync: $update_branch_sync\nLogLevel: warn\n$store_yaml" >"$dir/conf.yml"
+    local reset=()
+    [[ $store != embedded ]] && reset=(-r)
+    (cd "$dir" && exec "$dtm_bin" -c "$dir/conf.yml" "${reset[@]}") >"$dir/server.log" 2>&1 &
+  fi
+  server_pid=$!
+  server_port=$port
+  if ! wait_http "$port" "$server_pid"; then
+    echo "$server on $store did not start; log:" >&2
+    tail -20 "$dir/server.log" >&2
+    exit 1
+  fi
+}
+
+stop_server() {
+  kill "$server_pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.05; done
+  kill -9 "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+
+settings | tee "$out_dir/settings.txt"
+echo "results: $results"
+for store in $stores; do
+  for round in $(seq 1 "$rounds"); do
+    # Alternate who goes first, so neither always meets a warmer store server.
+    order=$servers
+    if ((round % 2 == 0)); then order=$(echo "$servers" | awk '{for (i = NF; i > 0; i--) printf "%s ", $i}'); fi
+    for server in $order; do
+      start_server "$server" "$store"
+      if ((history > 0)); then
+        # Finished history the server's queries must live with (not measured).
+        "$loadgen" --dtm "http://127.0.0.1:$server_port/api/dtmsvr" --busi "$busi_url" --mode msg \
+          --concurrency 32 --count "$history" --warmup 0 --json >/dev/null
+      fi
+      for mode in $modes; do
+        for c in $concurrency; do
+          line=$("$loadgen" --dtm "http://127.0.0.1:$server_port/api/dtmsvr" --busi "$busi_url" \
+            --mode "$mode" --concurrency "$c" --duration "$duration" --warmup "$warmup" \
+            --server-pid "$server_pid" --json || true)
+          echo "{\"server\":\"$server\",\"store\":\"$store\",\"round\":$round,\"history\":$history,\"result\":${line:-null}}" >>"$results"
+          printf '  %-5s %-9s %-4s c=%-4s %s\n' "$server" "$store" "$mode" "$c" "$line"
+        done
+      done
+      stop_server
+    done
+  done
+done
+
+python3 "$repo/bench/table.py" "$results" "$out_dir/settings.txt"

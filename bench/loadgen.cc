@@ -1,0 +1,309 @@
+// dtm_loadgen: closed-loop load against a DTM server (dtmd or DTM itself) in DTM's benchmark
+// shapes (shapes.h). N client coroutines each run one transaction after another through one
+// pooled keep-alive client, so N is the number of transactions in flight. After a warm-up, the
+// transactions that finish inside the measured window are counted with their latency (the whole
+// transaction as the client sees it); afterwards a sample of the counted gids is queried back,
+// so a 200 that did not leave a succeeded transaction cannot pass unnoticed.
+//
+//   dtm_loadgen --dtm http://127.0.0.1:36789/api/dtmsvr --busi http://127.0.0.1:PORT/api/busi
+//               --mode saga --concurrency 32 --duration 10 [--server-pid PID] [--json]
+//
+// Exit status: 0 when every transaction succeeded and was verified; 1 after printing when there
+// were errors, unverified gids or no transaction at all.
+#include <unistd.h>
+#include <CLI/CLI.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json/parse.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "common/http_client.h"
+#include "proc_stats.h"
+#include "report.h"
+#include "shapes.h"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace bj = boost::json;
+namespace bench = lynx::bench;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string dtm = "http://127.0.0.1:36789/api/dtmsvr";
+  std::string busi;
+  std::string mode = "saga";
+  int concurrency = 32;
+  int threads = 1;
+  double duration_s = 10;
+  double warmup_s = 1;
+  int64_t count = 0;  // > 0: measure this many transactions instead of a duration
+  pid_t server_pid = 0;
+  int64_t timeout_ms = 30000;
+  int verify = 200;
+  bool json = false;
+};
+
+// State shared by the client coroutines (which may run on several io threads).
+struct Run {
+  Run(const Options& opt, const bench::Shapes& shapes, lynx::http::ClientPool& pool,
+      std::string gid_prefix)
+      : opt(opt), shapes(shapes), pool(pool), gid_prefix(std::move(gid_prefix)) {}
+
+  const Options& opt;
+  const bench::Shapes& shapes;
+  lynx::http::ClientPool& pool;
+  std::string gid_prefix;
+  Clock::time_point measure_from;
+  Clock::time_point measure_until;  // duration mode only
+  std::atomic<uint64_t> next_gid{0};
+  std::atomic<int64_t> tickets{0};  // count mode: measured transactions started
+  std::atomic<int64_t> errors{0};
+  std::mutex mu;
+  std::string first_error;
+
+  void Error(std::string message) {
+    if (errors.fetch_add(1) == 0) {
+      std::lock_guard lock(mu);
+      first_error = std::move(message);
+    }
+  }
+};
+
+// What one client coroutine measured; merged after the run (no sharing while running).
+struct WorkerResult {
+  std::vector<int64_t> latency_ns;
+  std::vector<uint64_t> gids;  // the counted transactions' gid numbers
+};
+
+std::string Truncated(const std::string& s, size_t max = 300) {
+  return s.size() <= max ? s : s.substr(0, max) + "...";
+}
+
+// Runs one transaction's calls in order; "" when all answered 200, else what went wrong.
+asio::awaitable<std::string> RunTransaction(Run& run, const std::string& gid) {
+  for (auto& call : run.shapes.Transaction(gid)) {
+    lynx::http::ClientRequest req;
+    req.method = call.method;
+    req.url = std::move(call.url);
+    req.body = std::move(call.body);
+    req.headers = {{"Content-Type", "application/json"}};
+    req.timeout_ms = run.opt.timeout_ms;
+    auto res = co_await run.pool.Send(std::move(req));
+    if (!res.ok()) co_return std::string(call.what) + " " + gid + ": " + res.status().message();
+    // The Go SDK's rule (TransCallDtmExt): an error when not 200 or when the body says FAILURE.
+    if (res->status != 200 || res->body.find("FAILURE") != std::string::npos) {
+      co_return std::string(call.what) + " " + gid + ": HTTP " + std::to_string(res->status) + " " +
+          Truncated(res->body);
+    }
+  }
+  co_return "";
+}
+
+asio::awaitable<void> Worker(Run& run, WorkerResult& out) {
+  const bool count_mode = run.opt.count > 0;
+  asio::steady_timer backoff(co_await asio::this_coro::executor);
+  for (;;) {
+    const auto start = Clock::now();
+    if (!count_mode && start >= run.measure_until) break;
+    // Count mode: a transaction is measured when it starts after the warm-up and gets one of
+    // the `count` tickets; the run ends when the tickets are gone and the last one finished.
+    bool ticket = false;
+    if (count_mode && start >= run.measure_from) {
+      if (run.tickets.fetch_add(1) >= run.opt.count) break;
+      ticket = true;
+    }
+    const uint64_t n = run.next_gid.fetch_add(1, std::memory_order_relaxed);
+    std::string error = co_await RunTransaction(run, run.gid_prefix + std::to_string(n));
+    const auto end = Clock::now();
+    if (!error.empty()) {
+      run.Error(std::move(error));
+      // Keeps a dead server from turning the run into a hot loop of connection errors.
+      backoff.expires_after(std::chrono::milliseconds(10));
+      co_await backoff.async_wait(asio::use_awaitable);
+      continue;
+    }
+    // Duration mode: a transaction counts when it finished inside the window.
+    const bool counted =
+        count_mode ? ticket : (end >= run.measure_from && end <= run.measure_until);
+    if (counted) {
+      out.latency_ns.push_back(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
+      out.gids.push_back(n);
+    }
+  }
+}
+
+// Queries up to opt.verify counted gids, spread evenly over the run, and counts those whose
+// global status is not "succeed".
+asio::awaitable<void> Verify(Run& run, std::vector<uint64_t> gids, bench::Report* report) {
+  std::sort(gids.begin(), gids.end());
+  const size_t k = std::min(gids.size(), static_cast<size_t>(std::max(run.opt.verify, 0)));
+  for (size_t i = 0; i < k; ++i) {
+    const std::string gid = run.gid_prefix + std::to_string(gids[i * gids.size() / k]);
+    lynx::http::ClientRequest req;
+    req.url = run.shapes.QueryUrl(gid);
+    req.timeout_ms = run.opt.timeout_ms;
+    auto res = co_await run.pool.Send(std::move(req));
+    std::string status;
+    if (res.ok() && res->status == 200) {
+      boost::system::error_code ec;
+      bj::value v = bj::parse(res->body, ec);
+      const bj::value* t =
+          !ec && v.is_object() ? v.get_object().if_contains("transaction") : nullptr;
+      const bj::value* s =
+          t != nullptr && t->is_object() ? t->get_object().if_contains("status") : nullptr;
+      status = s != nullptr && s->is_string() ? std::string(s->get_string()) : "(no status)";
+    } else {
+      status = res.ok() ? "query HTTP " + std::to_string(res->status) : res.status().message();
+    }
+    ++report->verified;
+    if (status != "succeed") {
+      if (report->unverified++ == 0) report->first_unverified = gid + ": " + Truncated(status);
+    }
+  }
+}
+
+// Letters, digits and '-' only, unique per process and start time, so runs against one store
+// never collide (gids are at most 128 characters).
+std::string GidPrefix(const std::string& mode) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  return "lg-" + mode + "-" + std::to_string(getpid()) + "-" + std::to_string(ms) + "-";
+}
+
+std::string StripSlash(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  CLI::App app{"dtm_loadgen: closed-loop saga / msg / tcc load against a DTM server"};
+  app.add_option("--dtm", opt.dtm, "DTM server API URL")->capture_default_str();
+  app.add_option("--busi", opt.busi,
+                 "business service URL (bench_busi), e.g. "
+                 "http://127.0.0.1:PORT/api/busi")
+      ->required();
+  app.add_option("--mode", opt.mode, "transaction shape")
+      ->check(CLI::IsMember({"saga", "msg", "tcc"}))
+      ->capture_default_str();
+  app.add_option("--concurrency", opt.concurrency, "client coroutines (transactions in flight)")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--threads", opt.threads, "io threads")->check(CLI::Range(1, 256));
+  app.add_option("--duration", opt.duration_s, "measured seconds")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--warmup", opt.warmup_s, "seconds before measuring (not counted)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--count", opt.count,
+                 "measure this many transactions instead of --duration (e.g. to fill a store)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--server-pid", opt.server_pid,
+                 "the DTM server's pid: report its CPU time and memory");
+  app.add_option("--timeout-ms", opt.timeout_ms, "per HTTP call")->capture_default_str();
+  app.add_option("--verify", opt.verify, "counted gids queried back after the run")
+      ->capture_default_str();
+  app.add_flag("--json", opt.json, "one JSON line instead of a human line");
+  CLI11_PARSE(app, argc, argv);
+
+  bench::Mode mode{};
+  bench::ParseMode(opt.mode, &mode);
+  const bench::Shapes shapes(mode, StripSlash(opt.dtm), StripSlash(opt.busi));
+  std::optional<bench::ProcSample> server_before;
+  if (opt.server_pid > 0 && !bench::ReadProc(opt.server_pid)) {
+    std::cerr << "dtm_loadgen: no process " << opt.server_pid << " to measure\n";
+    return 2;
+  }
+
+  asio::io_context io(opt.threads);
+  auto work = asio::make_work_guard(io);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < opt.threads; ++i) threads.emplace_back([&io] { io.run(); });
+
+  // One idle slot per client and host: fewer would close and reopen connections every round.
+  lynx::http::ClientOptions client_options;
+  client_options.max_idle_per_host =
+      std::max<size_t>(client_options.max_idle_per_host, static_cast<size_t>(opt.concurrency));
+  lynx::http::ClientPool pool(io.get_executor(), client_options);
+
+  const auto start = Clock::now();
+  const auto seconds = [](double s) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+  };
+  Run run(opt, shapes, pool, GidPrefix(opt.mode));
+  run.measure_from = start + seconds(opt.warmup_s);
+  run.measure_until = run.measure_from + seconds(opt.duration_s);
+
+  std::vector<WorkerResult> results(static_cast<size_t>(opt.concurrency));
+  std::vector<std::future<void>> done;
+  for (auto& r : results) done.push_back(asio::co_spawn(io, Worker(run, r), asio::use_future));
+
+  // The server's CPU time over the measured window (the main thread only watches the clock).
+  std::this_thread::sleep_until(run.measure_from);
+  if (opt.server_pid > 0) server_before = bench::ReadProc(opt.server_pid);
+  Clock::time_point window_end = run.measure_until;
+  std::optional<bench::ProcSample> server_after;
+  if (opt.count == 0) {
+    std::this_thread::sleep_until(run.measure_until);
+    if (opt.server_pid > 0) server_after = bench::ReadProc(opt.server_pid);
+  }
+  for (auto& f : done) f.get();
+  if (opt.count > 0) {
+    window_end = Clock::now();
+    if (opt.server_pid > 0) server_after = bench::ReadProc(opt.server_pid);
+  }
+
+  bench::Report report;
+  report.mode = opt.mode;
+  report.concurrency = opt.concurrency;
+  report.threads = opt.threads;
+  report.warmup_s = opt.warmup_s;
+  report.window_s = std::chrono::duration<double>(window_end - run.measure_from).count();
+  std::vector<int64_t> latency;
+  std::vector<uint64_t> gids;
+  for (auto& r : results) {
+    latency.insert(latency.end(), r.latency_ns.begin(), r.latency_ns.end());
+    gids.insert(gids.end(), r.gids.begin(), r.gids.end());
+  }
+  bench::Summarize(latency, &report);
+  report.tps = report.window_s > 0 ? static_cast<double>(report.count) / report.window_s : 0;
+  report.errors = run.errors.load();
+  {
+    std::lock_guard lock(run.mu);
+    report.first_error = run.first_error;
+  }
+  if (server_before && server_after) {
+    report.server_cpu_s = server_after->cpu_seconds - server_before->cpu_seconds;
+    report.server_cpu_pct =
+        report.window_s > 0 ? 100.0 * *report.server_cpu_s / report.window_s : 0.0;
+    report.server_end = server_after;
+  }
+
+  asio::co_spawn(io, Verify(run, std::move(gids), &report), asio::use_future).get();
+  work.reset();
+  pool.CloseIdle();
+  for (auto& t : threads) t.join();
+
+  std::cout << (opt.json ? bench::ToJson(report) : bench::ToHuman(report)) << std::endl;
+  return report.errors == 0 && report.unverified == 0 && report.count > 0 ? 0 : 1;
+}
