@@ -50,7 +50,11 @@ dtmd_bin="$build_dir/apps/dtmd/dtmd"
 busi_bin="$build_dir/bench/bench_busi"
 loadgen="$build_dir/bench/dtm_loadgen"
 dtm_bin=""
-if [[ " $servers " == *" dtm "* ]]; then dtm_bin="$("$repo/scripts/reference-dtm.sh")"; fi
+dtm_module=""
+if [[ " $servers " == *" dtm "* ]]; then
+  dtm_bin="$("$repo/scripts/reference-dtm.sh")"
+  dtm_module="$(source "$repo/scripts/lib/go-env.sh" && go env GOMODCACHE)/github.com/dtm-labs/dtm@${LYNX_REFERENCE_DTM_VERSION:-v1.19.0}"
+fi
 
 out_dir="$(mktemp -d "${TMPDIR:-/tmp}/lynx-bench.XXXXXX")"
 results="$out_dir/results.jsonl"
@@ -83,6 +87,7 @@ wait_http() {  # wait_http PORT PID: until GET newGid answers (30 s)
 
 "$busi_bin" --port 0 --port-file "$out_dir/busi.port" --threads 1 >"$out_dir/busi.log" 2>&1 &
 busi_pid=$!
+disown "$busi_pid"  # killed at exit without a job-control notice
 for _ in $(seq 1 100); do [[ -s $out_dir/busi.port ]] && break; sleep 0.05; done
 busi_port=$(head -1 "$out_dir/busi.port")
 busi_url="http://127.0.0.1:$busi_port/api/busi"
@@ -128,10 +133,19 @@ start_server() {
     esac
     printf "HttpPort: $port\nGrpcPort: $grpc\nUpdateBranchSync: $update_branch_sync\nLogLevel: warn\n$store_yaml" >"$dir/conf.yml"
     local reset=()
-    [[ $store != embedded ]] && reset=(-r)
+    if [[ $store != embedded ]]; then
+      # -r runs DTM's own schema scripts, which it looks up as ./sqls: those of its module.
+      reset=(-r)
+      ln -sfn "$dtm_module/sqls" "$dir/sqls"
+      # DTM's MySQL script connects to its database before it creates it.
+      if [[ $store == mysql ]]; then
+        mysql -h127.0.0.1 -P"$LYNX_TEST_MYSQL_PORT" -ulynx -e 'CREATE DATABASE IF NOT EXISTS dtm'
+      fi
+    fi
     (cd "$dir" && exec "$dtm_bin" -c "$dir/conf.yml" "${reset[@]}") >"$dir/server.log" 2>&1 &
   fi
   server_pid=$!
+  disown "$server_pid"
   server_port=$port
   if ! wait_http "$port" "$server_pid"; then
     echo "$server on $store did not start; log:" >&2
@@ -144,7 +158,6 @@ stop_server() {
   kill "$server_pid" 2>/dev/null || true
   for _ in $(seq 1 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.05; done
   kill -9 "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
   server_pid=""
 }
 
