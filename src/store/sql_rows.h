@@ -67,11 +67,18 @@ TransBranch ReadBranch(const Result& r, int i) {
   return b;
 }
 
+// Appends one branch row's 10 parameters: gid, url, bin_data, branch_id, op, status, create_time,
+// update_time, finish_time, rollback_time.
+template <class Params>
+void AppendBranchParams(Params& p, const std::string& gid, const TransBranch& b) {
+  p.Text(gid).Text(b.url).Bytes(b.bin_data).Text(b.branch_id).Text(b.op).Text(b.status);
+  p.Time(b.create_time).Time(b.update_time).Time(b.finish_time).Time(b.rollback_time);
+}
+
 template <class Params>
 Params BranchParams(const std::string& gid, const TransBranch& b) {
   Params p;
-  p.Text(gid).Text(b.url).Bytes(b.bin_data).Text(b.branch_id).Text(b.op).Text(b.status);
-  p.Time(b.create_time).Time(b.update_time).Time(b.finish_time).Time(b.rollback_time);
+  AppendBranchParams(p, gid, b);
   return p;
 }
 

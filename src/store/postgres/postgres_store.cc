@@ -1,5 +1,6 @@
 #include "store/postgres/postgres_store.h"
 
+#include "store/postgres/pg_batch_sql.h"
 #include "store/sql_rows.h"
 #include "store/store_util.h"
 
@@ -7,6 +8,7 @@
 #include <cctype>
 #include <charconv>
 #include <limits>
+#include <map>
 #include <utility>
 
 #include "common/pg_status.h"
@@ -187,6 +189,30 @@ StatusOr<std::vector<TransBranch>> PostgresStore::FindBranches(const std::string
 }
 
 Status PostgresStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>& branches) {
+  if (branches.size() > pg::kMaxBatchRows) return MaySaveNewTransInSteps(global, branches);
+  PgParams p = GlobalParams(global);
+  for (const auto& b : branches) sql::AppendBranchParams(p, global.gid, b);
+  int64_t global_id = 0;
+  std::map<std::pair<std::string, std::string>, int64_t> branch_ids;
+  Status st = Write(*pool_, [&](PgConn& c) -> Status {
+    // One statement, one implicit transaction: a duplicate (branch_id, op) undoes the global.
+    auto r = c.Run(pg::SaveNewTransSql(branches.size()), p);
+    if (!r.ok()) return r.status();
+    if (r->rows() == 0) return Status::UniqueConflict("gid exists: " + global.gid);
+    global_id = r->Int(0, 0);
+    for (int i = 0; i < r->rows() && !branches.empty(); ++i) {
+      branch_ids[{r->Text(i, 2), r->Text(i, 3)}] = r->Int(i, 1);
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  global.id = global_id;
+  for (auto& b : branches) b.id = branch_ids[{b.branch_id, b.op}];
+  return Status::Ok();
+}
+
+Status PostgresStore::MaySaveNewTransInSteps(TransGlobal& global,
+                                             std::vector<TransBranch>& branches) {
   std::vector<int64_t> ids;  // the global's id, then the branches'
   Status st = Write(*pool_, [&](PgConn& c) {
     return pg::InTransaction(c, [&]() -> Status {
@@ -212,6 +238,40 @@ Status PostgresStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBran
 Status PostgresStore::LockGlobalSaveBranches(const std::string& gid,
                                              const std::string& expected_status,
                                              const std::vector<TransBranch>& rows, bool append) {
+  // An upsert statement may touch each key once: a key repeated within `rows` keeps its last row,
+  // as if the rows were written one after the other.
+  std::vector<TransBranch> unique_rows;
+  if (!append) {
+    for (const auto& row : rows) {
+      auto same = std::find_if(unique_rows.begin(), unique_rows.end(), [&](const TransBranch& u) {
+        return u.branch_id == row.branch_id && u.op == row.op;
+      });
+      if (same != unique_rows.end()) {
+        *same = row;
+      } else {
+        unique_rows.push_back(row);
+      }
+    }
+  }
+  const std::vector<TransBranch>& batch = append ? rows : unique_rows;
+  if (batch.empty() || batch.size() > pg::kMaxBatchRows) {
+    return LockGlobalSaveBranchesInSteps(gid, expected_status, rows, append);
+  }
+  PgParams p;
+  p.Text(gid).Text(expected_status);
+  for (const auto& row : batch) sql::AppendBranchParams(p, gid, row);
+  return Write(*pool_, [&](PgConn& c) -> Status {
+    // The global row is locked FOR UPDATE for the statement, as DTM's SELECT ... FOR UPDATE.
+    auto r = c.Run(pg::SaveBranchesSql(batch.size(), append), p);
+    if (!r.ok()) return r.status();
+    return r->Affected() == 0 ? NoTrans(gid, expected_status) : Status::Ok();
+  });
+}
+
+Status PostgresStore::LockGlobalSaveBranchesInSteps(const std::string& gid,
+                                                    const std::string& expected_status,
+                                                    const std::vector<TransBranch>& rows,
+                                                    bool append) {
   return Write(*pool_, [&](PgConn& c) {
     return pg::InTransaction(c, [&]() -> Status {
       auto locked = c.Run(pg::kLockGlobal, PgParams().Text(gid).Text(expected_status));

@@ -91,6 +91,10 @@ class PostgresStore : public Store {
 
  private:
   PostgresStore() = default;
+  // The multi-statement forms, for writes with more rows than pg_batch_sql.h has statements for.
+  Status MaySaveNewTransInSteps(TransGlobal& global, std::vector<TransBranch>& branches);
+  Status LockGlobalSaveBranchesInSteps(const std::string& gid, const std::string& expected_status,
+                                       const std::vector<TransBranch>& rows, bool append);
   // Adds the retention index to a schema created by DTM.
   Status EnsurePurgeIndex();
 
