@@ -134,6 +134,7 @@ inline constexpr char kInsertGlobal[] =
     " next_cron_time, owner, ext_data, result, rollback_reason)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 // DTM's SELECT ... FOR UPDATE: holds the global row so status changes wait for the branches.
+inline constexpr char kAutoincLockMode[] = "SELECT @@innodb_autoinc_lock_mode";
 inline constexpr char kLockGlobal[] =
     "SELECT 1 FROM trans_global WHERE gid = ? AND status = ? FOR UPDATE";
 // A single UPDATE: a racing writer waits for the row lock and then re-reads the committed row

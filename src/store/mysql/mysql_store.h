@@ -105,6 +105,7 @@ class MysqlStore : public Store {
   std::string WithDb(const char* sql) const;
 
   MysqlOptions options_;
+  bool consecutive_ids_ = false;  // innodb_autoinc_lock_mode <= 1
   std::unique_ptr<my::MyPool> pool_;
 };
 
