@@ -74,6 +74,28 @@ if [[ $needs_dbs == 1 ]]; then
   LYNX_DB_DURABLE=1 lynx_db_start_all "$out_dir/db" >/dev/null
 fi
 
+# CPU seconds used so far by every process whose command name is $1 (the store server; the
+# PostgreSQL server is many processes).
+cpu_of() {
+  local ticks=0 f rest
+  for f in /proc/[0-9]*/stat; do
+    rest=$(cat "$f" 2>/dev/null) || continue
+    [[ $rest == *"($1)"* ]] || continue
+    rest=${rest##*) }
+    read -r -a fields <<<"$rest"
+    ticks=$((ticks + fields[11] + fields[12]))
+  done
+  echo "$ticks $(getconf CLK_TCK)" | awk '{printf "%.2f", $1 / $2}'
+}
+store_process() {
+  case $1 in
+    redis) echo redis-server ;;
+    postgres) echo postgres ;;
+    mysql) echo mariadbd ;;
+    *) echo "" ;;
+  esac
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 wait_http() {  # wait_http PORT PID: until GET newGid answers (30 s)
@@ -177,10 +199,15 @@ for store in $stores; do
       fi
       for mode in $modes; do
         for c in $concurrency; do
+          proc=$(store_process "$store")
+          before=0
+          [[ -n $proc ]] && before=$(cpu_of "$proc")
           line=$("$loadgen" --dtm "http://127.0.0.1:$server_port/api/dtmsvr" --busi "$busi_url" \
             --mode "$mode" --concurrency "$c" --duration "$duration" --warmup "$warmup" \
             --server-pid "$server_pid" --json || true)
-          echo "{\"server\":\"$server\",\"store\":\"$store\",\"round\":$round,\"history\":$history,\"result\":${line:-null}}" >>"$results"
+          store_cpu=null
+          [[ -n $proc ]] && store_cpu=$(awk -v a="$before" -v b="$(cpu_of "$proc")" 'BEGIN {printf "%.2f", b - a}')
+          echo "{\"server\":\"$server\",\"store\":\"$store\",\"round\":$round,\"history\":$history,\"store_cpu_s\":$store_cpu,\"result\":${line:-null}}" >>"$results"
           printf '  %-5s %-9s %-4s c=%-4s %s\n' "$server" "$store" "$mode" "$c" "$line"
         done
       done
