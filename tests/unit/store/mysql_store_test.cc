@@ -1,5 +1,5 @@
-// MysqlStore properties beyond the contract: several dtmd instances (separate stores, so separate
-// connection pools) sharing one database, recovery from connections the server dropped, the
+// MysqlStore properties beyond the contract (two instances racing on one database are in
+// store_contract_test.cc, SharedStoreTest): recovery from connections the server dropped, the
 // query plans of the cron lease and the purge, retention on a large table, and databases created
 // by DTM. Runs against the MariaDB of scripts/lib/databases.sh (skipped when it is not started,
 // failed under LYNX_TEST_REQUIRE_DBS=1).
@@ -142,70 +142,6 @@ class MysqlStoreTest : public testing::Test {
   MysqlOptions options_;
   std::unique_ptr<MysqlStore> a_, b_;
 };
-
-TEST_F(MysqlStoreTest, TwoInstancesRacingOnAStatusChangeHaveOneWinner) {
-  constexpr int kTrans = 30;
-  for (int i = 0; i < kTrans; ++i) Save(*a_, "g" + std::to_string(i), kNow);
-  std::atomic<int> wins[kTrans] = {};
-  std::atomic<int> errors{0};
-  std::latch start(2);
-  auto race = [&](Store* s) {
-    start.arrive_and_wait();
-    for (int i = 0; i < kTrans; ++i) {
-      StatusChange c;
-      c.new_status = kStatusSubmitted;
-      c.now = kNow + 1;
-      Status st = s->ChangeGlobalStatus("g" + std::to_string(i), kStatusPrepared, c);
-      if (st.ok()) {
-        ++wins[i];
-      } else if (!st.IsNotFound()) {
-        ++errors;
-      }
-    }
-  };
-  std::thread ta(race, a_.get()), tb(race, b_.get());
-  ta.join();
-  tb.join();
-  EXPECT_EQ(errors.load(), 0);
-  for (int i = 0; i < kTrans; ++i) EXPECT_EQ(wins[i].load(), 1) << i;
-}
-
-TEST_F(MysqlStoreTest, TwoInstancesLeasingNeverTakeTheSameRow) {
-  constexpr int kRows = 60;
-  for (int i = 0; i < kRows; ++i) Save(*a_, "g" + std::to_string(i), kNow - 1000 - i);
-  // Other unfinished statuses take part in the lease too.
-  for (int i = 0; i < kRows; i += 3) {
-    StatusChange c;
-    c.new_status = i % 2 == 0 ? kStatusSubmitted : kStatusAborting;
-    c.now = kNow;
-    ASSERT_TRUE(a_->ChangeGlobalStatus("g" + std::to_string(i), kStatusPrepared, c).ok());
-  }
-  std::mutex mu;
-  std::map<std::string, int> leased;
-  std::atomic<int> errors{0};
-  std::latch start(8);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
-    Store* s = t % 2 == 0 ? static_cast<Store*>(a_.get()) : b_.get();
-    threads.emplace_back([&, s, t] {
-      start.arrive_and_wait();
-      while (true) {
-        auto g = s->LockOneGlobalTrans(kNow, 0, 10, "owner-" + std::to_string(t % 2));
-        if (!g.ok()) {
-          ADD_FAILURE() << g.status().message();
-          ++errors;
-        }
-        if (!g.ok() || !g->has_value()) return;
-        std::lock_guard lock(mu);
-        ++leased[(*g)->gid];
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(errors.load(), 0);
-  EXPECT_EQ(leased.size(), static_cast<size_t>(kRows));
-  for (const auto& [gid, n] : leased) EXPECT_EQ(n, 1) << gid;
-}
 
 TEST_F(MysqlStoreTest, ReadsRetryOnAFreshConnectionWritesReportUnavailable) {
   Save(*a_, "g1", kNow);

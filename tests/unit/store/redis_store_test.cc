@@ -1,6 +1,6 @@
 // RedisStore properties beyond the contract: DTM's key layout and JSON (read back raw with
-// hiredis, and DTM-written data read by the store), TTLs, several dtmd instances (separate stores,
-// so separate pools) sharing one prefix, and recovery from connections the server dropped. Runs
+// hiredis, and DTM-written data read by the store), TTLs and recovery from connections the server
+// dropped (two instances racing on one prefix: store_contract_test.cc, SharedStoreTest). Runs
 // against the server of scripts/lib/databases.sh (skipped when it is not started, failed under
 // LYNX_TEST_REQUIRE_DBS=1).
 #include <gtest/gtest.h>
@@ -435,58 +435,6 @@ TEST_F(RedisStoreTest, ExpiredKeysDoNotBreakScansOrLeases) {
   auto rows = a_->FindBranches("gone");
   ASSERT_TRUE(rows.ok());
   EXPECT_EQ(rows->size(), 2u);
-}
-
-TEST_F(RedisStoreTest, TwoInstancesRacingOnAStatusChangeHaveOneWinner) {
-  constexpr int kTrans = 30;
-  for (int i = 0; i < kTrans; ++i) Save(*a_, "g" + std::to_string(i));
-  std::atomic<int> wins[kTrans] = {};
-  std::atomic<int> errors{0};
-  std::latch start(2);
-  auto race = [&](Store* s) {
-    start.arrive_and_wait();
-    for (int i = 0; i < kTrans; ++i) {
-      Status st = s->ChangeGlobalStatus("g" + std::to_string(i), kStatusPrepared,
-                                        Change(kStatusSubmitted, kNow));
-      if (st.ok()) {
-        ++wins[i];
-      } else if (!st.IsNotFound()) {
-        ++errors;
-      }
-    }
-  };
-  std::thread ta(race, a_.get()), tb(race, b_.get());
-  ta.join();
-  tb.join();
-  EXPECT_EQ(errors.load(), 0);
-  for (int i = 0; i < kTrans; ++i) EXPECT_EQ(wins[i].load(), 1) << i;
-}
-
-TEST_F(RedisStoreTest, TwoInstancesLeasingNeverTakeTheSameRow) {
-  constexpr int kRows = 60;
-  for (int i = 0; i < kRows; ++i) Save(*a_, "g" + std::to_string(i), kNow - 1000 - i);
-  std::mutex mu;
-  std::map<std::string, int> leased;
-  std::atomic<int> errors{0};
-  std::latch start(8);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
-    Store* s = t % 2 == 0 ? static_cast<Store*>(a_.get()) : b_.get();
-    threads.emplace_back([&, s] {
-      start.arrive_and_wait();
-      while (true) {
-        auto g = s->LockOneGlobalTrans(kNow, 0, 10, "owner");
-        if (!g.ok()) ++errors;
-        if (!g.ok() || !g->has_value()) return;
-        std::lock_guard lock(mu);
-        ++leased[(*g)->gid];
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(errors.load(), 0);
-  EXPECT_EQ(leased.size(), static_cast<size_t>(kRows));
-  for (const auto& [gid, n] : leased) EXPECT_EQ(n, 1) << gid;
 }
 
 TEST_F(RedisStoreTest, RecoversFromKilledConnections) {

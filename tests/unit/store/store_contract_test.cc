@@ -53,9 +53,20 @@ std::unique_ptr<SqliteStore> OpenSqlite(const std::string& dir) {
   return store.ok() ? std::move(*store) : nullptr;
 }
 
-// A store in a schema of its own on the test server, so tests never see each other's rows;
-// nullptr when the server is not running (the test is then skipped or failed by SetUp).
-std::unique_ptr<Store> OpenPostgres(const std::string&) {
+// The schema / database / key-prefix suffix of the test whose temp dir is `dir`: tests never see
+// each other's rows, and a second store opened for the same test (SharedStoreTest) shares them.
+std::string ScopeFor(const std::string& dir) {
+  static std::mutex mu;
+  static std::map<std::string, std::string> scopes;
+  std::lock_guard lock(mu);
+  auto [it, added] = scopes.emplace(dir, "");
+  if (added) it->second = testing_dbs::UniqueSuffix();
+  return it->second;
+}
+
+// A store in a schema of its own on the test server; nullptr when the server is not running
+// (the test is then skipped or failed by SetUp).
+std::unique_ptr<Store> OpenPostgres(const std::string& dir) {
   auto conf = testing_dbs::ServerConf("postgres");
   if (!conf) return nullptr;
   PostgresOptions options;
@@ -63,7 +74,7 @@ std::unique_ptr<Store> OpenPostgres(const std::string&) {
   options.port = conf->port;
   options.user = conf->user;
   options.db = conf->db;
-  options.schema = "lynx_store_test_" + testing_dbs::UniqueSuffix();
+  options.schema = "lynx_store_test_" + ScopeFor(dir);
   auto store = PostgresStore::Open(options);
   EXPECT_TRUE(store.ok()) << store.status().message();
   return store.ok() ? std::move(*store) : nullptr;
@@ -87,7 +98,7 @@ bool ServerStarted(const std::string& server) {
 Status DropPostgres(Store* store) { return static_cast<PostgresStore*>(store)->DropSchema(); }
 
 // A store in a database of its own on the test server (created by Open).
-std::unique_ptr<Store> OpenMysql(const std::string&) {
+std::unique_ptr<Store> OpenMysql(const std::string& dir) {
   auto conf = testing_dbs::ServerConf("mysql");
   if (!conf) return nullptr;
   MysqlOptions options;
@@ -95,7 +106,7 @@ std::unique_ptr<Store> OpenMysql(const std::string&) {
   options.port = conf->port;
   options.user = conf->user;
   options.password = conf->password;
-  options.db = "lynx_store_test_" + testing_dbs::UniqueSuffix();
+  options.db = "lynx_store_test_" + ScopeFor(dir);
   auto store = MysqlStore::Open(options);
   EXPECT_TRUE(store.ok()) << store.status().message();
   return store.ok() ? std::move(*store) : nullptr;
@@ -104,13 +115,13 @@ std::unique_ptr<Store> OpenMysql(const std::string&) {
 Status DropMysql(Store* store) { return static_cast<MysqlStore*>(store)->DropDatabase(); }
 
 // A store under a key prefix of its own on the test server (a hash tag, as in production).
-std::unique_ptr<Store> OpenRedis(const std::string&) {
+std::unique_ptr<Store> OpenRedis(const std::string& dir) {
   auto port = testing_dbs::RedisPort();
   if (!port) return nullptr;
   RedisOptions options;
   options.host = testing_dbs::Host();
   options.port = *port;
-  options.prefix = "{t" + testing_dbs::UniqueSuffix() + "}";
+  options.prefix = "{t" + ScopeFor(dir) + "}";
   auto store = RedisStore::Open(options);
   EXPECT_TRUE(store.ok()) << store.status().message();
   return store.ok() ? std::move(*store) : nullptr;
@@ -705,6 +716,10 @@ TEST_P(StoreContractTest, ConcurrentPurgesDeleteEachTransactionOnce) {
   EXPECT_TRUE(rest.empty());
 }
 
+const Backend kPostgres{"Postgres", OpenPostgres, "postgres", DropPostgres};
+const Backend kMysql{"Mysql", OpenMysql, "mysql", DropMysql};
+const Backend kRedis{"Redis", OpenRedis, "redis", DropRedis};
+
 INSTANTIATE_TEST_SUITE_P(
     Backends, StoreContractTest,
     testing::Values(Backend{"Memory",
@@ -717,10 +732,93 @@ INSTANTIATE_TEST_SUITE_P(
                               return OpenSqlite(dir);
                             },
                             "", nullptr},
-                    Backend{"Postgres", OpenPostgres, "postgres", DropPostgres},
-                    Backend{"Mysql", OpenMysql, "mysql", DropMysql},
-                    Backend{"Redis", OpenRedis, "redis", DropRedis}),
+                    kPostgres, kMysql, kRedis),
     [](const testing::TestParamInfo<Backend>& info) { return info.param.name; });
+
+// Two store objects on one server scope: two dtmd instances sharing a database (the backends that
+// support several instances).
+class SharedStoreTest : public StoreContractTest {
+ protected:
+  void SetUp() override {
+    StoreContractTest::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    other_ = GetParam().open(dir_);
+    ASSERT_NE(other_, nullptr);
+  }
+  void TearDown() override {
+    other_.reset();
+    StoreContractTest::TearDown();
+  }
+
+  std::unique_ptr<Store> other_;
+};
+
+TEST_P(SharedStoreTest, TwoInstancesRacingOnAStatusChangeHaveOneWinner) {
+  constexpr int kTrans = 30;
+  for (int i = 0; i < kTrans; ++i) Save("g" + std::to_string(i), kNow);
+  std::atomic<int> wins[kTrans] = {};
+  std::atomic<int> errors{0};
+  std::latch start(2);
+  auto race = [&](Store* s) {
+    start.arrive_and_wait();
+    for (int i = 0; i < kTrans; ++i) {
+      Status st = s->ChangeGlobalStatus("g" + std::to_string(i), kStatusPrepared,
+                                        Change(kStatusSubmitted, kNow + 1));
+      if (st.ok()) {
+        ++wins[i];
+      } else if (!st.IsNotFound()) {
+        ++errors;
+      }
+    }
+  };
+  std::thread ta(race, store_.get()), tb(race, other_.get());
+  ta.join();
+  tb.join();
+  EXPECT_EQ(errors.load(), 0);
+  for (int i = 0; i < kTrans; ++i) EXPECT_EQ(wins[i].load(), 1) << i;
+}
+
+TEST_P(SharedStoreTest, TwoInstancesLeasingNeverTakeTheSameRow) {
+  constexpr int kRows = 60;
+  for (int i = 0; i < kRows; ++i) Save("g" + std::to_string(i), kNow - 1000 - i);
+  // Other unfinished statuses take part in the lease too.
+  for (int i = 0; i < kRows; i += 3) {
+    const char* status = i % 2 == 0 ? kStatusSubmitted : kStatusAborting;
+    ASSERT_TRUE(
+        store_->ChangeGlobalStatus("g" + std::to_string(i), kStatusPrepared, Change(status, kNow))
+            .ok());
+  }
+  std::mutex mu;
+  std::map<std::string, int> leased;
+  std::atomic<int> errors{0};
+  std::latch start(8);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    Store* s = t % 2 == 0 ? store_.get() : other_.get();
+    threads.emplace_back([&, s, t] {
+      start.arrive_and_wait();
+      while (true) {
+        auto g = s->LockOneGlobalTrans(kNow, 0, kRetryS, "owner-" + std::to_string(t % 2));
+        if (!g.ok()) {
+          ADD_FAILURE() << g.status().message();
+          ++errors;
+        }
+        if (!g.ok() || !g->has_value()) return;
+        std::lock_guard lock(mu);
+        ++leased[(*g)->gid];
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(leased.size(), static_cast<size_t>(kRows));
+  for (const auto& [gid, n] : leased) EXPECT_EQ(n, 1) << gid;
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, SharedStoreTest, testing::Values(kPostgres, kMysql, kRedis),
+                         [](const testing::TestParamInfo<Backend>& info) {
+                           return info.param.name;
+                         });
 
 // Properties only a durable backend has.
 class SqliteStoreTest : public testing::Test {
