@@ -26,9 +26,7 @@ class MultiInstanceTest : public testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     const std::string& store = GetParam();
-    const bool started = store == "redis" ? testing_dbs::RedisPort().has_value()
-                                          : testing_dbs::ServerConf(store).has_value();
-    LYNX_REQUIRE_SERVER(started, store);
+    LYNX_REQUIRE_SERVER(testing_dbs::Started(store), store);
     dir_ = std::make_unique<TempDir>("dtmd-multi");
     std::string err;
     ASSERT_TRUE(busi_.Start(dir_->path(), &err)) << err;

@@ -60,6 +60,11 @@ inline std::optional<int> RedisPort() {
   return std::stoi(port);
 }
 
+// True when scripts/lib/databases.sh started `server` ("postgres", "mysql" or "redis").
+inline bool Started(const std::string& server) {
+  return server == "redis" ? RedisPort().has_value() : ServerConf(server).has_value();
+}
+
 // A fresh suffix for gids and keys, so tests sharing one server never see each other's rows.
 inline std::string UniqueSuffix() {
   static std::mt19937_64 rng(std::random_device{}());

@@ -90,11 +90,6 @@ struct Backend {
   std::function<Status(Store*)> drop;
 };
 
-bool ServerStarted(const std::string& server) {
-  if (server == "redis") return testing_dbs::RedisPort().has_value();
-  return testing_dbs::ServerConf(server).has_value();
-}
-
 Status DropPostgres(Store* store) { return static_cast<PostgresStore*>(store)->DropSchema(); }
 
 // A store in a database of its own on the test server (created by Open).
@@ -187,7 +182,7 @@ class StoreContractTest : public testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     if (!GetParam().server.empty()) {
-      LYNX_REQUIRE_SERVER(ServerStarted(GetParam().server), GetParam().server);
+      LYNX_REQUIRE_SERVER(testing_dbs::Started(GetParam().server), GetParam().server);
     }
     dir_ = MakeTempDir();
     ASSERT_FALSE(dir_.empty());
