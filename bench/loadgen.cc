@@ -242,8 +242,8 @@ int main(int argc, char** argv) {
 
   // One idle slot per client and host: fewer would close and reopen connections every round.
   lynx::http::ClientOptions client_options;
-  client_options.max_idle_per_host =
-      std::max<size_t>(client_options.max_idle_per_host, static_cast<size_t>(opt.concurrency));
+  client_options.max_conns_per_host =
+      std::max<size_t>(client_options.max_conns_per_host, static_cast<size_t>(opt.concurrency));
   lynx::http::ClientPool pool(io.get_executor(), client_options);
 
   const auto start = Clock::now();

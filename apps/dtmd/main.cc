@@ -1,5 +1,6 @@
 // dtmd: a DTM-compatible distributed transaction manager.
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -23,6 +24,18 @@ std::string KeysHelp() {
     out += "  " + k + "  (" + lynx::server::EnvNameOf(k) + ")\n";
   }
   return out;
+}
+
+// Every connection, inbound or outbound, and every store file is a descriptor: the default soft
+// limit (often 1024) runs out long before memory does. The hard limit is the administrator's.
+void RaiseDescriptorLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  const rlim_t before = lim.rlim_cur;
+  lim.rlim_cur = lim.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &lim) == 0) {
+    spdlog::debug("descriptor limit raised from {} to {}", before, lim.rlim_cur);
+  }
 }
 
 }  // namespace
@@ -92,6 +105,7 @@ int main(int argc, char** argv) {
     std::cout << "schema ready (" << cfg.store.driver << ")\n";
     return 0;
   }
+  RaiseDescriptorLimit();
   lynx::server::Server server(cfg);
   st = server.Start();
   if (!st.ok()) {

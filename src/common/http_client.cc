@@ -3,15 +3,23 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
 #include <cctype>
+#include <cstring>
+#include <deque>
 #include <mutex>
 #include <unordered_map>
+
+#include "common/http_body.h"
+#include "common/http_limits.h"
 
 namespace lynx::http {
 
@@ -25,7 +33,10 @@ namespace {
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 struct Conn {
-  explicit Conn(asio::any_io_executor ex) : stream(ex) {}
+  explicit Conn(asio::any_io_executor ex) : stream(ex), buffer(kReadLimitBytes) {}
+  // A reply's header or trailer section plus read-ahead; bounded below Beast's 64 KiB field limit
+  // (common/http_limits.h), so a hostile reply cannot end the process.
+  static constexpr size_t kReadLimitBytes = 32 * 1024 + kReadSlackBytes;
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
 };
@@ -61,6 +72,36 @@ bhttp::verb ToVerb(const std::string& method) {
   return v == bhttp::verb::unknown ? bhttp::verb::get : v;
 }
 
+bool IsTokenChar(unsigned char c) {
+  return std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+}
+
+// A header we may write: a token name and a value without control bytes other than tab, each
+// within kMaxOutboundHeaderValue. Anything else could split the request on the wire.
+Status CheckHeader(const std::string& name, const std::string& value) {
+  if (name.empty() || name.size() > 256 || !std::all_of(name.begin(), name.end(), [](char c) {
+        return IsTokenChar(static_cast<unsigned char>(c));
+      })) {
+    return Status::InvalidArgument("header name is not an HTTP token");
+  }
+  if (value.size() > static_cast<size_t>(kMaxOutboundHeaderValue)) {
+    return Status::InvalidArgument("header " + name + " is longer than " +
+                                   std::to_string(kMaxOutboundHeaderValue) + " bytes");
+  }
+  for (unsigned char c : value) {
+    if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      return Status::InvalidArgument("header " + name + " contains a control character");
+    }
+  }
+  return Status::Ok();
+}
+
+// Requests in flight to one host:port, and the coroutines waiting for a free one.
+struct HostSlots {
+  size_t active = 0;
+  std::deque<std::shared_ptr<asio::steady_timer>> waiters;
+};
+
 }  // namespace
 
 struct ClientPool::Impl {
@@ -69,21 +110,75 @@ struct ClientPool::Impl {
   std::mutex mu;
   std::unordered_map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
   std::unordered_map<std::string, tcp::resolver::results_type> resolved;
+  std::unordered_map<std::string, HostSlots> slots;
 
+  // An idle connection with no bytes pending: bytes that arrived while it was idle are a reply
+  // nobody asked for (they would be read as the next call's reply), so such a connection is
+  // closed, as is one that already failed.
   std::unique_ptr<Conn> TakeIdle(const std::string& key) {
     std::lock_guard lock(mu);
     auto it = idle.find(key);
-    if (it == idle.end() || it->second.empty()) return nullptr;
-    auto c = std::move(it->second.back());
-    it->second.pop_back();
-    return c;
+    while (it != idle.end() && !it->second.empty()) {
+      auto c = std::move(it->second.back());
+      it->second.pop_back();
+      beast::error_code ec;
+      const size_t pending = c->stream.socket().available(ec);
+      if (!ec && pending == 0 && c->buffer.size() == 0) return c;
+    }
+    return nullptr;
   }
 
   void GiveBack(const std::string& key, std::unique_ptr<Conn> c) {
     c->stream.expires_never();
     std::lock_guard lock(mu);
     auto& v = idle[key];
-    if (v.size() < options.max_idle_per_host) v.push_back(std::move(c));
+    if (v.size() < options.max_conns_per_host) v.push_back(std::move(c));
+  }
+
+  // Waits (until `deadline`) for one of the host's max_conns_per_host request slots.
+  asio::awaitable<bool> AcquireSlot(const std::string& key,
+                                    std::chrono::steady_clock::time_point deadline) {
+    for (;;) {
+      std::shared_ptr<asio::steady_timer> timer;
+      {
+        std::lock_guard lock(mu);
+        auto& s = slots[key];
+        if (s.active < options.max_conns_per_host) {
+          ++s.active;
+          co_return true;
+        }
+        timer = std::make_shared<asio::steady_timer>(executor, deadline);
+        s.waiters.push_back(timer);
+      }
+      co_await timer->async_wait(kTuple);
+      if (std::chrono::steady_clock::now() < deadline) continue;  // woken: try again
+      std::lock_guard lock(mu);
+      auto& w = slots[key].waiters;
+      auto it = std::find(w.begin(), w.end(), timer);
+      if (it != w.end()) {
+        w.erase(it);
+      } else {
+        WakeOneLocked(key);  // a release woke us as we timed out: pass the turn on
+      }
+      co_return false;
+    }
+  }
+
+  void ReleaseSlot(const std::string& key) {
+    std::lock_guard lock(mu);
+    auto it = slots.find(key);
+    if (it == slots.end()) return;
+    --it->second.active;
+    WakeOneLocked(key);
+    if (it->second.active == 0 && it->second.waiters.empty()) slots.erase(it);
+  }
+
+  void WakeOneLocked(const std::string& key) {
+    auto it = slots.find(key);
+    if (it == slots.end() || it->second.waiters.empty()) return;
+    auto timer = std::move(it->second.waiters.front());
+    it->second.waiters.pop_front();
+    asio::post(timer->get_executor(), [timer] { timer->cancel(); });
   }
 
   asio::awaitable<StatusOr<tcp::resolver::results_type>> Resolve(const Target& t) {
@@ -96,15 +191,22 @@ struct ClientPool::Impl {
     auto [ec, results] = co_await resolver.async_resolve(t.host, t.port, kTuple);
     if (ec) co_return Status::Unavailable("resolve " + t.host + ": " + ec.message());
     std::lock_guard lock(mu);
+    if (resolved.size() >= 4096) resolved.clear();  // bounded: names come from stored URLs
     resolved[t.key()] = results;
     co_return results;
   }
+
+  asio::awaitable<StatusOr<ClientResponse>> Exchange(const ClientRequest& request,
+                                                     const Target& target,
+                                                     bhttp::request<bhttp::string_body>& req,
+                                                     std::chrono::milliseconds timeout);
 };
 
 ClientPool::ClientPool(asio::any_io_executor executor, ClientOptions options)
     : impl_(std::make_shared<Impl>()) {
   impl_->executor = std::move(executor);
   impl_->options = options;
+  if (impl_->options.max_conns_per_host == 0) impl_->options.max_conns_per_host = 1;
 }
 
 ClientPool::~ClientPool() { CloseIdle(); }
@@ -118,32 +220,58 @@ asio::awaitable<StatusOr<ClientResponse>> ClientPool::Send(ClientRequest request
   auto impl = impl_;  // keeps the pool state alive for the duration of the call
   auto target = ParseTarget(request.url);
   if (!target.ok()) co_return target.status();
-  const std::string key = target->key();
-  auto timeout = std::chrono::milliseconds(request.timeout_ms > 0 ? request.timeout_ms : 3000);
-
-  bhttp::request<bhttp::string_body> req{ToVerb(request.method), target->path_and_query, 11};
-  req.set(bhttp::field::host, target->host + ":" + target->port);
-  req.set(bhttp::field::user_agent, "dtmd");
-  for (const auto& [k, v] : request.headers) req.set(k, v);
-  req.keep_alive(true);
-  if (!request.body.empty() || req.method() != bhttp::verb::get) {
-    req.body() = std::move(request.body);
-    req.prepare_payload();
+  for (const auto& [k, v] : request.headers) {
+    if (Status st = CheckHeader(k, v); !st.ok()) co_return st;
   }
+  auto timeout = std::chrono::milliseconds(request.timeout_ms > 0 ? request.timeout_ms : 3000);
+  const std::string key = target->key();
+  if (!co_await impl->AcquireSlot(key, std::chrono::steady_clock::now() + timeout)) {
+    co_return Status::Unavailable("timeout after " + std::to_string(timeout.count()) +
+                                  " ms waiting for one of the " +
+                                  std::to_string(impl->options.max_conns_per_host) +
+                                  " connections to " + key + " (all busy)");
+  }
+  struct Release {
+    Impl* impl;
+    const std::string& key;
+    ~Release() { impl->ReleaseSlot(key); }
+  } release{impl.get(), key};
+  std::string what;
+  try {
+    bhttp::request<bhttp::string_body> req{ToVerb(request.method), target->path_and_query, 11};
+    req.set(bhttp::field::host, target->host + ":" + target->port);
+    req.set(bhttp::field::user_agent, "dtmd");
+    for (const auto& [k, v] : request.headers) req.set(k, v);
+    req.keep_alive(true);
+    if (!request.body.empty() || req.method() != bhttp::verb::get) {
+      req.body() = std::move(request.body);
+      req.prepare_payload();
+    }
+    co_return co_await impl->Exchange(request, *target, req, timeout);
+  } catch (const std::exception& e) {
+    what = e.what();
+  }
+  co_return Status::Unavailable("calling " + request.url + ": " + what);
+}
 
+asio::awaitable<StatusOr<ClientResponse>> ClientPool::Impl::Exchange(
+    const ClientRequest& request, const Target& target, bhttp::request<bhttp::string_body>& req,
+    std::chrono::milliseconds timeout) {
+  const std::string key = target.key();
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto conn = impl->TakeIdle(key);
+    auto conn = TakeIdle(key);
     const bool reused = conn != nullptr;
     if (!conn) {
-      auto endpoints = co_await impl->Resolve(*target);
+      auto endpoints = co_await Resolve(target);
       if (!endpoints.ok()) co_return endpoints.status();
-      conn = std::make_unique<Conn>(impl->executor);
+      conn = std::make_unique<Conn>(executor);
       conn->stream.expires_after(timeout);
       auto [ec, ep] = co_await conn->stream.async_connect(*endpoints, kTuple);
       if (ec) {
         co_return Status::Unavailable("connect " + key + ": " + ec.message());
       }
-      conn->stream.socket().set_option(tcp::no_delay(true));
+      beast::error_code ignored;
+      conn->stream.socket().set_option(tcp::no_delay(true), ignored);
     }
     conn->stream.expires_after(timeout);
     auto [wec, written] = co_await bhttp::async_write(conn->stream, req, kTuple);
@@ -151,26 +279,37 @@ asio::awaitable<StatusOr<ClientResponse>> ClientPool::Send(ClientRequest request
       if (reused) continue;  // a stale keep-alive connection: retry once on a fresh one
       co_return Status::Unavailable("write " + request.url + ": " + wec.message());
     }
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(impl->options.max_response_body);
-    auto [rec, read] = co_await bhttp::async_read(conn->stream, conn->buffer, parser, kTuple);
-    if (rec) {
-      // The server closed an idle connection just as we reused it: nothing was processed.
-      if (reused && read == 0 &&
-          (rec == bhttp::error::end_of_stream || rec == asio::error::eof ||
-           rec == asio::error::connection_reset)) {
-        continue;
+    // Interim 1xx replies (100 Continue, 103 Early Hints) precede the real one: skip them, so
+    // that the real reply is not left on the connection for the next call to read.
+    for (int interim = 0;; ++interim) {
+      bhttp::response_parser<GrowingStringBody> parser;
+      parser.body_limit(options.max_response_body);
+      parser.header_limit(32 * 1024);
+      auto [rec, read] = co_await bhttp::async_read(conn->stream, conn->buffer, parser, kTuple);
+      if (rec) {
+        // The server closed an idle connection just as we reused it: nothing was processed.
+        if (reused && read == 0 && interim == 0 &&
+            (rec == bhttp::error::end_of_stream || rec == asio::error::eof ||
+             rec == asio::error::connection_reset)) {
+          break;
+        }
+        if (rec == beast::error::timeout) {
+          co_return Status::Unavailable("timeout after " + std::to_string(timeout.count()) +
+                                        " ms calling " + request.url);
+        }
+        co_return Status::Unavailable("read " + request.url + ": " + rec.message());
       }
-      if (rec == beast::error::timeout) {
-        co_return Status::Unavailable("timeout after " + std::to_string(timeout.count()) +
-                                      " ms calling " + request.url);
+      auto res = parser.release();
+      const int status = static_cast<int>(res.result_int());
+      if (status >= 100 && status < 200) {
+        if (interim < 8) continue;
+        co_return Status::Unavailable("read " + request.url + ": too many 1xx replies");
       }
-      co_return Status::Unavailable("read " + request.url + ": " + rec.message());
+      ClientResponse out{status, std::move(res.body())};
+      // Bytes after the reply are a second reply nobody asked for: never reuse that connection.
+      if (res.keep_alive() && conn->buffer.size() == 0) GiveBack(key, std::move(conn));
+      co_return out;
     }
-    auto res = parser.release();
-    ClientResponse out{static_cast<int>(res.result_int()), std::move(res.body())};
-    if (res.keep_alive()) impl->GiveBack(key, std::move(conn));
-    co_return out;
   }
   co_return Status::Unavailable("connection to " + key + " closed twice");
 }

@@ -34,7 +34,9 @@ struct ClientResponse {
 };
 
 struct ClientOptions {
-  size_t max_idle_per_host = 256;      // idle keep-alive connections kept per host:port
+  // Requests in flight to one host:port at once (so also its connections: a connection is only
+  // opened when no idle one is left). Further requests wait for one within their own timeout.
+  size_t max_conns_per_host = 256;
   size_t max_response_body = 8 << 20;  // larger replies are an error
 };
 
@@ -45,7 +47,10 @@ class ClientPool {
   ClientPool(const ClientPool&) = delete;
   ClientPool& operator=(const ClientPool&) = delete;
 
-  // kUnavailable for transport errors and timeouts, kInvalidArgument for a bad URL.
+  // kUnavailable for transport errors, timeouts and malformed replies, kInvalidArgument for a
+  // bad URL or a header that cannot be sent (CR, LF or NUL in it, a name that is not a token).
+  // Never throws. 1xx interim replies are skipped; a connection is reused only when nothing but
+  // the reply was received on it.
   boost::asio::awaitable<StatusOr<ClientResponse>> Send(ClientRequest request);
 
   // Closes idle connections (e.g. at shutdown).

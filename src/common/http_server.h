@@ -38,8 +38,14 @@ struct ServerReply {
 ServerReply JsonMessage(int status, const std::string& text);
 
 struct ServerOptions {
-  uint64_t max_body_bytes = 4 << 20;
-  int idle_timeout_seconds = 120;  // idle keep-alive connections close
+  uint64_t max_body_bytes = 4 << 20;  // larger bodies: 413
+  int idle_timeout_seconds = 120;     // idle keep-alive connections close
+  // Header section (and chunked trailer section) of one request; larger: 431. At most
+  // kMaxHeaderSectionBytes (common/http_limits.h).
+  uint32_t max_header_bytes = 32 * 1024;
+  // Request bodies being received over all connections together (a body with a Content-Length
+  // counts that length, a chunked one max_body_bytes); a body that would exceed it gets 503.
+  uint64_t max_buffered_bytes = 256 << 20;
 };
 
 using ServerHandler = std::function<boost::asio::awaitable<ServerReply>(ServerRequest&)>;

@@ -6,6 +6,7 @@
 #include "server/engine_run.h"
 #include "server/topics.h"
 #include "server/trans_codec.h"
+#include "server/validate.h"
 
 namespace lynx::server {
 
@@ -28,6 +29,7 @@ asio::awaitable<StatusOr<Trans>> Api::LoadTrans(const std::string& gid) {
 }
 
 asio::awaitable<Status> Api::Prepare(Trans t) {
+  LYNX_CO_RETURN_IF_ERROR(CheckTrans(t, engine_.config().limits));
   t.g.status = store::kStatusPrepared;
   auto branches = engine_.GenBranches(t);
   if (!branches.ok()) co_return branches.status();
@@ -44,6 +46,7 @@ asio::awaitable<Status> Api::Prepare(Trans t) {
 }
 
 asio::awaitable<Status> Api::Submit(Trans t) {
+  LYNX_CO_RETURN_IF_ERROR(CheckTrans(t, engine_.config().limits));
   t.g.status = store::kStatusSubmitted;
   auto generated = engine_.GenBranches(t);
   if (!generated.ok()) co_return generated.status();
@@ -202,7 +205,9 @@ asio::awaitable<Status> Api::Subscribe(const std::string& topic, const std::stri
                                        const std::string& remark) {
   if (topic.empty()) co_return Status::Internal("empty topic");
   if (url.empty()) co_return Status::Internal("empty url");
+  LYNX_CO_RETURN_IF_ERROR(CheckSubscription(topic, url, remark));
   UnixMs now = engine_.clock().Now();
+  const int64_t max_subscribers = engine_.config().limits.max_topic_subscribers;
   Status st = co_await engine_.store().Run([&](store::Store& s) -> Status {
     auto kvs = s.FindKV("topics", topic);
     if (!kvs.ok()) return kvs.status();
@@ -214,6 +219,10 @@ asio::awaitable<Status> Api::Subscribe(const std::string& topic, const std::stri
     if (!subs.ok()) return subs.status();
     for (const auto& sub : *subs) {
       if (sub.url == url) return Status::Internal("this url exists");
+    }
+    if (static_cast<int64_t>(subs->size()) >= max_subscribers) {
+      return Status::InvalidArgument("topic " + topic + " has " + std::to_string(subs->size()) +
+                                     " subscribers already (Limits.MaxTopicSubscribers)");
     }
     subs->push_back({url, remark});
     kv.v = EncodeSubscribers(*subs);

@@ -1,5 +1,7 @@
 #include "server/config.h"
 
+#include "common/http_limits.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
@@ -103,6 +105,17 @@ std::vector<Key> Keys(ServerConfig* c) {
   str("GrpcCertFile", &c->grpc_cert_file);
   str("GrpcKeyFile", &c->grpc_key_file);
   str("GrpcCaFile", &c->grpc_ca_file);
+  Limits& l = c->limits;
+  num("Limits.MaxBranches", &l.max_branches);
+  num("Limits.MaxTopicSubscribers", &l.max_topic_subscribers);
+  num("Limits.MaxPageSize", &l.max_page_size);
+  num("Limits.MaxBranchHeaderBytes", &l.max_branch_header_bytes);
+  num("Limits.MaxHttpHeaderBytes", &l.max_http_header_bytes);
+  num("Limits.MaxBufferedBytes", &l.max_buffered_bytes);
+  num("Limits.MaxReplyBytes", &l.max_reply_bytes);
+  num("Limits.MaxConnsPerTarget", &l.max_conns_per_target);
+  num("Limits.MaxGrpcChannels", &l.max_grpc_channels);
+  num("Limits.GrpcChannelIdle", &l.grpc_channel_idle);
   return keys;
 }
 
@@ -222,6 +235,24 @@ Status ValidateConfig(const ServerConfig& c) {
   if (c.store.start_wait < 0) return bad("config key Store.StartWait: must not be negative");
   if (c.store.purge_interval <= 0) return bad("config key Store.PurgeInterval: must be positive");
   if (c.store.purge_batch <= 0) return bad("config key Store.PurgeBatch: must be positive");
+  const Limits& l = c.limits;
+  for (auto [key, v] : {std::pair{"MaxBranches", l.max_branches},
+                        {"MaxTopicSubscribers", l.max_topic_subscribers},
+                        {"MaxPageSize", l.max_page_size},
+                        {"MaxBranchHeaderBytes", l.max_branch_header_bytes},
+                        {"MaxBufferedBytes", l.max_buffered_bytes},
+                        {"MaxReplyBytes", l.max_reply_bytes},
+                        {"MaxConnsPerTarget", l.max_conns_per_target},
+                        {"MaxGrpcChannels", l.max_grpc_channels},
+                        {"GrpcChannelIdle", l.grpc_channel_idle}}) {
+    if (v <= 0) return bad(std::string("config key Limits.") + key + ": must be positive");
+  }
+  // Beast stores a header field in at most 64 KiB; the section limit keeps every field below it.
+  if (l.max_http_header_bytes < 1024 || l.max_http_header_bytes > http::kMaxHeaderSectionBytes)
+    return bad("config key Limits.MaxHttpHeaderBytes: must be between 1024 and " +
+               std::to_string(http::kMaxHeaderSectionBytes));
+  if (l.max_buffered_bytes < c.max_body_bytes)
+    return bad("config key Limits.MaxBufferedBytes: must not be less than MaxBodyBytes");
   const std::string& d = c.store.driver;
   if (d == "boltdb" || d == "embedded" || d == "sqlite") {
     if (c.store.data_dir.empty()) return bad("config key Store.DataDir: must not be empty");

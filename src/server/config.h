@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "server/limits.h"
 
 namespace lynx::server {
 
@@ -78,6 +79,8 @@ struct ServerConfig {
   std::string grpc_cert_file;
   std::string grpc_key_file;
   std::string grpc_ca_file;
+  // Resource limits against hostile or buggy peers (Limits.*, docs/limits.md).
+  Limits limits;
 };
 
 // Loads env (DTM names: Store.Driver -> STORE_DRIVER) then `yaml_path` (when non-empty) into

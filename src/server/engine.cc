@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/http_client.h"
@@ -23,9 +24,11 @@ using store::TransBranch;
 Engine::Engine(EngineDeps deps) : deps_(std::move(deps)) {}
 
 int64_t Engine::NextCronInterval(const Trans& t, CronType type) const {
-  if (type == CronType::kBackoff) return t.g.next_cron_interval * 2;
-  if (type == CronType::kKeep) return t.g.next_cron_interval;
-  if (t.opts.retry_interval != 0) return t.opts.retry_interval;
+  // Saturating: a stored interval is read back from the store and may be anything.
+  const int64_t current = std::clamp<int64_t>(t.g.next_cron_interval, 1, kMaxOptionSeconds);
+  if (type == CronType::kBackoff) return std::min(current * 2, kMaxOptionSeconds);
+  if (type == CronType::kKeep) return current;
+  if (t.opts.retry_interval > 0) return std::min(t.opts.retry_interval, kMaxOptionSeconds);
   if (t.opts.timeout_to_fail > 0 && t.opts.timeout_to_fail < config().retry_interval) {
     return t.opts.timeout_to_fail;
   }
@@ -35,7 +38,8 @@ int64_t Engine::NextCronInterval(const Trans& t, CronType type) const {
 bool Engine::IsTimeout(const Trans& t) const {
   int64_t timeout = t.opts.timeout_to_fail;
   if (timeout == 0 && t.g.trans_type != "saga") timeout = config().timeout_to_fail;
-  if (timeout == 0) return false;
+  if (timeout <= 0) return false;
+  timeout = std::min(timeout, kMaxOptionSeconds);
   return clock().Now() - t.g.create_time >= timeout * 1000;
 }
 
@@ -78,6 +82,11 @@ StatusOr<std::vector<TransBranch>> Engine::GenBranches(const Trans& t) const {
       if (urls.empty()) return Status::Internal("topic not found");
     } else {
       urls.push_back(action);
+    }
+    if (static_cast<int64_t>(out.size() + urls.size()) > config().limits.max_branches) {
+      return Status::InvalidArgument("the topics' subscribers make more than " +
+                                     std::to_string(config().limits.max_branches) +
+                                     " branches (Limits.MaxBranches)");
     }
     for (size_t j = 0; j < urls.size(); ++j) {
       b.branch_id = id;
@@ -140,7 +149,7 @@ asio::awaitable<void> Engine::TouchCronTime(Run& run, CronType type, int64_t del
   UnixMs now = clock().Now();
   run.last_touched = now;
   int64_t interval = NextCronInterval(run.t, type);
-  UnixMs next = now + (delay_s > 0 ? delay_s : interval) * 1000;
+  UnixMs next = now + std::min(delay_s > 0 ? delay_s : interval, kMaxOptionSeconds) * 1000;
   std::string gid = run.t.g.gid;
   std::string status = run.t.g.status;
   // A status that changed meanwhile leaves the row alone: its new owner schedules it.
@@ -165,11 +174,30 @@ asio::awaitable<Status> Engine::CallUrl(const Run& run, const std::string& url,
   call.headers = &run.t.opts.branch_headers;
   int64_t timeout_s =
       run.t.opts.request_timeout > 0 ? run.t.opts.request_timeout : config().request_timeout;
-  call.timeout_ms = timeout_s * 1000;
-  co_return co_await deps_.caller->Call(call);
+  call.timeout_ms = std::min(timeout_s, kMaxOptionSeconds) * 1000;
+  try {
+    co_return co_await deps_.caller->Call(call);
+  } catch (const std::exception& e) {
+    // A transport bug must cost this call only: it is a retryable error like a reset.
+    co_return Status::Internal("branch call to " + url + " failed: " + e.what());
+  }
 }
 
 asio::awaitable<Status> Engine::ExecBranch(std::shared_ptr<Run> run, size_t i) {
+  std::string what;
+  try {
+    co_return co_await ExecBranchInner(run, i);
+  } catch (const std::exception& e) {
+    what = e.what();
+  }
+  // Callers count on a result from every branch (saga mailbox, msg join): never throw.
+  spdlog::error("gid {} branch {}: unexpected exception: {}", run->t.g.gid,
+                run->branches[i].branch_id, what);
+  co_return Status::Internal("unexpected exception in branch " + run->branches[i].branch_id + ": " +
+                             what);
+}
+
+asio::awaitable<Status> Engine::ExecBranchInner(std::shared_ptr<Run> run, size_t i) {
   TransBranch& b = run->branches[i];
   Status call = co_await CallUrl(*run, b.url, b.branch_id, b.op, b.bin_data);
   std::string new_status;
@@ -267,16 +295,30 @@ asio::awaitable<Status> Engine::ProcessInner(std::shared_ptr<Run> run) {
   run->branch_errors.assign(run->branches.size(), "");
   const std::string& type = run->t.g.trans_type;
   Status st;
-  if (type == "saga") {
-    st = co_await ProcessSaga(run);
-  } else if (type == "msg") {
-    st = co_await ProcessMsg(run);
-  } else if (type == "tcc") {
-    st = co_await ProcessTcc(run);
-  } else if (type == "xa") {
-    st = co_await ProcessXa(run);
-  } else {
-    st = Status::Internal("unknown trans type: " + type);
+  bool threw = false;
+  try {
+    if (type == "saga") {
+      st = co_await ProcessSaga(run);
+    } else if (type == "msg") {
+      st = co_await ProcessMsg(run);
+    } else if (type == "tcc") {
+      st = co_await ProcessTcc(run);
+    } else if (type == "xa") {
+      st = co_await ProcessXa(run);
+    } else {
+      st = Status::Internal("unknown trans type: " + type);
+    }
+  } catch (const std::exception& e) {
+    // One transaction's bad data or a bug on its path fails its pass only: it backs off below.
+    st = Status::Internal(std::string("unexpected exception: ") + e.what());
+    threw = true;
+  }
+  if (threw) {
+    try {
+      co_await TouchCronTime(*run, CronType::kBackoff, 0);
+    } catch (const std::exception& e) {
+      spdlog::error("gid {}: back-off not saved: {}", run->t.g.gid, e.what());
+    }
   }
   if (!st.ok() && !st.IsOngoing()) {
     spdlog::warn("gid {} processing error: {}", run->t.g.gid, st.message());
@@ -306,6 +348,13 @@ asio::awaitable<Status> Engine::Process(Trans t, std::vector<TransBranch> branch
   if (st.ok() && submitting && run->t.g.status != store::kStatusSucceed) {
     if (!run->t.g.rollback_reason.empty()) {
       st = Status::Failure(run->t.g.rollback_reason);
+    } else if (run->t.g.status == store::kStatusSubmitted) {
+      // Not decided (a branch timed out or answered an error and will be retried): DTM answers
+      // FAILURE here, which tells the caller "rolled back" about a transaction that may still
+      // succeed. ONGOING (425) is the truth.
+      st = Status::Ongoing(
+          "the transaction is still submitted: a branch did not answer with a "
+          "final result yet and will be retried");
     } else {
       st = Status::Failure("wait result not return success:");
     }
@@ -315,6 +364,19 @@ asio::awaitable<Status> Engine::Process(Trans t, std::vector<TransBranch> branch
 }
 
 asio::awaitable<std::string> Engine::CronOnce(int64_t expire_in_ms) {
+  std::string what;
+  try {
+    co_return co_await CronOnceInner(expire_in_ms);
+  } catch (const std::exception& e) {
+    what = e.what();
+  }
+  // The pass never lets an exception reach the cron loop; the leased row is retried after its
+  // lease like any failed pass.
+  spdlog::error("cron pass: unexpected exception: {}", what);
+  co_return std::string();
+}
+
+asio::awaitable<std::string> Engine::CronOnceInner(int64_t expire_in_ms) {
   UnixMs now = clock().Now();
   int64_t lease = config().retry_interval;
   static const std::string owner = [] {

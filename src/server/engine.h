@@ -88,8 +88,11 @@ class Engine {
   boost::asio::awaitable<Status> ProcessXa(std::shared_ptr<Run> run);
   boost::asio::awaitable<Status> MayQueryPrepared(Run& run);
   boost::asio::awaitable<Status> AbortIfPrepareTimedOut(Trans& t);
-  // Calls branch i, records its new status, renews/backs off the cron time (§4.5).
+  // Calls branch i, records its new status, renews/backs off the cron time (§4.5). Never throws:
+  // an exception becomes an Internal status.
   boost::asio::awaitable<Status> ExecBranch(std::shared_ptr<Run> run, size_t i);
+  boost::asio::awaitable<Status> ExecBranchInner(std::shared_ptr<Run> run, size_t i);
+  boost::asio::awaitable<std::string> CronOnceInner(int64_t expire_in_ms);
   boost::asio::awaitable<Status> CallUrl(const Run& run, const std::string& url,
                                          const std::string& branch_id, const std::string& op,
                                          const std::string& body);

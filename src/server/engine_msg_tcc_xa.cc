@@ -10,33 +10,13 @@
 
 #include <cctype>
 
-#include "common/json_util.h"
+#include "server/custom_data.h"
 #include "server/engine.h"
 #include "server/engine_run.h"
 
 namespace lynx::server {
 
 namespace asio = boost::asio;
-
-namespace {
-
-// {"delay": N} in custom_data, the key matched case-insensitively as Go's JSON decoder does.
-int64_t MsgDelay(const std::string& custom_data) {
-  if (custom_data.empty()) return 0;
-  auto parsed = json::Parse(custom_data);
-  if (!parsed.ok() || !parsed->is_object()) return 0;
-  for (const auto& kv : parsed->get_object()) {
-    std::string key(kv.key());
-    for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (key == "delay" && (kv.value().is_int64() || kv.value().is_uint64())) {
-      int64_t d = kv.value().to_number<int64_t>();
-      return d > 0 ? d : 0;
-    }
-  }
-  return 0;
-}
-
-}  // namespace
 
 asio::awaitable<Status> Engine::MayQueryPrepared(Run& run) {
   Trans& t = run.t;
@@ -61,7 +41,13 @@ asio::awaitable<Status> Engine::ProcessMsg(std::shared_ptr<Run> run) {
   Trans& t = run->t;
   LYNX_CO_RETURN_IF_ERROR(co_await MayQueryPrepared(*run));
   if (!NeedProcess(t) || t.g.status == store::kStatusPrepared) co_return Status::Ok();
-  int64_t delay = MsgDelay(t.g.custom_data);
+  auto parsed_delay = ParseMsgDelay(t.g.custom_data);
+  if (!parsed_delay.ok()) {
+    // Checked at submit; a stored value that still cannot be read fails this pass (backed off).
+    co_await TouchCronTime(*run, CronType::kBackoff, 0);
+    co_return Status::Internal("stored custom_data unusable: " + parsed_delay.status().message());
+  }
+  const int64_t delay = *parsed_delay;
   if (delay > 0 && clock().Now() - t.g.create_time < delay * 1000) {
     co_await TouchCronTime(*run, CronType::kKeep, delay);
     co_return Status::Ok();

@@ -12,7 +12,7 @@
 
 #include <deque>
 
-#include "common/json_util.h"
+#include "server/custom_data.h"
 #include "server/engine.h"
 #include "server/engine_run.h"
 
@@ -21,34 +21,6 @@ namespace lynx::server {
 namespace asio = boost::asio;
 
 namespace {
-
-struct SagaCustom {
-  bool concurrent = false;
-  std::map<int, std::vector<int>> orders;   // step -> prerequisite steps (0-based)
-  std::map<int, std::vector<int>> corders;  // step -> steps that depend on it
-};
-
-SagaCustom ParseSagaCustom(const std::string& custom_data) {
-  SagaCustom c;
-  if (custom_data.empty()) return c;
-  auto parsed = json::Parse(custom_data);
-  if (!parsed.ok() || !parsed->is_object()) return c;
-  const auto& o = parsed->get_object();
-  (void)json::GetBool(o, "concurrent", &c.concurrent);
-  auto it = o.find("orders");
-  if (it == o.end() || !it->value().is_object()) return c;
-  for (const auto& kv : it->value().get_object()) {
-    int step = std::atoi(std::string(kv.key()).c_str());
-    if (!kv.value().is_array()) continue;
-    for (const auto& pre : kv.value().get_array()) {
-      if (!pre.is_int64() && !pre.is_uint64()) continue;
-      int p = static_cast<int>(pre.to_number<int64_t>());
-      c.orders[step].push_back(p);
-      c.corders[p].push_back(step);
-    }
-  }
-  return c;
-}
 
 struct BranchResult {
   std::string status;
@@ -77,8 +49,14 @@ asio::awaitable<Status> Engine::ProcessSaga(std::shared_ptr<Run> run) {
         t, store::kStatusAborting,
         "Timeout after " + std::to_string(t.opts.timeout_to_fail) + " seconds"));
   }
-  const SagaCustom csc = ParseSagaCustom(t.g.custom_data);
   const size_t n = run->branches.size();
+  // Checked at submit; a stored value that still cannot be read fails this pass (backed off).
+  auto parsed_custom = ParseSagaCustom(t.g.custom_data, n / 2);
+  if (!parsed_custom.ok()) {
+    co_await TouchCronTime(*run, CronType::kBackoff, 0);
+    co_return Status::Internal("stored custom_data unusable: " + parsed_custom.status().message());
+  }
+  const SagaCustom csc = std::move(*parsed_custom);
   int rs_a_to_start = 0, rs_a_started = 0, rs_a_done = 0, rs_a_failed = 0, rs_a_succeed = 0;
   int rs_c_to_start = 0, rs_c_done = 0, rs_c_succeed = 0;
   std::string failure_error;

@@ -59,21 +59,38 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
 }
 Metrics::~Metrics() = default;
 
+namespace {
+// Label values come from a small set: branch ids as the SDKs generate them ("01", "02-03",
+// "0101") are kept, any other client-chosen id is "other" (each distinct value is a time series
+// held for ever).
+std::string BranchIdLabel(const std::string& id) {
+  if (id.empty() || id.size() > 8) return "other";
+  for (char c : id) {
+    if (!((c >= '0' && c <= '9') || c == '-')) return "other";
+  }
+  return id;
+}
+std::string ModelLabel(const std::string& m) {
+  return m == "saga" || m == "msg" || m == "tcc" || m == "xa" || m == "workflow" ? m : "other";
+}
+}  // namespace
+
 void Metrics::ObserveApi(const std::string& type, const std::string& api, bool ok, double seconds) {
   impl_->process.Add({{"type", type}, {"api", api}, {"status", ok ? "ok" : "fail"}}).Increment();
   impl_->response.Add({{"type", type}, {"api", api}}, impl_->buckets).Observe(seconds);
 }
 
 void Metrics::ObserveTransaction(const std::string& model, bool ok, double seconds) {
-  impl_->transactions.Add({{"model", model}, {"status", ok ? "ok" : "fail"}}).Increment();
-  impl_->handled.Add({{"model", model}}, impl_->buckets).Observe(seconds);
+  impl_->transactions.Add({{"model", ModelLabel(model)}, {"status", ok ? "ok" : "fail"}})
+      .Increment();
+  impl_->handled.Add({{"model", ModelLabel(model)}}, impl_->buckets).Observe(seconds);
 }
 
 void Metrics::ObserveBranch(const std::string& model, const std::string& branch_id,
                             const std::string& op, bool ok) {
   impl_->branches
-      .Add({{"model", model},
-            {"branchid", branch_id},
+      .Add({{"model", ModelLabel(model)},
+            {"branchid", BranchIdLabel(branch_id)},
             {"branchtype", op},
             {"status", ok ? "ok" : "fail"}})
       .Increment();

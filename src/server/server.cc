@@ -11,6 +11,7 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -50,6 +51,7 @@ StatusOr<std::unique_ptr<store::Store>> CreateStore(const StoreConfig& c) {
     }
     store::SqliteOptions opts;
     opts.path = (std::filesystem::path(c.data_dir) / "dtmd.sqlite").string();
+    opts.marker_path = (std::filesystem::path(c.data_dir) / "dtmd.store").string();
     opts.fsync = c.fsync;
     auto s = store::SqliteStore::Open(opts);
     if (!s.ok()) return s.status();
@@ -163,6 +165,44 @@ struct Server::Impl {
   std::condition_variable stop_cv;
   bool stopped = false;
 
+  // Runs a background loop again after an unexpected exception (logged; pause 1 s), so that one
+  // bad row or a bug on one path never stops recovery, retention or topic refresh for good.
+  template <class F>
+  asio::awaitable<void> Guarded(const char* name, F loop) {
+    asio::steady_timer timer(io);
+    while (!stopping) {
+      std::string what;
+      try {
+        co_await loop();
+        co_return;
+      } catch (const std::exception& e) {
+        what = e.what();
+      }
+      spdlog::error("{} loop: unexpected exception: {}; restarting it", name, what);
+      timer.expires_after(std::chrono::seconds(1));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+
+  void Spawn(const char* name, std::function<asio::awaitable<void>()> loop) {
+    asio::co_spawn(io, Guarded(name, std::move(loop)), [name](std::exception_ptr e) {
+      if (e) spdlog::critical("{} loop ended by an exception", name);
+    });
+  }
+
+  // An io thread: an exception escaping a completion handler is logged and the thread goes on
+  // serving (Asio's documented way to resume run()), instead of terminating dtmd.
+  void RunIoThread() {
+    for (;;) {
+      try {
+        io.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::critical("io thread: unexpected exception escaped a handler: {}", e.what());
+      }
+    }
+  }
+
   asio::awaitable<void> CronLoop() {
     std::mt19937 rng(std::random_device{}());
     asio::steady_timer timer(io);
@@ -197,8 +237,15 @@ Status Server::Start() {
   if (!store.ok()) return store.status();
   d.store = std::move(*store);
   d.runner = std::make_unique<StoreRunner>(*d.store, static_cast<size_t>(d.config.store_threads));
-  d.client = std::make_unique<http::ClientPool>(d.io.get_executor());
-  d.grpc_caller = std::make_unique<GrpcBranchCaller>(d.config.grpc_service_config);
+  http::ClientOptions client_options;
+  client_options.max_conns_per_host = static_cast<size_t>(d.config.limits.max_conns_per_target);
+  client_options.max_response_body = static_cast<size_t>(d.config.limits.max_reply_bytes);
+  d.client = std::make_unique<http::ClientPool>(d.io.get_executor(), client_options);
+  GrpcChannelOptions channel_options;
+  channel_options.service_config = d.config.grpc_service_config;
+  channel_options.max_channels = static_cast<size_t>(d.config.limits.max_grpc_channels);
+  channel_options.idle_seconds = d.config.limits.grpc_channel_idle;
+  d.grpc_caller = std::make_unique<GrpcBranchCaller>(channel_options);
   d.caller = std::make_unique<NetBranchCaller>(*d.client, *d.grpc_caller);
   if (Status st = d.topics.Reload(*d.store); !st.ok()) return st;
 
@@ -247,23 +294,23 @@ Status Server::Start() {
   }
   if (d.config.cron_enabled) {
     for (int64_t i = 0; i < d.config.cron_workers; ++i) {
-      asio::co_spawn(d.io, d.CronLoop(), asio::detached);
+      d.Spawn("cron", [&d] { return d.CronLoop(); });
     }
   }
-  asio::co_spawn(d.io, d.TopicLoop(), asio::detached);
+  d.Spawn("topic refresh", [&d] { return d.TopicLoop(); });
   if (d.batch_writer) {
     for (int64_t i = 0; i < std::max<int64_t>(1, d.config.update_branch_async_goroutine_num); ++i) {
-      asio::co_spawn(d.io, d.batch_writer->Loop(d.io), asio::detached);
+      d.Spawn("batched branch writer", [&d] { return d.batch_writer->Loop(d.io); });
     }
   }
   if (d.retention->Enabled()) {
-    asio::co_spawn(d.io, d.retention->Loop(d.io), asio::detached);
+    d.Spawn("retention", [&d] { return d.retention->Loop(d.io); });
   }
 
   d.work.emplace(d.io.get_executor());
   size_t n = d.config.worker_threads > 0 ? static_cast<size_t>(d.config.worker_threads)
                                          : std::max(1u, std::thread::hardware_concurrency());
-  for (size_t i = 0; i < n; ++i) d.threads.emplace_back([&d] { d.io.run(); });
+  for (size_t i = 0; i < n; ++i) d.threads.emplace_back([&d] { d.RunIoThread(); });
   spdlog::info("dtmd listening on {}: HTTP {}, gRPC {}{} (store {}, {} threads{})",
                d.config.listen_address, d.http->port(), d.grpc->port(),
                d.config.grpc_cert_file.empty() ? "" : " TLS", d.config.store.driver, n,

@@ -24,16 +24,18 @@ class StoreRunner {
 
   store::Store& store() { return store_; }
 
-  // Runs f(store) and returns its result to the calling coroutine.
+  // Runs f(store) and returns its result to the calling coroutine. An exception from the store
+  // (a driver bug, bad_alloc, unreadable data) becomes an Internal status: it must never leave a
+  // pool thread (that would end the process) nor leave the caller waiting.
   template <class F>
   boost::asio::awaitable<std::invoke_result_t<F&, store::Store&>> Run(F f) {
     using R = std::invoke_result_t<F&, store::Store&>;
-    if (!store_.IsBlocking()) co_return f(store_);
+    if (!store_.IsBlocking()) co_return Guarded<R>(f);
     co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(R)>(
         [this, f = std::move(f)](auto handler) mutable {
           boost::asio::post(
               pool_, [this, f = std::move(f), handler = std::move(handler)]() mutable {
-                R result = f(store_);
+                R result = Guarded<R>(f);
                 auto ex = boost::asio::get_associated_executor(handler);
                 boost::asio::post(
                     ex, [handler = std::move(handler), result = std::move(result)]() mutable {
@@ -47,6 +49,35 @@ class StoreRunner {
   void Stop() { pool_.join(); }
 
  private:
+  template <class R, class F>
+  R Guarded(F& f) {
+    try {
+      return Scrub(f(store_));
+    } catch (const std::exception& e) {
+      return Scrub(R(Status::Internal(std::string("store call failed: ") + e.what())));
+    }
+  }
+
+  // Store errors carry SQL text, table names and driver details: they go to the log, and the
+  // caller (and so a client) gets a short reason only.
+  static const Status& StatusOf(const Status& s) { return s; }
+  template <class T>
+  static const Status& StatusOf(const StatusOr<T>& s) {
+    return s.status();
+  }
+  template <class R>
+  static R Scrub(R result) {
+    const Status& st = StatusOf(result);
+    if (st.code() != StatusCode::kInternal && st.code() != StatusCode::kUnavailable) {
+      return result;
+    }
+    LogStoreError(st);
+    return R(Status(st.code(), st.code() == StatusCode::kUnavailable
+                                   ? "storage unavailable (details in the dtmd log)"
+                                   : "storage error (details in the dtmd log)"));
+  }
+  static void LogStoreError(const Status& st);
+
   store::Store& store_;
   boost::asio::thread_pool pool_;
 };

@@ -4,10 +4,17 @@
 
 #include "common/json_util.h"
 #include "common/time_format.h"
+#include "server/validate.h"
 
 namespace lynx::server {
 
 namespace bj = boost::json;
+
+#define RETURN_IF_ERROR(expr)    \
+  do {                           \
+    ::lynx::Status _st = (expr); \
+    if (!_st.ok()) return _st;   \
+  } while (0)
 
 bool IsKnownTransType(const std::string& t) {
   return t == "saga" || t == "msg" || t == "tcc" || t == "xa";
@@ -20,14 +27,8 @@ Status CheckAndEscapeGid(std::string* gid) {
     if (c == '\n' || c == '\r' || c == ';') continue;
     out += c;
   }
-  if (out.empty()) return Status::InvalidArgument("gid is required");
-  if (out.size() > kMaxGidLength) {
-    return Status::InvalidArgument("gid is longer than " + std::to_string(kMaxGidLength) +
-                                   " characters");
-  }
-  for (unsigned char c : out) {
-    if (c < 0x20 || c == 0x7f) return Status::InvalidArgument("gid contains control characters");
-  }
+  // Printable ASCII only: a gid travels as gRPC metadata, where other bytes abort the process.
+  RETURN_IF_ERROR(CheckId("gid", out));
   *gid = std::move(out);
   return Status::Ok();
 }
@@ -50,18 +51,6 @@ Status ReadStringMap(const bj::object& o, std::string_view key, StringMap* out) 
   return Status::Ok();
 }
 
-#define RETURN_IF_ERROR(expr)    \
-  do {                           \
-    ::lynx::Status _st = (expr); \
-    if (!_st.ok()) return _st;   \
-  } while (0)
-
-Status NonNegative(const char* name, int64_t v) {
-  if (v < 0)
-    return Status::InvalidArgument(std::string("field '") + name + "' must not be negative");
-  return Status::Ok();
-}
-
 }  // namespace
 
 Status CheckTransRequest(Trans* t, bool require_type) {
@@ -76,11 +65,7 @@ Status CheckTransRequest(Trans* t, bool require_type) {
     return Status::InvalidArgument("unknown protocol '" + g.protocol + "'");
   }
   const TransOptions& op = t->opts;
-  RETURN_IF_ERROR(NonNegative("timeout_to_fail", op.timeout_to_fail));
-  RETURN_IF_ERROR(NonNegative("request_timeout", op.request_timeout));
-  RETURN_IF_ERROR(NonNegative("retry_interval", op.retry_interval));
-  RETURN_IF_ERROR(NonNegative("retry_limit", op.retry_limit));
-  RETURN_IF_ERROR(NonNegative("retry_count", op.retry_count));
+  RETURN_IF_ERROR(CheckOptions(op));
   if (t->steps.size() > t->bin_payloads.size()) {
     return Status::InvalidArgument(
         "steps and payloads mismatch: " + std::to_string(t->steps.size()) + " steps but " +
@@ -183,8 +168,7 @@ StatusOr<BranchRegistration> DecodeBranchRegistration(std::string_view body) {
   RETURN_IF_ERROR(CheckAndEscapeGid(&r.gid));
   r.trans_type = r.data["trans_type"];
   r.branch_id = r.data["branch_id"];
-  if (r.branch_id.empty()) return Status::InvalidArgument("branch_id is required");
-  if (r.branch_id.size() > kMaxGidLength) return Status::InvalidArgument("branch_id is too long");
+  RETURN_IF_ERROR(CheckRegistration(r));
   return r;
 }
 

@@ -11,9 +11,7 @@
 
 namespace lynx::server {
 
-inline constexpr size_t kMaxGidLength = 128;
-
-// DTM's Escape: removes \n, \r and ';'. Then rejects control characters and over-long gids.
+// DTM's Escape: removes \n, \r and ';'. Then rejects what CheckId rejects (server/validate.h).
 Status CheckAndEscapeGid(std::string* gid);
 
 // Decodes a transaction request body (prepare/submit/abort/forceStop/resetNextCronTime).
@@ -22,8 +20,8 @@ Status CheckAndEscapeGid(std::string* gid);
 StatusOr<Trans> DecodeTransRequest(std::string_view body, bool require_type);
 StatusOr<BranchRegistration> DecodeBranchRegistration(std::string_view body);
 // The checks every decoded request passes, whichever front-end decoded it: escapes the gid, then
-// trans_type (when required), protocol (empty -> http), non-negative options, a payload per step,
-// custom_data a JSON object.
+// trans_type (when required), protocol (empty -> http), option ranges, a payload per step,
+// custom_data a JSON object. The limits and the rest of the edge checks are in Api (CheckTrans).
 Status CheckTransRequest(Trans* t, bool require_type);
 // The steps array as text (gRPC's DtmRequest.Steps): "" and "null" are no steps.
 StatusOr<std::vector<StringMap>> DecodeStepsText(std::string_view text);

@@ -70,7 +70,8 @@ bool AwaitPortFile(ChildProcess& proc, const std::string& path, uint16_t* port, 
   return true;
 }
 
-// True when something accepts TCP connections on 127.0.0.1:port.
+}  // namespace
+
 bool PortAccepts(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
@@ -82,6 +83,8 @@ bool PortAccepts(uint16_t port) {
   ::close(fd);
   return ok;
 }
+
+namespace {
 
 bool IsFinal(const std::string& status) { return status == "succeed" || status == "failed"; }
 
@@ -352,7 +355,10 @@ bool Dtmd::Launch(std::string* err) {
   std::error_code ec;
   fs::remove(port_file, ec);
   port_ = 0;
-  std::vector<std::string> argv = {LYNX_DTMD_PATH,
+  // LYNX_IT_DTMD runs the suite against another dtmd binary (e.g. an older build, to show that a
+  // regression test fails there).
+  const char* other = std::getenv("LYNX_IT_DTMD");
+  std::vector<std::string> argv = {other != nullptr && *other != '\0' ? other : LYNX_DTMD_PATH,
                                    "-c",
                                    dir_ + "/dtmd.yml",
                                    "--http-port",
@@ -365,6 +371,9 @@ bool Dtmd::Launch(std::string* err) {
                                    dir_ + "/data",
                                    "--enable-test-control"};
   if (!options_.cron) argv.push_back("--disable-cron");
+  if (!options_.nofile_limit.empty()) {
+    argv.insert(argv.begin(), {"/usr/bin/prlimit", "--nofile=" + options_.nofile_limit, "--"});
+  }
   // LYNX_IT_STORE=memory runs the suite against another driver (tests that need a specific one
   // set DtmdOptions::store).
   const std::string store = StoreDriverOf(options_);

@@ -43,6 +43,9 @@ HttpResponse Http(uint16_t port, const std::string& method, const std::string& t
 std::string RawExchange(uint16_t port, const std::string& bytes,
                         std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// True when something accepts TCP connections on 127.0.0.1:port.
+bool PortAccepts(uint16_t port);
+
 // A local port nobody listens on (bound to an ephemeral port and released again).
 uint16_t UnusedPort();
 
@@ -158,6 +161,8 @@ struct DtmdOptions {
   // Runs dtmd's own cron loop (TransCronInterval 1) instead of test-driven passes.
   bool cron = false;
   std::string extra_yaml;  // appended to the generated config file
+  // RLIMIT_NOFILE of the dtmd process (soft:hard), e.g. "64:64"; empty leaves it inherited.
+  std::string nofile_limit;
 };
 
 // The driver a Dtmd started with `options` uses ("" = dtmd's default).
@@ -180,6 +185,8 @@ class Dtmd {
   // Starts again after Kill9/Stop on the same data dir (new port).
   bool Relaunch(std::string* err) { return Launch(err); }
   bool Alive() { return proc_.Alive(); }
+  pid_t pid() const { return proc_.pid(); }
+  const std::string& dir() const { return dir_; }  // data dir: dir() + "/data"
   uint16_t port() const { return port_; }
   std::string Url() const;  // "http://127.0.0.1:<port>/api/dtmsvr"
   uint16_t grpc_port() const { return grpc_port_; }

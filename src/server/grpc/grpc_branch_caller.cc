@@ -10,6 +10,8 @@
 #include <cctype>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "server/branch_caller.h"
 
@@ -47,34 +49,83 @@ Status ClassifyGrpcReply(int code, const std::string& message, const std::string
   }
 }
 
+bool IsValidGrpcMetadata(const std::string& key, const std::string& value) {
+  if (key.empty() || key.rfind("grpc-", 0) == 0) return false;
+  if (key.size() >= 4 && key.compare(key.size() - 4, 4, "-bin") == 0) return false;
+  for (char c : key) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) {
+      return false;
+    }
+  }
+  for (unsigned char c : value) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 struct GrpcBranchCaller::Impl {
-  std::string service_config;
-  std::mutex mu;
-  std::unordered_map<std::string, std::shared_ptr<grpc::GenericStub>> stubs;  // by target
+  struct Entry {
+    std::shared_ptr<grpc::GenericStub> stub;
+    std::chrono::steady_clock::time_point last_used;
+  };
+  GrpcChannelOptions options;
+  mutable std::mutex mu;
+  std::unordered_map<std::string, Entry> stubs;  // by target
+  std::chrono::steady_clock::time_point last_prune;
 
   std::shared_ptr<grpc::GenericStub> Stub(const std::string& target) {
+    const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mu);
-    auto& stub = stubs[target];
-    if (!stub) {
+    if (now - last_prune >= std::chrono::seconds(1)) {
+      Prune(now, 0);
+      last_prune = now;
+    }
+    if (auto it = stubs.find(target); it != stubs.end()) {
+      it->second.last_used = now;
+      return it->second.stub;
+    }
+    Prune(now, 1);  // room for the new channel
+    auto& e = stubs[target];
+    e.last_used = now;
+    {
       grpc::ChannelArguments args;
-      if (!service_config.empty()) args.SetServiceConfigJSON(service_config);
+      if (!options.service_config.empty()) args.SetServiceConfigJSON(options.service_config);
       args.SetMaxReceiveMessageSize(-1);  // the reply is ignored; never fail on its size
       // A restarted branch service must be called again within seconds, not after gRPC's default
       // reconnect back-off of up to two minutes (calls fail at once while it lasts).
       args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
-      stub = std::make_shared<grpc::GenericStub>(
+      e.stub = std::make_shared<grpc::GenericStub>(
           grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
     }
-    return stub;
+    return e.stub;
+  }
+
+  // Closes channels idle too long, then the least recently used until `room` more fit within
+  // max_channels. A call in flight keeps its stub (and channel) alive until it completes.
+  void Prune(std::chrono::steady_clock::time_point now, size_t room) {
+    const auto idle = std::chrono::seconds(options.idle_seconds);
+    std::erase_if(stubs, [&](const auto& kv) { return now - kv.second.last_used > idle; });
+    while (!stubs.empty() && stubs.size() + room > options.max_channels) {
+      auto oldest = stubs.begin();
+      for (auto it = stubs.begin(); it != stubs.end(); ++it) {
+        if (it->second.last_used < oldest->second.last_used) oldest = it;
+      }
+      stubs.erase(oldest);
+    }
   }
 };
 
-GrpcBranchCaller::GrpcBranchCaller(std::string service_config_json)
-    : impl_(std::make_unique<Impl>()) {
-  impl_->service_config = std::move(service_config_json);
+GrpcBranchCaller::GrpcBranchCaller(GrpcChannelOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  if (impl_->options.max_channels == 0) impl_->options.max_channels = 1;
 }
 
 GrpcBranchCaller::~GrpcBranchCaller() = default;
+
+size_t GrpcBranchCaller::CachedChannels() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->stubs.size();
+}
 
 namespace {
 
@@ -96,19 +147,29 @@ std::string Lower(std::string s) {
 asio::awaitable<Status> GrpcBranchCaller::Call(const BranchCall& call) {
   std::string target, method;
   if (Status st = SplitGrpcUrl(call.url, &target, &method); !st.ok()) co_return st;
+  // Everything is checked before anything is handed to gRPC: stored rows may predate the edge
+  // checks or come from another writer of the same store.
+  std::vector<std::pair<std::string, std::string>> metadata = {{"dtm-gid", call.gid},
+                                                               {"dtm-trans_type", call.trans_type},
+                                                               {"dtm-branch_id", call.branch_id},
+                                                               {"dtm-op", call.op},
+                                                               {"dtm-dtm", ""}};
+  if (call.headers != nullptr) {
+    // gRPC metadata keys are lower-case; DTM requires users to write them so, dtmd lowers them.
+    for (const auto& [k, v] : *call.headers) metadata.emplace_back(Lower(k), v);
+  }
+  for (const auto& [k, v] : metadata) {
+    if (!IsValidGrpcMetadata(k, v)) {
+      co_return Status::InvalidArgument("grpc " + call.url + ": metadata '" + k +
+                                        "' cannot be sent over gRPC (key [0-9a-z_.-], value "
+                                        "printable ASCII)");
+    }
+  }
   auto state = std::make_shared<CallState>();
   state->stub = impl_->Stub(target);
   state->ctx.set_deadline(std::chrono::system_clock::now() +
                           std::chrono::milliseconds(call.timeout_ms));
-  state->ctx.AddMetadata("dtm-gid", call.gid);
-  state->ctx.AddMetadata("dtm-trans_type", call.trans_type);
-  state->ctx.AddMetadata("dtm-branch_id", call.branch_id);
-  state->ctx.AddMetadata("dtm-op", call.op);
-  state->ctx.AddMetadata("dtm-dtm", "");  // DTM sends an empty address on its own calls
-  if (call.headers != nullptr) {
-    // gRPC metadata keys are lower-case; DTM requires users to write them so, dtmd lowers them.
-    for (const auto& [k, v] : *call.headers) state->ctx.AddMetadata(Lower(k), v);
-  }
+  for (const auto& [k, v] : metadata) state->ctx.AddMetadata(k, v);
   grpc::Slice slice(call.body.data(), call.body.size());
   state->request = grpc::ByteBuffer(&slice, 1);
 

@@ -2,6 +2,7 @@
 
 #include "proto/dtmgimp.pb.h"
 #include "server/trans_codec.h"
+#include "server/validate.h"
 
 namespace lynx::server {
 
@@ -39,8 +40,7 @@ StatusOr<BranchRegistration> BranchRegistrationFromGrpc(const dtmgimp::DtmBranch
   if (Status st = CheckAndEscapeGid(&r.gid); !st.ok()) return st;
   r.trans_type = req.transtype();
   r.branch_id = req.branchid();
-  if (r.branch_id.empty()) return Status::InvalidArgument("BranchID is required");
-  if (r.branch_id.size() > kMaxGidLength) return Status::InvalidArgument("BranchID is too long");
+  if (Status st = CheckRegistration(r); !st.ok()) return st;
   return r;
 }
 

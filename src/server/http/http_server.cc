@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <map>
+#include <set>
 
 #include "common/clock.h"
 #include "common/http_server.h"
@@ -26,6 +27,28 @@ using Request = http::ServerRequest;
 using Reply = http::ServerReply;
 
 Reply Json(int status, std::string body) { return {status, std::move(body)}; }
+
+bool IsKnownApi(const std::string& name) {
+  static const std::set<std::string> kApis = {"version",
+                                              "newGid",
+                                              "query",
+                                              "all",
+                                              "resetCronTime",
+                                              "subscribe",
+                                              "unsubscribe",
+                                              "scanKV",
+                                              "queryKV",
+                                              "prepare",
+                                              "submit",
+                                              "abort",
+                                              "forceStop",
+                                              "resetNextCronTime",
+                                              "registerBranch",
+                                              "registerXaBranch",
+                                              "registerTccBranch",
+                                              "prepareWorkflow"};
+  return kApis.count(name) > 0;
+}
 
 Reply FromStatus(const Status& st, std::string ok_body = R"({"dtm_result":"SUCCESS"})") {
   switch (st.code()) {
@@ -89,6 +112,16 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   Api& api() { return *deps.api; }
 
+  // A page size: positive and at most Limits.MaxPageSize.
+  Status CheckLimit(int64_t limit) const {
+    const int64_t max = deps.config->limits.max_page_size;
+    if (limit <= 0 || limit > max) {
+      return Status::InvalidArgument("limit must be from 1 to " + std::to_string(max) +
+                                     " (Limits.MaxPageSize)");
+    }
+    return Status::Ok();
+  }
+
   asio::awaitable<Reply> HandleTrans(const Request& r, const std::string& api_name) {
     const bool require_type = api_name == "prepare" || api_name == "submit";
     auto t = DecodeTransRequest(r.body, require_type);
@@ -125,7 +158,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     for (const auto* p : {&limit, &start, &end}) {
       if (!p->ok()) co_return FromStatus(p->status());
     }
-    if (*limit <= 0) co_return FromStatus(Status::InvalidArgument("limit must be positive"));
+    if (Status st = CheckLimit(*limit); !st.ok()) co_return FromStatus(st);
     req.limit = *limit;
     // DTM truncates the millisecond bounds to seconds.
     req.cond.create_time_start = *start / 1000 * 1000;
@@ -143,7 +176,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     auto limit = IntParam(r, "limit", 100);
     if (!timeout.ok()) co_return FromStatus(timeout.status());
     if (!limit.ok()) co_return FromStatus(limit.status());
-    if (*limit <= 0) co_return FromStatus(Status::InvalidArgument("limit must be positive"));
+    if (Status st = CheckLimit(*limit); !st.ok()) co_return FromStatus(st);
     auto res = co_await api().ResetCronTime(*timeout, *limit);
     if (!res.ok()) co_return FromStatus(res.status());
     co_return Json(200, std::string(R"({"has_remaining":)") +
@@ -155,7 +188,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     if (api_name == "scanKV") {
       auto limit = IntParam(r, "limit", 100);
       if (!limit.ok()) co_return FromStatus(limit.status());
-      if (*limit <= 0) co_return FromStatus(Status::InvalidArgument("limit must be positive"));
+      if (Status st = CheckLimit(*limit); !st.ok()) co_return FromStatus(st);
       auto page = co_await api().ScanKV(Param(r, "cat"), Param(r, "position"), *limit);
       if (!page.ok()) co_return FromStatus(page.status());
       co_return Json(200, R"({"kv":)" + KvsJson(page->kv) + R"(,"next_position":)" +
@@ -215,7 +248,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
     if (r.path.rfind(kPrefix, 0) != 0) co_return NotFound(r);
     std::string name = r.path.substr(kPrefix.size());
-    *api_name = name;
+    // Metric labels come from known routes only: any other path would add a label per request.
+    if (IsKnownApi(name)) *api_name = name;
     if (m == "GET") {
       if (name == "version") co_return Json(200, std::string(R"({"version":")") + kVersion + "\"}");
       if (name == "newGid") {
@@ -274,6 +308,8 @@ HttpServer::HttpServer(asio::io_context& io, HttpServerDeps deps)
     : impl_(std::make_shared<Impl>(deps)) {
   http::ServerOptions options;
   options.max_body_bytes = static_cast<uint64_t>(deps.config->max_body_bytes);
+  options.max_header_bytes = static_cast<uint32_t>(deps.config->limits.max_http_header_bytes);
+  options.max_buffered_bytes = static_cast<uint64_t>(deps.config->limits.max_buffered_bytes);
   impl_->server = std::make_unique<http::Server>(
       io, options, [impl = impl_.get()](Request& r) { return impl->Handle(r); });
 }

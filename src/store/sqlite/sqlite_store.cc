@@ -1,5 +1,8 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <filesystem>
+#include <fstream>
+
 #include "store/store_util.h"
 
 #include <algorithm>
@@ -257,13 +260,52 @@ StatusOr<int64_t> Write(SqliteConn& conn, const char* sql, Bind bind) {
 
 }  // namespace
 
+namespace {
+
+// A database file that is missing or empty although data was stored here before (the marker, or
+// a write-ahead log next to it, says so) must not silently become a new, empty store.
+Status CheckExistingData(const SqliteOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const bool exists = fs::exists(options.path, ec);
+  const uintmax_t size = exists ? fs::file_size(options.path, ec) : 0;
+  const bool had_data = (!options.marker_path.empty() && fs::exists(options.marker_path, ec)) ||
+                        fs::exists(options.path + "-wal", ec);
+  if (exists && size == 0) {
+    return Status::Internal("embedded store " + options.path +
+                            " is an empty file (truncated?): restore it from a backup, or "
+                            "remove it to start with an empty store");
+  }
+  if (!exists && had_data) {
+    return Status::Internal("embedded store " + options.path +
+                            " is missing although this data directory held a store: restore "
+                            "it, or remove the directory's remaining files to start empty");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options) {
   if (options.path.empty()) return Status::InvalidArgument("sqlite store: empty path");
   if (sqlite3_threadsafe() == 0) {
     return Status::Internal("sqlite store: the SQLite library is built without thread support");
   }
+  if (Status st = CheckExistingData(options); !st.ok()) return st;
   auto conn = SqliteConn::Open(options.path, /*read_only=*/false, options.busy_timeout_ms);
   if (!conn.ok()) return conn.status();
+  if (options.integrity_check) {
+    auto check = (*conn)->QueryColumn("PRAGMA quick_check(5)", 0);
+    if (!check.ok() || check->empty() || check->front() != "ok") {
+      std::string detail = !check.ok()      ? check.status().message()
+                           : check->empty() ? std::string("no result")
+                                            : check->front();
+      return Status::Internal("embedded store " + options.path + " failed its integrity check (" +
+                              detail +
+                              "): restore it from a backup; dtmd does not start on a damaged "
+                              "store");
+    }
+  }
   auto mode = (*conn)->QueryColumn("PRAGMA journal_mode=WAL", 0);
   if (!mode.ok()) return mode.status();
   if (mode->empty() || mode->front() != "wal") {
@@ -281,6 +323,14 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& op
       std::make_unique<GroupCommitWriter>(std::move(*conn), static_cast<size_t>(options.max_batch));
   // The schema must exist before the read-only connections prepare statements against it.
   if (Status st = store->PopulateSchema(); !st.ok()) return st;
+  if (!options.marker_path.empty() && !std::filesystem::exists(options.marker_path)) {
+    std::ofstream marker(options.marker_path);
+    marker << "dtmd embedded store: " << std::filesystem::path(options.path).filename().string()
+           << "\n";
+    if (!marker.flush()) {
+      return Status::Internal("embedded store: cannot write " + options.marker_path);
+    }
+  }
   std::vector<std::unique_ptr<SqliteConn>> readers;
   for (int i = 0; i < std::max(1, options.read_connections); ++i) {
     auto reader = SqliteConn::Open(options.path, /*read_only=*/true, options.busy_timeout_ms);

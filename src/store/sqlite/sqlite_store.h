@@ -34,6 +34,13 @@ struct SqliteOptions {
   int busy_timeout_ms = 5000;
   // Upper bound on the operations committed together in one transaction. Default 1024.
   int max_batch = 1024;
+  // When set, a file recording that `path` was created here (written once the schema exists).
+  // With the marker present, a missing or empty database file is an error instead of a fresh,
+  // empty store: data that was there must not vanish silently.
+  std::string marker_path;
+  // PRAGMA quick_check at open (time proportional to the file size): a corrupt file refuses to
+  // open instead of serving errors.
+  bool integrity_check = true;
 };
 
 class SqliteStore : public Store {

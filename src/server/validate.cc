@@ -1,0 +1,231 @@
+#include "server/validate.h"
+
+#include <cctype>
+
+#include "server/custom_data.h"
+
+namespace lynx::server {
+
+namespace {
+
+constexpr size_t kMaxUrlLength = 4096;
+constexpr size_t kMaxTopicLength = 256;
+constexpr size_t kMaxRemarkLength = 4096;
+
+Status Bad(std::string m) { return Status::InvalidArgument(std::move(m)); }
+
+// gRPC metadata keys: lower-case letters, digits, '-', '_', '.' (gRPC aborts the process on
+// anything else); "grpc-" is reserved for the transport.
+bool IsGrpcKey(std::string_view lowered) {
+  if (lowered.empty() || lowered.rfind("grpc-", 0) == 0) return false;
+  for (char c : lowered) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+bool IsPrintableAscii(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  const size_t n = s.size();
+  while (i < n) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    uint32_t cp = 0;
+    if ((c & 0xe0) == 0xc0) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += len;
+  }
+  return true;
+}
+
+bool IsHttpToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (std::isalnum(c)) continue;
+    switch (c) {
+      case '!':
+      case '#':
+      case '$':
+      case '%':
+      case '&':
+      case '\'':
+      case '*':
+      case '+':
+      case '-':
+      case '.':
+      case '^':
+      case '_':
+      case '`':
+      case '|':
+      case '~':
+        continue;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+Status CheckId(std::string_view what, std::string_view id) {
+  if (id.empty()) return Bad(std::string(what) + " is required");
+  if (id.size() > kMaxIdLength) {
+    return Bad(std::string(what) + " is longer than " + std::to_string(kMaxIdLength) +
+               " characters");
+  }
+  if (!IsPrintableAscii(id)) {
+    return Bad(std::string(what) + " must be printable ASCII (bytes 0x20-0x7e)");
+  }
+  return Status::Ok();
+}
+
+Status CheckBranchHeaders(const StringMap& headers, bool grpc, const Limits& limits) {
+  int64_t bytes = 0;
+  for (const auto& [name, value] : headers) {
+    bytes += static_cast<int64_t>(name.size() + value.size());
+    if (bytes > limits.max_branch_header_bytes) {
+      return Bad("branch_headers are larger than " +
+                 std::to_string(limits.max_branch_header_bytes) +
+                 " bytes (Limits.MaxBranchHeaderBytes)");
+    }
+    if (!IsHttpToken(name)) {
+      return Bad("branch_headers name '" + (IsPrintableAscii(name) ? name : "?") +
+                 "' is not an HTTP token (RFC 9110)");
+    }
+    if (grpc && !IsGrpcKey(Lower(name))) {
+      return Bad("branch_headers name '" + name +
+                 "' is not a gRPC metadata key ([0-9a-z_.-], not grpc-*)");
+    }
+    if (!IsPrintableAscii(value)) {
+      return Bad("branch_headers value of '" + name +
+                 "' must be printable ASCII (no CR, LF, NUL or other control bytes)");
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckBranchUrl(std::string_view what, std::string_view url) {
+  if (url.empty()) return Status::Ok();
+  if (url.size() > kMaxUrlLength) {
+    return Bad(std::string(what) + " is longer than " + std::to_string(kMaxUrlLength) + " bytes");
+  }
+  for (unsigned char c : url) {
+    if (c <= 0x20 || c > 0x7e) {
+      return Bad(std::string(what) + " must be printable ASCII without spaces");
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckOptions(const TransOptions& o) {
+  for (auto [name, v] : {std::pair{"timeout_to_fail", o.timeout_to_fail},
+                         {"request_timeout", o.request_timeout},
+                         {"retry_interval", o.retry_interval}}) {
+    if (v < 0 || v > kMaxOptionSeconds) {
+      return Bad(std::string("field '") + name + "' must be from 0 to " +
+                 std::to_string(kMaxOptionSeconds) + " seconds");
+    }
+  }
+  for (auto [name, v] : {std::pair{"retry_limit", o.retry_limit}, {"retry_count", o.retry_count}}) {
+    if (v < 0 || v > kMaxOptionSeconds) {
+      return Bad(std::string("field '") + name + "' must be from 0 to " +
+                 std::to_string(kMaxOptionSeconds));
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckTrans(const Trans& t, const Limits& limits) {
+  if (Status st = CheckOptions(t.opts); !st.ok()) return st;
+  if (Status st = CheckBranchHeaders(t.opts.branch_headers, t.g.protocol != "http", limits);
+      !st.ok()) {
+    return st;
+  }
+  const auto& type = t.g.trans_type;
+  const int64_t rows_per_step = type == "saga" ? 2 : 1;
+  if (static_cast<int64_t>(t.steps.size()) * rows_per_step > limits.max_branches) {
+    return Bad(std::to_string(t.steps.size()) + " steps make more than " +
+               std::to_string(limits.max_branches) + " branches (Limits.MaxBranches)");
+  }
+  for (const auto& step : t.steps) {
+    for (const char* key : {"action", "compensate"}) {
+      auto it = step.find(key);
+      if (it == step.end()) continue;
+      if (Status st = CheckBranchUrl(std::string("step ") + key + " URL", it->second); !st.ok()) {
+        return st;
+      }
+    }
+  }
+  if (Status st = CheckBranchUrl("query_prepared", t.g.query_prepared); !st.ok()) return st;
+  if (type == "saga") {
+    auto c = ParseSagaCustom(t.g.custom_data, t.steps.size());
+    if (!c.ok()) return c.status();
+  } else if (type == "msg") {
+    auto d = ParseMsgDelay(t.g.custom_data);
+    if (!d.ok()) return d.status();
+  }
+  return Status::Ok();
+}
+
+Status CheckRegistration(const BranchRegistration& r) {
+  if (Status st = CheckId("branch_id", r.branch_id); !st.ok()) return st;
+  for (const char* key : {"url", "confirm", "cancel"}) {
+    auto it = r.data.find(key);
+    if (it == r.data.end()) continue;
+    if (Status st = CheckBranchUrl(key, it->second); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+Status CheckSubscription(std::string_view topic, std::string_view url, std::string_view remark) {
+  if (topic.size() > kMaxTopicLength || !IsPrintableAscii(topic)) {
+    return Bad("topic must be printable ASCII of at most " + std::to_string(kMaxTopicLength) +
+               " bytes");
+  }
+  if (Status st = CheckBranchUrl("url", url); !st.ok()) return st;
+  if (remark.size() > kMaxRemarkLength || !IsValidUtf8(remark)) {
+    return Bad("remark must be valid UTF-8 of at most " + std::to_string(kMaxRemarkLength) +
+               " bytes");
+  }
+  return Status::Ok();
+}
+
+}  // namespace lynx::server
