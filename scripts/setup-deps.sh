@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian package that building and testing lynx-dtm needs, skipping what is present.
-# Usage: scripts/setup-deps.sh            (build + test packages)
+# Usage: scripts/setup-deps.sh            (build + test packages, clang for the fuzz targets)
 # Never installs libboost-dev / libboost-all-dev: they would replace Boost 1.81 with 1.74.
 set -euo pipefail
 
@@ -16,6 +16,7 @@ packages=(
   prometheus-cpp-dev
   libgtest-dev libgmock-dev
   clang-format ccache
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
 
 missing=()

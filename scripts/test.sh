@@ -3,7 +3,8 @@
 # PostgreSQL, MariaDB and Redis servers (loopback, free ports, temp data dirs; see
 # scripts/lib/databases.sh) and runs every test suite in one pass: unit tests with the in-memory
 # and embedded stores, the barrier on every database, and integration tests that start the real
-# dtmd and real business services. LYNX_TEST_REQUIRE_DBS=1 turns a missing database into a test
+# dtmd and real business services, then again under AddressSanitizer + UBSan (scripts/asan.sh);
+# fuzz_smoke builds and runs the libFuzzer targets for a few seconds each. LYNX_TEST_REQUIRE_DBS=1 turns a missing database into a test
 # failure, so nothing passes by skipping.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,5 +18,8 @@ lynx_db_start_all "$db_dir"
 export LYNX_TEST_REQUIRE_DBS=1
 echo "test databases: postgres :$LYNX_TEST_PG_PORT, mariadb :$LYNX_TEST_MYSQL_PORT, redis :$LYNX_TEST_REDIS_PORT"
 
-cd "$build_dir"
-ctest --output-on-failure --timeout 900 -j1
+status=0
+(cd "$build_dir" && ctest --output-on-failure --timeout 900 -j1) || status=$?
+# The same suites under AddressSanitizer + UBSan (build-asan/), with the databases still up.
+"$repo/scripts/asan.sh" || status=$?
+exit $status

@@ -18,8 +18,8 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "common/http_body.h"
 #include "common/http_limits.h"
+#include "common/http_parse.h"
 
 namespace lynx::http {
 
@@ -33,10 +33,9 @@ namespace {
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 struct Conn {
-  explicit Conn(asio::any_io_executor ex) : stream(ex), buffer(kReadLimitBytes) {}
-  // A reply's header or trailer section plus read-ahead; bounded below Beast's 64 KiB field limit
-  // (common/http_limits.h), so a hostile reply cannot end the process.
-  static constexpr size_t kReadLimitBytes = 32 * 1024 + kReadSlackBytes;
+  // The read buffer holds a reply's header or trailer section plus read-ahead; bounded below
+  // Beast's 64 KiB field limit (common/http_limits.h), so a hostile reply cannot end the process.
+  explicit Conn(asio::any_io_executor ex) : stream(ex), buffer(kReplyReadBufferBytes) {}
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
 };
@@ -282,9 +281,8 @@ asio::awaitable<StatusOr<ClientResponse>> ClientPool::Impl::Exchange(
     // Interim 1xx replies (100 Continue, 103 Early Hints) precede the real one: skip them, so
     // that the real reply is not left on the connection for the next call to read.
     for (int interim = 0;; ++interim) {
-      bhttp::response_parser<GrowingStringBody> parser;
-      parser.body_limit(options.max_response_body);
-      parser.header_limit(32 * 1024);
+      ReplyParser parser;
+      ConfigureReplyParser(parser, options.max_response_body);
       auto [rec, read] = co_await bhttp::async_read(conn->stream, conn->buffer, parser, kTuple);
       if (rec) {
         // The server closed an idle connection just as we reused it: nothing was processed.
@@ -301,8 +299,8 @@ asio::awaitable<StatusOr<ClientResponse>> ClientPool::Impl::Exchange(
       }
       auto res = parser.release();
       const int status = static_cast<int>(res.result_int());
-      if (status >= 100 && status < 200) {
-        if (interim < 8) continue;
+      if (IsInterim(status)) {
+        if (interim < kMaxInterimReplies) continue;
         co_return Status::Unavailable("read " + request.url + ": too many 1xx replies");
       }
       ClientResponse out{status, std::move(res.body())};

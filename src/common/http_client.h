@@ -61,6 +61,10 @@ class ClientPool {
   std::shared_ptr<Impl> impl_;
 };
 
+// What Send does with the bytes of a reply, without a socket: the same parser limits, 1xx replies
+// skipped. For the fuzz target (fuzz/) and tests.
+StatusOr<ClientResponse> ParseReplyBytes(std::string_view bytes, size_t max_body);
+
 // Returns url with params appended to its query (after any existing ones), percent-encoded.
 std::string AppendQuery(std::string_view url, const Headers& params);
 

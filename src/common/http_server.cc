@@ -17,8 +17,8 @@
 #include <atomic>
 #include <cctype>
 
-#include "common/http_body.h"
 #include "common/http_limits.h"
+#include "common/http_parse.h"
 
 namespace lynx::http {
 
@@ -31,24 +31,6 @@ namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-// RFC 9112 §6.1: a request whose Transfer-Encoding is not exactly "chunked" cannot be framed by
-// us (e.g. "chunked, gzip" was read as no body, and the body bytes as a second request).
-bool UnsupportedTransferEncoding(const bhttp::request_parser<GrowingStringBody>& parser) {
-  const auto& h = parser.get();
-  auto it = h.find(bhttp::field::transfer_encoding);
-  if (it == h.end()) return false;
-  std::string te = Lower(it->value());
-  te.erase(std::remove_if(te.begin(), te.end(), [](char c) { return c == ' ' || c == '\t'; }),
-           te.end());
-  return te != "chunked" || h.count(bhttp::field::transfer_encoding) > 1;
-}
-
 }  // namespace
 
 ServerReply JsonMessage(int status, const std::string& text) {
@@ -58,8 +40,7 @@ ServerReply JsonMessage(int status, const std::string& text) {
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   Impl(asio::io_context& io, ServerOptions options, ServerHandler handler)
       : io(io), options(options), handler(std::move(handler)), acceptor(io) {
-    this->options.max_header_bytes = std::min<uint32_t>(
-        std::max<uint32_t>(options.max_header_bytes, 1024), kMaxHeaderSectionBytes);
+    this->options.max_header_bytes = EffectiveHeaderLimit(options);
   }
 
   asio::io_context& io;
@@ -95,9 +76,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     // common/http_limits.h for why this must stay below 64 KiB).
     beast::flat_buffer buffer(options.max_header_bytes + kReadSlackBytes);
     for (;;) {
-      bhttp::request_parser<GrowingStringBody> parser;
-      parser.body_limit(options.max_body_bytes);
-      parser.header_limit(options.max_header_bytes);
+      RequestParser parser;
+      ConfigureRequestParser(parser, options);
       stream.expires_after(std::chrono::seconds(options.idle_timeout_seconds));
       auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
       if (ec) {
@@ -138,15 +118,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   }
 
   asio::awaitable<ServerReply> Dispatch(bhttp::request<GrowingStringBody>& req) {
-    auto target = boost::urls::parse_origin_form(req.target());
-    if (!target) co_return JsonMessage(400, "malformed request target");
-    ServerRequest r;
-    r.method = std::string(req.method_string());
-    r.path = std::string(target->path());
-    for (auto p : target->params()) r.query[std::string(p.key)] = std::string(p.value);
-    for (const auto& field : req)
-      r.headers[Lower(field.name_string())] = std::string(field.value());
-    r.body = std::move(req.body());
+    auto parsed = ToServerRequest(req);
+    if (!parsed.ok()) co_return JsonMessage(400, parsed.status().message());
+    ServerRequest& r = *parsed;
     std::string what;
     try {
       co_return co_await handler(r);

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 
@@ -49,6 +50,11 @@ struct ServerOptions {
 };
 
 using ServerHandler = std::function<boost::asio::awaitable<ServerReply>(ServerRequest&)>;
+
+// What the server does with the bytes of one request, without a socket: the same parser limits,
+// framing checks and conversion. The request, or the error reply the server would send. For the
+// fuzz target (fuzz/) and tests.
+StatusOr<ServerRequest> ParseRequestBytes(std::string_view bytes, const ServerOptions& options);
 
 class Server {
  public:

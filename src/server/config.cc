@@ -125,12 +125,14 @@ const std::set<std::string>& IgnoredPrefixes() {
   return k;
 }
 
+// Config keys are at most three levels deep; deeper maps stop here and are reported as a
+// non-scalar value (no recursion on hostile nesting).
 void Flatten(const YAML::Node& node, const std::string& prefix,
-             std::map<std::string, YAML::Node>* out) {
-  if (node.IsMap()) {
+             std::map<std::string, YAML::Node>* out, int depth = 0) {
+  if (node.IsMap() && depth < 4) {
     for (const auto& kv : node) {
       std::string key = kv.first.as<std::string>();
-      Flatten(kv.second, prefix.empty() ? key : prefix + "." + key, out);
+      Flatten(kv.second, prefix.empty() ? key : prefix + "." + key, out, depth + 1);
     }
   } else {
     (*out)[prefix] = node;
@@ -167,6 +169,36 @@ std::vector<std::string> KnownConfigKeys() {
   return out;
 }
 
+namespace {
+
+// Applies the keys of a parsed YAML document; `origin` names it in errors.
+Status ApplyYaml(const YAML::Node& root, const std::string& origin, const std::vector<Key>& keys) {
+  if (!root.IsNull() && !root.IsMap()) {
+    return Status::InvalidArgument("config file " + origin + ": top level must be a mapping");
+  }
+  std::map<std::string, YAML::Node> flat;
+  if (root.IsMap()) Flatten(root, "", &flat);
+  std::map<std::string, const Key*> by_path;
+  for (const auto& k : keys) by_path[k.path] = &k;
+  for (const auto& [path, node] : flat) {
+    auto it = by_path.find(path);
+    if (it == by_path.end()) {
+      std::string head = path.substr(0, path.find('.'));
+      if (IgnoredPrefixes().count(head)) continue;
+      return Status::InvalidArgument("config file " + origin + ": unknown key " + path);
+    }
+    if (!node.IsScalar()) {
+      if (node.IsNull()) continue;
+      return Status::InvalidArgument("config key " + path + " must be a scalar value");
+    }
+    Status st = it->second->set(node.Scalar());
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status LoadConfig(const std::string& yaml_path, ServerConfig* cfg) {
   auto keys = Keys(cfg);
   for (const auto& k : keys) {
@@ -180,30 +212,20 @@ Status LoadConfig(const std::string& yaml_path, ServerConfig* cfg) {
     YAML::Node root;
     try {
       root = YAML::LoadFile(yaml_path);
+      if (Status st = ApplyYaml(root, yaml_path, keys); !st.ok()) return st;
     } catch (const YAML::Exception& e) {
       return Status::InvalidArgument("config file " + yaml_path + ": " + e.what());
     }
-    if (!root.IsNull() && !root.IsMap()) {
-      return Status::InvalidArgument("config file " + yaml_path + ": top level must be a mapping");
-    }
-    std::map<std::string, YAML::Node> flat;
-    if (root.IsMap()) Flatten(root, "", &flat);
-    std::map<std::string, const Key*> by_path;
-    for (const auto& k : keys) by_path[k.path] = &k;
-    for (const auto& [path, node] : flat) {
-      auto it = by_path.find(path);
-      if (it == by_path.end()) {
-        std::string head = path.substr(0, path.find('.'));
-        if (IgnoredPrefixes().count(head)) continue;
-        return Status::InvalidArgument("config file " + yaml_path + ": unknown key " + path);
-      }
-      if (!node.IsScalar()) {
-        if (node.IsNull()) continue;
-        return Status::InvalidArgument("config key " + path + " must be a scalar value");
-      }
-      Status st = it->second->set(node.Scalar());
-      if (!st.ok()) return st;
-    }
+  }
+  return ValidateConfig(*cfg);
+}
+
+Status LoadConfigText(const std::string& yaml_text, ServerConfig* cfg) {
+  auto keys = Keys(cfg);
+  try {
+    if (Status st = ApplyYaml(YAML::Load(yaml_text), "<text>", keys); !st.ok()) return st;
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(std::string("config text: ") + e.what());
   }
   return ValidateConfig(*cfg);
 }

@@ -86,6 +86,8 @@ struct ServerConfig {
 // Loads env (DTM names: Store.Driver -> STORE_DRIVER) then `yaml_path` (when non-empty) into
 // *cfg and validates. InvalidArgument naming the bad key on error.
 Status LoadConfig(const std::string& yaml_path, ServerConfig* cfg);
+// The same from YAML text, without the environment (tests and the config fuzz target).
+Status LoadConfigText(const std::string& yaml_text, ServerConfig* cfg);
 Status ValidateConfig(const ServerConfig& cfg);
 
 // "Store.Driver" -> "STORE_DRIVER", "MicroService.EndPoint" -> "MICRO_SERVICE_END_POINT".

@@ -353,8 +353,8 @@ asio::awaitable<Status> Engine::Process(Trans t, std::vector<TransBranch> branch
       // FAILURE here, which tells the caller "rolled back" about a transaction that may still
       // succeed. ONGOING (425) is the truth.
       st = Status::Ongoing(
-          "the transaction is still submitted: a branch did not answer with a "
-          "final result yet and will be retried");
+          "wait result not return success: the transaction is still submitted (a branch has no "
+          "final result yet and will be retried)");
     } else {
       st = Status::Failure("wait result not return success:");
     }

@@ -27,8 +27,7 @@ Status CheckAndEscapeGid(std::string* gid) {
     if (c == '\n' || c == '\r' || c == ';') continue;
     out += c;
   }
-  // Printable ASCII only: a gid travels as gRPC metadata, where other bytes abort the process.
-  RETURN_IF_ERROR(CheckId("gid", out));
+  RETURN_IF_ERROR(CheckGid(out));
   *gid = std::move(out);
   return Status::Ok();
 }

@@ -11,7 +11,7 @@
 
 namespace lynx::server {
 
-// DTM's Escape: removes \n, \r and ';'. Then rejects what CheckId rejects (server/validate.h).
+// DTM's Escape: removes \n, \r and ';'. Then rejects what CheckGid rejects (server/validate.h).
 Status CheckAndEscapeGid(std::string* gid);
 
 // Decodes a transaction request body (prepare/submit/abort/forceStop/resetNextCronTime).

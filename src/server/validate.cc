@@ -105,6 +105,18 @@ bool IsHttpToken(std::string_view s) {
   return true;
 }
 
+Status CheckGid(std::string_view gid) {
+  if (gid.empty()) return Bad("gid is required");
+  if (gid.size() > kMaxIdLength) {
+    return Bad("gid is longer than " + std::to_string(kMaxIdLength) + " characters");
+  }
+  for (unsigned char c : gid) {
+    if (c < 0x20 || c == 0x7f) return Bad("gid contains control characters");
+  }
+  if (!IsValidUtf8(gid)) return Bad("gid is not valid UTF-8");
+  return Status::Ok();
+}
+
 Status CheckId(std::string_view what, std::string_view id) {
   if (id.empty()) return Bad(std::string(what) + " is required");
   if (id.size() > kMaxIdLength) {
@@ -175,6 +187,11 @@ Status CheckOptions(const TransOptions& o) {
 
 Status CheckTrans(const Trans& t, const Limits& limits) {
   if (Status st = CheckOptions(t.opts); !st.ok()) return st;
+  if (t.g.protocol != "http" && !IsPrintableAscii(t.g.gid)) {
+    return Bad("gid of a " + t.g.protocol +
+               " transaction must be printable ASCII (bytes 0x20-0x7e): it is sent as gRPC "
+               "metadata");
+  }
   if (Status st = CheckBranchHeaders(t.opts.branch_headers, t.g.protocol != "http", limits);
       !st.ok()) {
     return st;

@@ -17,8 +17,11 @@ bool IsPrintableAscii(std::string_view s);  // bytes 0x20..0x7e only
 bool IsValidUtf8(std::string_view s);       // well-formed UTF-8 (no overlongs, no surrogates)
 bool IsHttpToken(std::string_view s);       // RFC 9110 token: a header field name
 
-// A gid or branch id: non-empty, printable ASCII, at most kMaxIdLength bytes. `what` names the
-// field in the error.
+// A gid: non-empty, at most kMaxIdLength bytes, valid UTF-8 without control characters (DTM
+// allows any text; a gRPC transaction's gid must also be printable ASCII, see CheckTrans).
+Status CheckGid(std::string_view gid);
+// A branch id (or another id sent as gRPC metadata): non-empty, printable ASCII, at most
+// kMaxIdLength bytes. `what` names the field in the error.
 Status CheckId(std::string_view what, std::string_view id);
 
 // branch_headers: names are RFC 9110 tokens (for a gRPC transaction also valid gRPC metadata
@@ -34,7 +37,8 @@ Status CheckBranchUrl(std::string_view what, std::string_view url);
 Status CheckOptions(const TransOptions& o);
 
 // A new or submitted transaction (prepare / submit): options, branch headers, step URLs, the
-// custom_data of its type (saga `orders`/`concurrent`, msg `delay`) and the step count.
+// custom_data of its type (saga `orders`/`concurrent`, msg `delay`), the step count, and for a
+// gRPC transaction a printable ASCII gid (it travels as gRPC metadata).
 Status CheckTrans(const Trans& t, const Limits& limits);
 
 // registerBranch: branch id, URLs.

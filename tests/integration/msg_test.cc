@@ -253,13 +253,13 @@ TEST_F(MsgTest, WaitResult) {
   EXPECT_EQ(res.status, 200) << res.body;
   EXPECT_EQ(dtm_.Status(gid), kSucceed) << "final when submit returns";
 
-  // ONGOING is swallowed for msg and reported as "wait result not return success" (409).
+  // ONGOING is reported as "wait result not return success" with 425 (DTM: 409, FAILURE).
   const std::string gid2 = gid + "-ongoing";
   auto msg2 = Msg(gid2);
   msg2.wait_result = true;
   busi_.Script("TransIn", {"ONGOING"});
   auto res2 = Submit(msg2);
-  EXPECT_EQ(res2.status, 409) << res2.body;
+  EXPECT_EQ(res2.status, 425) << res2.body;
   EXPECT_EQ(dtm_.Status(gid2), kSubmitted);
   EXPECT_EQ(dtm_.CronOnce(180), gid2);
   EXPECT_EQ(dtm_.Status(gid2), kSucceed);

@@ -288,7 +288,8 @@ TEST_F(SagaTest, RequestTimeoutWithWaitResult) {
   saga.request_timeout = 0;
   busi_.Script("TransOut", {"SLEEP:3500"});
   auto res2 = Submit(saga);
-  EXPECT_EQ(res2.status, 409) << "the default RequestTimeout (3 s) expires: " << res2.body;
+  // Undecided (retried later): ONGOING, where DTM answers FAILURE (docs/compatibility.md).
+  EXPECT_EQ(res2.status, 425) << "the default RequestTimeout (3 s) expires: " << res2.body;
   EXPECT_EQ(dtm_.Status(gid2), kSubmitted);
 }
 
@@ -310,7 +311,8 @@ TEST_F(SagaTest, WaitResultOngoing) {
   saga.wait_result = true;
   busi_.Script("TransOut", {"ONGOING"});
   auto res = Submit(saga);
-  EXPECT_EQ(res.status, 409) << "a pending saga with wait_result is an error: " << res.body;
+  EXPECT_EQ(res.status, 425) << "a pending saga with wait_result is ONGOING: " << res.body;
+  EXPECT_NE(res.body.find("wait result not return success"), std::string::npos) << res.body;
   EXPECT_EQ(dtm_.BranchStatuses(gid), Statuses({kPrepared, kPrepared, kPrepared, kPrepared}));
   EXPECT_EQ(dtm_.Status(gid), kSubmitted);
   EXPECT_EQ(dtm_.CronOnce(180), gid);
@@ -503,7 +505,7 @@ TEST_F(SagaTest, UnreachableBranchIsRetried) {
   saga.Add("http://127.0.0.1:" + std::to_string(UnusedPort()) + "/api/busi/TransOut", "",
            BusiPayload());
   auto res = Submit(saga);
-  EXPECT_EQ(res.status, 409) << res.body;
+  EXPECT_EQ(res.status, 425) << res.body;  // undecided: ONGOING
   EXPECT_EQ(dtm_.Status(gid), kSubmitted);
   EXPECT_EQ(dtm_.BranchStatuses(gid), Statuses({kPrepared, kPrepared}));
   EXPECT_EQ(dtm_.CronOnce(180), gid);

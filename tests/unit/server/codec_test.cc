@@ -48,7 +48,7 @@ TEST(CodecTest, RejectsBadInputWithClearMessages) {
       {R"({"gid":"g","trans_type":"saga","steps":[{"action":1}],"payloads":["x"]})",
        "step field 'action' must be a string"},
       {R"({"gid":7,"trans_type":"saga"})", "field 'gid' must be a string"},
-      {R"({"gid":"g","trans_type":"saga","timeout_to_fail":-1})", "must not be negative"},
+      {R"({"gid":"g","trans_type":"saga","timeout_to_fail":-1})", "must be from 0 to"},
       {R"({"gid":"g","trans_type":"saga","timeout_to_fail":"x"})", "must be an integer"},
       {R"({"gid":"g","trans_type":"saga","custom_data":"{oops"})", "custom_data"},
       {R"({"gid":"a\u0001b","trans_type":"saga"})", "control characters"},

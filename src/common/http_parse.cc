@@ -1,0 +1,127 @@
+#include "common/http_parse.h"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+#include "common/http_client.h"
+
+namespace lynx::http {
+
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+uint32_t EffectiveHeaderLimit(const ServerOptions& options) {
+  return std::min<uint32_t>(std::max<uint32_t>(options.max_header_bytes, 1024),
+                            kMaxHeaderSectionBytes);
+}
+
+void ConfigureRequestParser(RequestParser& parser, const ServerOptions& options) {
+  parser.body_limit(options.max_body_bytes);
+  parser.header_limit(EffectiveHeaderLimit(options));
+}
+
+bool UnsupportedTransferEncoding(const RequestParser& parser) {
+  const auto& h = parser.get();
+  auto it = h.find(bhttp::field::transfer_encoding);
+  if (it == h.end()) return false;
+  std::string te = Lower(it->value());
+  te.erase(std::remove_if(te.begin(), te.end(), [](char c) { return c == ' ' || c == '\t'; }),
+           te.end());
+  return te != "chunked" || h.count(bhttp::field::transfer_encoding) > 1;
+}
+
+StatusOr<ServerRequest> ToServerRequest(bhttp::request<GrowingStringBody>& req) {
+  auto target = boost::urls::parse_origin_form(req.target());
+  if (!target) return Status::InvalidArgument("malformed request target");
+  ServerRequest r;
+  r.method = std::string(req.method_string());
+  r.path = std::string(target->path());
+  for (auto p : target->params()) r.query[std::string(p.key)] = std::string(p.value);
+  for (const auto& field : req) r.headers[Lower(field.name_string())] = std::string(field.value());
+  r.body = std::move(req.body());
+  return r;
+}
+
+void ConfigureReplyParser(ReplyParser& parser, size_t max_body) {
+  parser.body_limit(max_body);
+  parser.header_limit(kReplyHeaderLimit);
+}
+
+StatusOr<ServerRequest> ParseRequestBytes(std::string_view bytes, const ServerOptions& options) {
+  // The live path reads through a buffer of this size: more unparsed bytes than that at once (a
+  // header or trailer section) is a 431 there.
+  const size_t window = EffectiveHeaderLimit(options) + kReadSlackBytes;
+  RequestParser parser;
+  ConfigureRequestParser(parser, options);
+  parser.eager(true);
+  boost::beast::error_code ec;
+  std::string_view rest = bytes;
+  bool checked = false;
+  while (!parser.is_done()) {
+    const size_t avail = std::min(rest.size(), window);
+    const size_t n = parser.put(boost::asio::buffer(rest.data(), avail), ec);
+    rest.remove_prefix(n);
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+      if (n > 0) continue;
+      if (avail < window) return Status::InvalidArgument("incomplete request");
+      return Status::InvalidArgument("header or trailer section larger than the read buffer");
+    }
+    if (ec) return Status::InvalidArgument(ec.message());
+    if (!checked && parser.is_header_done()) {
+      checked = true;
+      if (UnsupportedTransferEncoding(parser)) {
+        return Status::InvalidArgument("unsupported Transfer-Encoding");
+      }
+    }
+  }
+  auto req = parser.release();
+  return ToServerRequest(req);
+}
+
+StatusOr<ClientResponse> ParseReplyBytes(std::string_view bytes, size_t max_body) {
+  std::string_view rest = bytes;
+  for (int interim = 0; interim <= kMaxInterimReplies; ++interim) {
+    ReplyParser parser;
+    ConfigureReplyParser(parser, max_body);
+    parser.eager(true);
+    boost::beast::error_code ec;
+    while (!parser.is_done()) {
+      const size_t avail = std::min(rest.size(), kReplyReadBufferBytes);
+      const size_t n = parser.put(boost::asio::buffer(rest.data(), avail), ec);
+      rest.remove_prefix(n);
+      if (ec == bhttp::error::need_more) {
+        ec = {};
+        if (n > 0) continue;
+        if (avail < kReplyReadBufferBytes) {
+          // The live client sees the end of the stream here: a reply framed by closing ends.
+          parser.put_eof(ec);
+          if (ec) return Status::Unavailable("read: " + ec.message());
+          break;
+        }
+        return Status::Unavailable("read: header or trailer section larger than the buffer");
+      }
+      if (ec) return Status::Unavailable("read: " + ec.message());
+    }
+    auto res = parser.release();
+    const int status = static_cast<int>(res.result_int());
+    if (IsInterim(status)) continue;
+    return ClientResponse{status, std::move(res.body())};
+  }
+  return Status::Unavailable("read: too many 1xx replies");
+}
+
+}  // namespace lynx::http
