@@ -18,6 +18,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "common/async_gate.h"
 #include "common/http_limits.h"
 #include "common/http_parse.h"
 
@@ -95,12 +96,6 @@ Status CheckHeader(const std::string& name, const std::string& value) {
   return Status::Ok();
 }
 
-// Requests in flight to one host:port, and the coroutines waiting for a free one.
-struct HostSlots {
-  size_t active = 0;
-  std::deque<std::shared_ptr<asio::steady_timer>> waiters;
-};
-
 }  // namespace
 
 struct ClientPool::Impl {
@@ -109,7 +104,7 @@ struct ClientPool::Impl {
   std::mutex mu;
   std::unordered_map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
   std::unordered_map<std::string, tcp::resolver::results_type> resolved;
-  std::unordered_map<std::string, HostSlots> slots;
+  std::unordered_map<std::string, std::shared_ptr<AsyncGate>> gates;
 
   // An idle connection with no bytes pending: bytes that arrived while it was idle are a reply
   // nobody asked for (they would be read as the next call's reply), so such a connection is
@@ -134,50 +129,23 @@ struct ClientPool::Impl {
     if (v.size() < options.max_conns_per_host) v.push_back(std::move(c));
   }
 
-  // Waits (until `deadline`) for one of the host's max_conns_per_host request slots.
-  asio::awaitable<bool> AcquireSlot(const std::string& key,
-                                    std::chrono::steady_clock::time_point deadline) {
-    for (;;) {
-      std::shared_ptr<asio::steady_timer> timer;
-      {
-        std::lock_guard lock(mu);
-        auto& s = slots[key];
-        if (s.active < options.max_conns_per_host) {
-          ++s.active;
-          co_return true;
-        }
-        timer = std::make_shared<asio::steady_timer>(executor, deadline);
-        s.waiters.push_back(timer);
-      }
-      co_await timer->async_wait(kTuple);
-      if (std::chrono::steady_clock::now() < deadline) continue;  // woken: try again
-      std::lock_guard lock(mu);
-      auto& w = slots[key].waiters;
-      auto it = std::find(w.begin(), w.end(), timer);
-      if (it != w.end()) {
-        w.erase(it);
-      } else {
-        WakeOneLocked(key);  // a release woke us as we timed out: pass the turn on
-      }
-      co_return false;
-    }
-  }
-
-  void ReleaseSlot(const std::string& key) {
+  // The gate of a host:port (requests in flight to it), created on first use and dropped when
+  // unused so that the map stays as small as the set of busy targets.
+  std::shared_ptr<AsyncGate> Gate(const std::string& key) {
     std::lock_guard lock(mu);
-    auto it = slots.find(key);
-    if (it == slots.end()) return;
-    --it->second.active;
-    WakeOneLocked(key);
-    if (it->second.active == 0 && it->second.waiters.empty()) slots.erase(it);
+    auto& g = gates[key];
+    if (!g) g = std::make_shared<AsyncGate>(options.max_conns_per_host);
+    return g;
   }
-
-  void WakeOneLocked(const std::string& key) {
-    auto it = slots.find(key);
-    if (it == slots.end() || it->second.waiters.empty()) return;
-    auto timer = std::move(it->second.waiters.front());
-    it->second.waiters.pop_front();
-    asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+  void ReleaseGate(const std::string& key, const std::shared_ptr<AsyncGate>& gate) {
+    gate->Release();
+    std::lock_guard lock(mu);
+    auto it = gates.find(key);
+    // Every copy of a gate is made under mu: the map's and the caller's are the only ones left
+    // when nobody else is about to use it.
+    if (it != gates.end() && it->second == gate && gate.use_count() == 2 && gate->Unused()) {
+      gates.erase(it);
+    }
   }
 
   asio::awaitable<StatusOr<tcp::resolver::results_type>> Resolve(const Target& t) {
@@ -224,7 +192,8 @@ asio::awaitable<StatusOr<ClientResponse>> ClientPool::Send(ClientRequest request
   }
   auto timeout = std::chrono::milliseconds(request.timeout_ms > 0 ? request.timeout_ms : 3000);
   const std::string key = target->key();
-  if (!co_await impl->AcquireSlot(key, std::chrono::steady_clock::now() + timeout)) {
+  auto gate = impl->Gate(key);
+  if (!co_await gate->Acquire(std::chrono::steady_clock::now() + timeout)) {
     co_return Status::Unavailable("timeout after " + std::to_string(timeout.count()) +
                                   " ms waiting for one of the " +
                                   std::to_string(impl->options.max_conns_per_host) +
@@ -233,8 +202,9 @@ asio::awaitable<StatusOr<ClientResponse>> ClientPool::Send(ClientRequest request
   struct Release {
     Impl* impl;
     const std::string& key;
-    ~Release() { impl->ReleaseSlot(key); }
-  } release{impl.get(), key};
+    const std::shared_ptr<AsyncGate>& gate;
+    ~Release() { impl->ReleaseGate(key, gate); }
+  } release{impl.get(), key, gate};
   std::string what;
   try {
     bhttp::request<bhttp::string_body> req{ToVerb(request.method), target->path_and_query, 11};

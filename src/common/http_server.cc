@@ -5,7 +5,10 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -16,6 +19,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <list>
+#include <mutex>
 
 #include "common/http_limits.h"
 #include "common/http_parse.h"
@@ -30,6 +35,10 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+// Replies up to this size are never refused for memory (errors, acks, small queries).
+constexpr size_t kUnmeteredReplyBytes = 64 * 1024;
+// First read of a request on a connection: most DTM requests fit.
+constexpr size_t kFirstReadBytes = 2048;
 
 }  // namespace
 
@@ -53,8 +62,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   struct BodyBudget {
     Impl* impl = nullptr;
     uint64_t bytes = 0;
-    ~BodyBudget() {
+    ~BodyBudget() { Release(); }
+    void Release() {
       if (impl) impl->buffered.fetch_sub(bytes);
+      impl = nullptr;
     }
   };
   bool Admit(uint64_t bytes, BodyBudget* budget) {
@@ -67,9 +78,61 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     return true;
   }
 
+  std::atomic<int64_t> connections{0};
+
+  // Connections waiting for their next request, oldest first. At the connection cap the oldest is
+  // closed to admit a new one, so an idle flood cannot lock clients out. Each entry is touched
+  // only on its session's strand, where the session runs.
+  struct IdleHandle {
+    asio::any_io_executor strand;
+    beast::tcp_stream* stream = nullptr;
+    bool idle = false;    // on the strand only
+    bool listed = false;  // in idle_list; under idle_mu
+  };
+  std::mutex idle_mu;
+  std::list<std::weak_ptr<IdleHandle>> idle_list;
+
+  std::list<std::weak_ptr<IdleHandle>>::iterator EnterIdle(const std::shared_ptr<IdleHandle>& h) {
+    h->idle = true;
+    std::lock_guard lock(idle_mu);
+    h->listed = true;
+    return idle_list.insert(idle_list.end(), h);
+  }
+  void LeaveIdle(const std::shared_ptr<IdleHandle>& h,
+                 std::list<std::weak_ptr<IdleHandle>>::iterator it) {
+    h->idle = false;
+    std::lock_guard lock(idle_mu);
+    if (h->listed) idle_list.erase(it);  // not when EvictIdle took it out already
+    h->listed = false;
+  }
+  // Closes the longest-idle connection, if any; true when one was asked to close.
+  bool EvictIdle() {
+    std::shared_ptr<IdleHandle> victim;
+    {
+      std::lock_guard lock(idle_mu);
+      while (!idle_list.empty() && !victim) {
+        victim = idle_list.front().lock();
+        idle_list.pop_front();
+        if (victim) victim->listed = false;
+      }
+    }
+    if (!victim) return false;
+    asio::post(victim->strand, [victim] {
+      if (victim->idle) victim->stream->cancel();
+    });
+    return true;
+  }
+
   asio::awaitable<void> Session(tcp::socket socket) {
     auto self = shared_from_this();
+    struct Count {
+      std::atomic<int64_t>& n;
+      ~Count() { --n; }
+    } count{connections};
     beast::tcp_stream stream(std::move(socket));
+    auto handle = std::make_shared<IdleHandle>();
+    handle->strand = co_await asio::this_coro::executor;
+    handle->stream = &stream;
     beast::error_code ignored;
     stream.socket().set_option(tcp::no_delay(true), ignored);
     // Bounded: it holds at most a header or trailer section plus some read-ahead (see
@@ -79,6 +142,16 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       RequestParser parser;
       ConfigureRequestParser(parser, options);
       stream.expires_after(std::chrono::seconds(options.idle_timeout_seconds));
+      if (buffer.size() == 0) {
+        // An idle keep-alive connection holds no read buffer: the first bytes of the next
+        // request go into a small one (an idle flood costs a socket and a coroutine frame each).
+        buffer.shrink_to_fit();
+        auto idle_entry = EnterIdle(handle);
+        auto [iec, in] = co_await stream.async_read_some(buffer.prepare(kFirstReadBytes), kTuple);
+        LeaveIdle(handle, idle_entry);
+        if (iec) break;
+        buffer.commit(in);
+      }
       auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
       if (ec) {
         co_await ReadFailed(stream, ec);
@@ -112,6 +185,15 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       auto req = parser.release();
       const bool keep_alive = req.keep_alive();
       ServerReply reply = co_await Dispatch(req);
+      budget.Release();
+      // A large reply waits in memory for its reader; slow readers of big replies (a /query of a
+      // large transaction) count against the same budget as bodies being received.
+      BodyBudget reply_budget;
+      if (reply.body.size() > kUnmeteredReplyBytes && !Admit(reply.body.size(), &reply_budget)) {
+        reply = JsonMessage(503,
+                            "server busy: too many reply bytes waiting for their readers "
+                            "(Limits.MaxBufferedBytes); retry later");
+      }
       if (!co_await Write(stream, std::move(reply), keep_alive) || !keep_alive) break;
     }
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -193,10 +275,25 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     int64_t errors = 0;
     auto last_log = std::chrono::steady_clock::time_point();
     for (;;) {
+      if (connections.load() >= options.max_connections && !EvictIdle()) {
+        // At the cap with no idle connection to close, new connections wait in the kernel's
+        // backlog until one closes.
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_log >= std::chrono::seconds(10)) {
+          spdlog::warn("{} connections open (Limits.MaxConnections): accepting paused",
+                       connections.load());
+          last_log = now;
+        }
+        pause.expires_after(std::chrono::milliseconds(50));
+        co_await pause.async_wait(kTuple);
+        continue;
+      }
       auto [ec, socket] = co_await acceptor.async_accept(kTuple);
       if (!ec) {
         backoff = std::chrono::milliseconds(10);
-        asio::co_spawn(io, Session(std::move(socket)), [](std::exception_ptr e) {
+        ++connections;
+        // Each connection on its own strand: the idle eviction above reaches it there.
+        asio::co_spawn(asio::make_strand(io), Session(std::move(socket)), [](std::exception_ptr e) {
           if (!e) return;
           try {
             std::rethrow_exception(e);

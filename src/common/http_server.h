@@ -44,9 +44,12 @@ struct ServerOptions {
   // Header section (and chunked trailer section) of one request; larger: 431. At most
   // kMaxHeaderSectionBytes (common/http_limits.h).
   uint32_t max_header_bytes = 32 * 1024;
-  // Request bodies being received over all connections together (a body with a Content-Length
-  // counts that length, a chunked one max_body_bytes); a body that would exceed it gets 503.
+  // Request bodies being received and replies over 64 KiB waiting to be written, over all
+  // connections together (a body with a Content-Length counts that length, a chunked one
+  // max_body_bytes); a body or reply that would exceed it is answered 503 instead.
   uint64_t max_buffered_bytes = 256 << 20;
+  // Connections open at once; at the cap accepting pauses (new ones wait in the backlog).
+  int64_t max_connections = 10000;
 };
 
 using ServerHandler = std::function<boost::asio::awaitable<ServerReply>(ServerRequest&)>;

@@ -146,6 +146,17 @@ asio::awaitable<Status> Api::RegisterBranch(BranchRegistration r) {
     co_return Status::InvalidArgument("unknow trans type: " + r.trans_type);
   }
   const std::string& gid = r.gid;
+  // Limits.MaxBranches holds for registered branches too (concurrent registrations may pass it
+  // by their number at most).
+  auto existing =
+      co_await engine_.store().Run([&gid](store::Store& s) { return s.FindBranches(gid); });
+  if (!existing.ok()) co_return existing.status();
+  const int64_t max_branches = engine_.config().limits.max_branches;
+  if (static_cast<int64_t>(existing->size() + rows.size()) > max_branches) {
+    co_return Status::InvalidArgument(
+        "transaction " + gid + " has " + std::to_string(existing->size()) +
+        " branches; more would exceed Limits.MaxBranches (" + std::to_string(max_branches) + ")");
+  }
   Status st = co_await engine_.store().Run([&](store::Store& s) {
     return s.LockGlobalSaveBranches(gid, store::kStatusPrepared, rows, true);
   });

@@ -112,6 +112,7 @@ std::vector<Key> Keys(ServerConfig* c) {
   num("Limits.MaxBranchHeaderBytes", &l.max_branch_header_bytes);
   num("Limits.MaxHttpHeaderBytes", &l.max_http_header_bytes);
   num("Limits.MaxBufferedBytes", &l.max_buffered_bytes);
+  num("Limits.MaxConnections", &l.max_connections);
   num("Limits.MaxReplyBytes", &l.max_reply_bytes);
   num("Limits.MaxConnsPerTarget", &l.max_conns_per_target);
   num("Limits.MaxGrpcChannels", &l.max_grpc_channels);
@@ -263,6 +264,7 @@ Status ValidateConfig(const ServerConfig& c) {
                         {"MaxPageSize", l.max_page_size},
                         {"MaxBranchHeaderBytes", l.max_branch_header_bytes},
                         {"MaxBufferedBytes", l.max_buffered_bytes},
+                        {"MaxConnections", l.max_connections},
                         {"MaxReplyBytes", l.max_reply_bytes},
                         {"MaxConnsPerTarget", l.max_conns_per_target},
                         {"MaxGrpcChannels", l.max_grpc_channels},

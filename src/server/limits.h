@@ -33,6 +33,9 @@ struct Limits {
   // Inbound HTTP: request bodies being received over all connections at once; above it new
   // bodies are refused with 503 until memory is freed.
   int64_t max_buffered_bytes = 256 << 20;
+  // Inbound HTTP connections open at once; at the cap accepting pauses and new connections wait
+  // in the kernel's backlog. (The gRPC port is gRPC's own.)
+  int64_t max_connections = 10000;
   // Outbound: a branch reply body is read up to this size (larger is a call error).
   int64_t max_reply_bytes = 1 << 20;
   // Outbound HTTP connections open at once to one host:port (further calls wait for one, within

@@ -16,10 +16,12 @@
 #include <sstream>
 #include <thread>
 
+#include <grpcpp/grpcpp.h>
 #include <lynx/dtm/branch_server.h>
 
 #include "harness.h"
 #include "hostile_peer.h"
+#include "proto/dtmgimp.grpc.pb.h"
 
 namespace lynx::it {
 namespace {
@@ -469,9 +471,26 @@ std::vector<int> OpenIdleConnections(uint16_t port, int n) {
   return fds;
 }
 
+// A real gRPC call on a fresh channel: the gRPC port accepts and serves (not only the kernel's
+// backlog accepting the TCP connection).
+bool GrpcServes(const std::string& target) {
+  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  auto stub = dtmgimp::Dtm::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+  google::protobuf::Empty req;
+  dtmgimp::DtmGidReply reply;
+  return stub->NewGid(&ctx, req, &reply).ok() && !reply.gid().empty();
+}
+
 TEST_F(HostileFdTest, AcceptAtTheDescriptorLimitBacksOff) {
   const std::string log = dtm_.dir() + "/dtmd.log";
-  auto fds = OpenIdleConnections(dtm_.port(), 120);  // more than dtmd can accept
+  ASSERT_TRUE(GrpcServes(dtm_.GrpcServer()));
+  // More connections than dtmd can accept, on both ports (gRPC 1.51's acceptor once stayed dead
+  // after running out of descriptors).
+  auto fds = OpenIdleConnections(dtm_.port(), 120);
+  auto grpc_fds = OpenIdleConnections(dtm_.grpc_port(), 60);
+  fds.insert(fds.end(), grpc_fds.begin(), grpc_fds.end());
   ASSERT_GT(fds.size(), 64u);
   ASSERT_TRUE(WaitUntil([&] { return OpenFds(dtm_.pid()) >= 60; }, 10s));
   const int64_t log_before = FileSize(log);
@@ -483,7 +502,8 @@ TEST_F(HostileFdTest, AcceptAtTheDescriptorLimitBacksOff) {
   EXPECT_LT(logged, 16 * 1024) << "dtmd flooded its log at the descriptor limit";
   for (int fd : fds) ::close(fd);
   EXPECT_TRUE(WaitUntil([&] { return dtm_.Ping(); }, 10s));
-  EXPECT_TRUE(WaitUntil([&] { return PortAccepts(dtm_.grpc_port()); }, 10s));
+  EXPECT_TRUE(WaitUntil([&] { return GrpcServes(dtm_.GrpcServer()); }, 20s))
+      << "the gRPC port does not serve after the descriptors came back";
   ExpectHealthy("descriptor exhaustion");
 }
 
@@ -587,16 +607,18 @@ TEST_F(HostileTest, AmplificationIsBounded) {
   ExpectHealthy("announced bodies");
 }
 
-class HostileTopicTest : public HostileTest {
+class HostileLimitsTest : public HostileTest {
  protected:
   DtmdOptions Options() const override {
     DtmdOptions o = HostileTest::Options();
-    o.extra_yaml = "Limits:\n  MaxTopicSubscribers: 3\n";
+    o.extra_yaml =
+        "Limits:\n  MaxTopicSubscribers: 3\n  MaxBranches: 6\n  MaxBufferedBytes: 16777216\n"
+        "  MaxConnections: 40\n";
     return o;
   }
 };
 
-TEST_F(HostileTopicTest, SubscribersAndFanOutAreBounded) {
+TEST_F(HostileLimitsTest, SubscribersFanOutAndRegistrationsAreBounded) {
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(Code(dtm_.Get("subscribe", {{"topic", "t"},
                                           {"url", busi_.Url("TransIn") + "?s=" + std::to_string(i)},
@@ -605,12 +627,78 @@ TEST_F(HostileTopicTest, SubscribersAndFanOutAreBounded) {
   }
   ExpectRefused(dtm_.Get("subscribe", {{"topic", "t"}, {"url", busi_.Url("TransOut")}}), 400,
                 "MaxTopicSubscribers");
-  // 700 topic steps x 3 subscribers = 2100 rows > Limits.MaxBranches.
+  // 3 topic steps x 3 subscribers = 9 rows > Limits.MaxBranches (6).
   TransRequest m;
-  m.gid = TestName();
+  m.gid = TestName() + "-msg";
   m.trans_type = "msg";
-  for (int i = 0; i < 700; ++i) m.AddMsg("topic://t", BusiPayload());
+  for (int i = 0; i < 3; ++i) m.AddMsg("topic://t", BusiPayload());
   ExpectRefused(Submit(m), 400, "MaxBranches", m.gid);
+  // TCC registrations count too: 3 x (confirm, cancel) fit, the 4th does not.
+  TransRequest tcc;
+  tcc.gid = TestName() + "-tcc";
+  tcc.trans_type = "tcc";
+  ASSERT_EQ(Code(Prepare(tcc)), 200);
+  for (int i = 1; i <= 4; ++i) {
+    bj::object reg{{"gid", tcc.gid},
+                   {"trans_type", "tcc"},
+                   {"branch_id", "0" + std::to_string(i)},
+                   {"data", BusiPayload()},
+                   {"confirm", busi_.Url("TransOutConfirm")},
+                   {"cancel", busi_.Url("TransOutRevert")}};
+    auto res = dtm_.Post("registerBranch", bj::serialize(reg));
+    if (i <= 3) {
+      EXPECT_EQ(res.status, 200) << i << ": " << res.body;
+    } else {
+      ExpectRefused(res, 400, "MaxBranches");
+    }
+  }
+  EXPECT_EQ(dtm_.BranchStatuses(tcc.gid).size(), 6u);
+}
+
+TEST_F(HostileLimitsTest, SlowReadersOfBigRepliesAreBounded) {
+  // One transaction whose /query reply is about 8 MB (a 3 MB payload stored for both ops).
+  TransRequest big;
+  big.gid = TestName();
+  big.trans_type = "saga";
+  big.wait_result = true;
+  big.Add(busi_.Url("TransOut"), busi_.Url("TransOutRevert"),
+          R"({"amount":30,"pad":")" + std::string(3 << 20, 'p') + R"("})");
+  ASSERT_EQ(Code(Submit(big)), 200);
+  const int64_t rss_before = RssKb(dtm_.pid());
+  // 40 readers ask for it and never read: at most Limits.MaxBufferedBytes (16 MiB) of replies
+  // wait in dtmd, the others are answered 503 at once.
+  auto fds = OpenIdleConnections(dtm_.port(), 40);
+  ASSERT_EQ(fds.size(), 40u);
+  const std::string req = "GET /api/dtmsvr/query?gid=" + big.gid + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int fd : fds) (void)!::write(fd, req.data(), req.size());
+  int refused = 0;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        refused = 0;
+        for (int fd : fds) {
+          char head[13] = {};
+          refused += ::recv(fd, head, 12, MSG_PEEK | MSG_DONTWAIT) == 12 &&
+                     std::string(head) == "HTTP/1.1 503";
+        }
+        return refused >= 30;
+      },
+      20s))
+      << refused << " readers refused";
+  const int64_t grown_mb = (RssKb(dtm_.pid()) - rss_before) / 1024;
+  EXPECT_LT(grown_mb, 64) << "40 slow readers of an 8 MB reply grew dtmd by " << grown_mb << " MB";
+  for (int fd : fds) ::close(fd);
+  ExpectHealthy("slow readers of big replies");
+}
+
+TEST_F(HostileLimitsTest, IdleFloodAtTheConnectionCapCannotLockClientsOut) {
+  // 100 idle connections against a cap of 40: the longest-idle ones are closed to admit new
+  // clients, so honest requests are served at once and dtmd's descriptors stay bounded.
+  const int64_t fds_before = OpenFds(dtm_.pid());
+  auto idle = OpenIdleConnections(dtm_.port(), 100);
+  ASSERT_EQ(idle.size(), 100u);
+  for (int i = 0; i < 3; ++i) ExpectHealthy("an idle flood at the connection cap");
+  EXPECT_LT(OpenFds(dtm_.pid()), fds_before + 60);
+  for (int fd : idle) ::close(fd);
 }
 
 // ---- class 11: store integrity -----------------------------------------------------------------

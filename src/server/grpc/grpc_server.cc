@@ -7,14 +7,18 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "common/clock.h"
 #include "proto/dtmgimp.grpc.pb.h"
 #include "server/api.h"
 #include "server/config.h"
+#include "server/grpc/accept_watchdog.h"
 #include "server/grpc/grpc_codec.h"
 #include "server/metrics.h"
 
@@ -171,11 +175,72 @@ class DtmService final : public dtmgimp::Dtm::CallbackService {
 }  // namespace
 
 struct GrpcServer::Impl {
-  Impl(asio::io_context& io, GrpcServerDeps d) : deps(d), service(io, d) {}
+  Impl(asio::io_context& io, GrpcServerDeps d) : io(io), deps(d), service(io, d) {}
+  asio::io_context& io;
   GrpcServerDeps deps;
   DtmService service;
+  std::mutex mu;  // guards server (rebuilt by the watchdog's restarts)
   std::unique_ptr<grpc::Server> server;
   int port = 0;
+  std::string address;
+  std::unique_ptr<AcceptWatchdog> watchdog;
+  std::thread restarter;
+  std::atomic<bool> restarting{false};
+  std::atomic<bool> stopped{false};
+
+  // Builds and starts the server on address:port (port 0 = any; the bound port is kept).
+  Status Build(uint16_t want_port) {
+    auto creds = Credentials(*deps.config);
+    if (!creds.ok()) return creds.status();
+    grpc::ServerBuilder builder;
+    const std::string where = address + ":" + std::to_string(want_port);
+    int bound = 0;
+    builder.AddListeningPort(where, *creds, &bound);
+    builder.RegisterService(&service);
+    // gRPC sets SO_REUSEPORT by default: a second dtmd on the same port would then share the
+    // calls silently instead of failing to start.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    builder.SetMaxReceiveMessageSize(static_cast<int>(deps.config->max_body_bytes));
+    auto built = builder.BuildAndStart();
+    if (!built || bound == 0) {
+      return Status::Unavailable("cannot serve gRPC on " + where +
+                                 " (port in use, or an address this host does not have)");
+    }
+    std::lock_guard lock(mu);
+    server = std::move(built);
+    port = bound;
+    return Status::Ok();
+  }
+
+  void Shutdown() {
+    std::unique_ptr<grpc::Server> old;
+    {
+      std::lock_guard lock(mu);
+      old = std::move(server);
+    }
+    if (!old) return;
+    // Calls in flight finish on the io threads; after the deadline they are cancelled.
+    old->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    old->Wait();
+  }
+
+  // From the watchdog (on an io thread): the rebuild blocks, so it runs on its own thread.
+  void Restart() {
+    if (stopped || restarting.exchange(true)) return;
+    if (restarter.joinable()) restarter.join();
+    restarter = std::thread([this] {
+      Shutdown();
+      if (!stopped) {
+        Status st = Build(static_cast<uint16_t>(port));
+        if (st.ok()) {
+          spdlog::warn("gRPC server restarted on port {}", port);
+        } else {
+          spdlog::error("gRPC server restart failed: {} (tried again later)", st.message());
+        }
+      }
+      restarting = false;
+    });
+  }
 };
 
 GrpcServer::GrpcServer(asio::io_context& io, GrpcServerDeps deps)
@@ -184,35 +249,24 @@ GrpcServer::GrpcServer(asio::io_context& io, GrpcServerDeps deps)
 GrpcServer::~GrpcServer() { Stop(); }
 
 Status GrpcServer::Start(const std::string& address, uint16_t port) {
-  auto creds = Credentials(*impl_->deps.config);
-  if (!creds.ok()) return creds.status();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  const std::string where = address + ":" + std::to_string(port);
-  builder.AddListeningPort(where, *creds, &impl_->port);
-  builder.RegisterService(&impl_->service);
-  // gRPC sets SO_REUSEPORT by default: a second dtmd on the same port would then share the calls
-  // silently instead of failing to start.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(impl_->deps.config->max_body_bytes));
-  impl_->server = builder.BuildAndStart();
-  if (!impl_->server || impl_->port == 0) {
-    impl_->server.reset();
-    return Status::Unavailable("cannot serve gRPC on " + where +
-                               " (port in use, or an address this host does not have)");
-  }
+  impl_->address = address;
+  if (Status st = impl_->Build(port); !st.ok()) return st;
+  impl_->watchdog = std::make_unique<AcceptWatchdog>(impl_->io, ProbeHostFor(address),
+                                                     static_cast<uint16_t>(impl_->port),
+                                                     [impl = impl_.get()] { impl->Restart(); });
+  impl_->watchdog->Start();
   return Status::Ok();
 }
 
 uint16_t GrpcServer::port() const { return static_cast<uint16_t>(impl_->port); }
 
 void GrpcServer::Stop() {
-  if (!impl_->server) return;
-  // Calls in flight finish on the io threads; after the deadline they are cancelled.
-  impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  impl_->server->Wait();
-  impl_->server.reset();
+  impl_->stopped = true;
+  if (impl_->watchdog) impl_->watchdog->Stop();
+  if (impl_->restarter.joinable()) impl_->restarter.join();
+  impl_->Shutdown();
 }
 
 }  // namespace lynx::server

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "common/async_gate.h"
 #include "common/clock.h"
 #include "common/http_server.h"
 #include "server/api.h"
@@ -22,6 +23,7 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr const char* kVersion = "v1.19.0-dtmd-0.1.0";
+constexpr size_t kConcurrentHeavyReads = 4;
 
 using Request = http::ServerRequest;
 using Reply = http::ServerReply;
@@ -109,6 +111,24 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   HttpServerDeps deps;
   std::unique_ptr<http::Server> server;
+  // Reads whose reply may be large (/query, /all, scanKV) run a few at a time: each holds its
+  // rows and their JSON in memory while it is built, so many at once could use any amount.
+  AsyncGate heavy_reads{kConcurrentHeavyReads};
+
+  // Runs a heavy read when a slot frees up (503 after 30 s of waiting).
+  template <class F>
+  asio::awaitable<Reply> HeavyRead(F read) {
+    if (!co_await heavy_reads.Acquire(std::chrono::steady_clock::now() +
+                                      std::chrono::seconds(30))) {
+      co_return Json(503,
+                     R"({"message":"server busy: too many large reads at once; retry later"})");
+    }
+    struct Release {
+      AsyncGate& g;
+      ~Release() { g.Release(); }
+    } release{heavy_reads};
+    co_return co_await read();
+  }
 
   Api& api() { return *deps.api; }
 
@@ -255,8 +275,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       if (name == "newGid") {
         co_return Json(200, R"({"gid":")" + api().NewGid() + R"(","dtm_result":"SUCCESS"})");
       }
-      if (name == "query") co_return co_await HandleQuery(r);
-      if (name == "all") co_return co_await HandleAll(r);
+      if (name == "query") co_return co_await HeavyRead([&] { return HandleQuery(r); });
+      if (name == "all") co_return co_await HeavyRead([&] { return HandleAll(r); });
       if (name == "resetCronTime") co_return co_await HandleResetCronTime(r);
       if (name == "subscribe") {
         co_return FromStatus(
@@ -265,7 +285,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       if (name == "unsubscribe") {
         co_return FromStatus(co_await api().Unsubscribe(Param(r, "topic"), Param(r, "url")));
       }
-      if (name == "scanKV" || name == "queryKV") co_return co_await HandleKv(r, name);
+      if (name == "scanKV" || name == "queryKV") {
+        co_return co_await HeavyRead([&] { return HandleKv(r, name); });
+      }
     } else if (m == "POST") {
       if (name == "prepare" || name == "submit" || name == "abort" || name == "forceStop" ||
           name == "resetNextCronTime") {
@@ -310,6 +332,7 @@ HttpServer::HttpServer(asio::io_context& io, HttpServerDeps deps)
   options.max_body_bytes = static_cast<uint64_t>(deps.config->max_body_bytes);
   options.max_header_bytes = static_cast<uint32_t>(deps.config->limits.max_http_header_bytes);
   options.max_buffered_bytes = static_cast<uint64_t>(deps.config->limits.max_buffered_bytes);
+  options.max_connections = deps.config->limits.max_connections;
   impl_->server = std::make_unique<http::Server>(
       io, options, [impl = impl_.get()](Request& r) { return impl->Handle(r); });
 }
