@@ -18,6 +18,6 @@ LYNX_BUILD_DIR="$build_dir" LYNX_BUILD_TYPE=RelWithDebInfo LYNX_BUILD_TARGETS="$
 # detect_leaks=0: gRPC and the test harness keep process-lifetime singletons; leaks are not what
 # this run is for (use-after-free, overflows, undefined behaviour are).
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:quarantine_size_mb=32"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$repo/scripts/ubsan.supp"
 cd "$build_dir"
 ctest --output-on-failure --timeout 1200 -j1 -R "$select"

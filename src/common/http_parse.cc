@@ -21,6 +21,31 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
+// Feeds `rest` to the parser through a window of the live read buffer's size until the message
+// is complete, calling `after_put` after every step. Running out of bytes is the end of the
+// stream: a reply framed by closing ends there, anything else is incomplete. More unparsed bytes
+// than the window at once is a section larger than the read buffer (431 / an error live).
+template <class Parser, class AfterPut>
+Status PutAll(Parser& parser, std::string_view& rest, size_t window, AfterPut after_put) {
+  boost::beast::error_code ec;
+  while (!parser.is_done()) {
+    const size_t avail = std::min(rest.size(), window);
+    const size_t n = parser.put(boost::asio::buffer(rest.data(), avail), ec);
+    rest.remove_prefix(n);
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+      if (n > 0) continue;
+      if (avail == window) return Status::InvalidArgument("section larger than the read buffer");
+      parser.put_eof(ec);
+      if (ec) return Status::InvalidArgument("incomplete message: " + ec.message());
+      break;
+    }
+    if (ec) return Status::InvalidArgument(ec.message());
+    if (Status st = after_put(); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 uint32_t EffectiveHeaderLimit(const ServerOptions& options) {
@@ -67,27 +92,18 @@ StatusOr<ServerRequest> ParseRequestBytes(std::string_view bytes, const ServerOp
   RequestParser parser;
   ConfigureRequestParser(parser, options);
   parser.eager(true);
-  boost::beast::error_code ec;
   std::string_view rest = bytes;
   bool checked = false;
-  while (!parser.is_done()) {
-    const size_t avail = std::min(rest.size(), window);
-    const size_t n = parser.put(boost::asio::buffer(rest.data(), avail), ec);
-    rest.remove_prefix(n);
-    if (ec == bhttp::error::need_more) {
-      ec = {};
-      if (n > 0) continue;
-      if (avail < window) return Status::InvalidArgument("incomplete request");
-      return Status::InvalidArgument("header or trailer section larger than the read buffer");
-    }
-    if (ec) return Status::InvalidArgument(ec.message());
+  Status st = PutAll(parser, rest, window, [&]() -> Status {
     if (!checked && parser.is_header_done()) {
       checked = true;
       if (UnsupportedTransferEncoding(parser)) {
         return Status::InvalidArgument("unsupported Transfer-Encoding");
       }
     }
-  }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
   auto req = parser.release();
   return ToServerRequest(req);
 }
@@ -98,24 +114,8 @@ StatusOr<ClientResponse> ParseReplyBytes(std::string_view bytes, size_t max_body
     ReplyParser parser;
     ConfigureReplyParser(parser, max_body);
     parser.eager(true);
-    boost::beast::error_code ec;
-    while (!parser.is_done()) {
-      const size_t avail = std::min(rest.size(), kReplyReadBufferBytes);
-      const size_t n = parser.put(boost::asio::buffer(rest.data(), avail), ec);
-      rest.remove_prefix(n);
-      if (ec == bhttp::error::need_more) {
-        ec = {};
-        if (n > 0) continue;
-        if (avail < kReplyReadBufferBytes) {
-          // The live client sees the end of the stream here: a reply framed by closing ends.
-          parser.put_eof(ec);
-          if (ec) return Status::Unavailable("read: " + ec.message());
-          break;
-        }
-        return Status::Unavailable("read: header or trailer section larger than the buffer");
-      }
-      if (ec) return Status::Unavailable("read: " + ec.message());
-    }
+    Status st = PutAll(parser, rest, kReplyReadBufferBytes, [] { return Status::Ok(); });
+    if (!st.ok()) return Status::Unavailable("read: " + st.message());
     auto res = parser.release();
     const int status = static_cast<int>(res.result_int());
     if (IsInterim(status)) continue;

@@ -116,6 +116,18 @@ class HostileTest : public IntegrationTest {
 
   std::string Db() const { return dtm_.dir() + "/data/dtmd.sqlite"; }
 
+  // A one-step saga at `peer` with wait_result answers 200 and succeeds.
+  void ExpectPeerSagaSucceeds(const HostilePeer& peer, const std::string& gid) {
+    TransRequest t;
+    t.gid = gid;
+    t.trans_type = "saga";
+    t.wait_result = true;
+    t.Add(peer.Url("TransOut"), peer.Url("TransOutRevert"), BusiPayload());
+    auto res = Submit(t);
+    EXPECT_EQ(res.status, 200) << gid << ": " << res.body;
+    EXPECT_EQ(dtm_.Status(gid), kSucceed) << gid;
+  }
+
   int honest_ = 0;
 };
 
@@ -355,14 +367,7 @@ TEST_F(HostileTest, ExtraResponseIsNotReadByTheNextCall) {
     return PeerReply{bytes, PeerReply::After::kKeep};
   });
   for (int i = 0; i < 3; ++i) {
-    TransRequest t;
-    t.gid = TestName() + std::to_string(i);
-    t.trans_type = "saga";
-    t.wait_result = true;
-    t.Add(peer.Url("TransOut"), peer.Url("TransOutRevert"), BusiPayload());
-    auto res = Submit(t);
-    EXPECT_EQ(res.status, 200) << i << ": " << res.body;
-    EXPECT_EQ(dtm_.Status(t.gid), kSucceed) << i;
+    ExpectPeerSagaSucceeds(peer, TestName() + std::to_string(i));
   }
   EXPECT_EQ(peer.requests(), 3);
 }
@@ -378,14 +383,7 @@ TEST_F(HostileTest, ExtraResponseArrivingLaterIsNotReadByTheNextCall) {
     if (i == 1) {
       ASSERT_TRUE(WaitUntil([&] { return peer.later_sent() == 1; }, 10s));
     }
-    TransRequest t;
-    t.gid = TestName() + std::to_string(i);
-    t.trans_type = "saga";
-    t.wait_result = true;
-    t.Add(peer.Url("TransOut"), peer.Url("TransOutRevert"), BusiPayload());
-    auto res = Submit(t);
-    EXPECT_EQ(res.status, 200) << i << ": " << res.body;
-    EXPECT_EQ(dtm_.Status(t.gid), kSucceed) << i;
+    ExpectPeerSagaSucceeds(peer, TestName() + std::to_string(i));
   }
 }
 
