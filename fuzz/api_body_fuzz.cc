@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto t = DecodeTransRequest(text, require_type);
     if (t.ok() && CheckTrans(*t, limits).ok()) {
       // Accepted: what the engine reads back later must read.
-      if (!IsPrintableAscii(t->g.gid) || t->g.gid.empty()) __builtin_trap();
+      if (!CheckGid(t->g.gid).ok()) __builtin_trap();
       TransOptions round;
       if (!DecodeOptions(EncodeOptions(t->opts), &round).ok()) __builtin_trap();
       if (t->g.trans_type == "saga" && !ParseSagaCustom(t->g.custom_data, t->steps.size()).ok())

@@ -23,25 +23,38 @@ std::string Lower(std::string_view s) {
 
 // Feeds `rest` to the parser through a window of the live read buffer's size until the message
 // is complete, calling `after_put` after every step. Running out of bytes is the end of the
-// stream: a reply framed by closing ends there, anything else is incomplete. More unparsed bytes
-// than the window at once is a section larger than the read buffer (431 / an error live).
+// stream. More unparsed bytes than the window at once is a section larger than the read buffer
+// (431 / a call error on the live paths).
 template <class Parser, class AfterPut>
 Status PutAll(Parser& parser, std::string_view& rest, size_t window, AfterPut after_put) {
   boost::beast::error_code ec;
   while (!parser.is_done()) {
     const size_t avail = std::min(rest.size(), window);
-    const size_t n = parser.put(boost::asio::buffer(rest.data(), avail), ec);
-    rest.remove_prefix(n);
-    if (ec == bhttp::error::need_more) {
+    const bool all_offered = avail == rest.size();
+    size_t n = 0;
+    bool need_more = true;
+    if (avail > 0) {
+      n = parser.put(boost::asio::buffer(rest.data(), avail), ec);
+      rest.remove_prefix(n);
+      need_more = ec == bhttp::error::need_more;
+      if (ec && !need_more) return Status::InvalidArgument(ec.message());
       ec = {};
-      if (n > 0) continue;
-      if (avail == window) return Status::InvalidArgument("section larger than the read buffer");
-      parser.put_eof(ec);
-      if (ec) return Status::InvalidArgument("incomplete message: " + ec.message());
-      break;
+      if (Status st = after_put(); !st.ok()) return st;
+      if (parser.is_done()) break;
+      if (!need_more && n > 0) continue;
     }
-    if (ec) return Status::InvalidArgument(ec.message());
-    if (Status st = after_put(); !st.ok()) return st;
+    // As Beast's own read loop: after "need more", a put must offer bytes beyond the ones left
+    // unconsumed. Past the window there are more; otherwise the stream has ended.
+    if (!all_offered) {
+      if (n == 0) return Status::InvalidArgument("section larger than the read buffer");
+      continue;
+    }
+    // The end of the stream: a reply framed by closing ends here, anything else is incomplete
+    // (Beast's put_eof wants some bytes first).
+    if (!parser.got_some()) return Status::InvalidArgument("end of stream before a message");
+    parser.put_eof(ec);
+    if (ec) return Status::InvalidArgument("incomplete message: " + ec.message());
+    break;
   }
   return Status::Ok();
 }
