@@ -99,12 +99,22 @@ Status CheckHeader(const std::string& name, const std::string& value) {
 }  // namespace
 
 struct ClientPool::Impl {
+  Impl(asio::any_io_executor ex, ClientOptions o)
+      : executor(std::move(ex)), options(Normalized(o)), total(options.max_conns_total) {}
+  static ClientOptions Normalized(ClientOptions o) {
+    o.max_conns_per_host = std::max<size_t>(o.max_conns_per_host, 1);
+    o.max_conns_total = std::max<size_t>(o.max_conns_total, 1);
+    return o;
+  }
+
   asio::any_io_executor executor;
   ClientOptions options;
   std::mutex mu;
   std::unordered_map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
   std::unordered_map<std::string, tcp::resolver::results_type> resolved;
   std::unordered_map<std::string, std::shared_ptr<AsyncGate>> gates;
+  AsyncGate total;        // requests in flight over all hosts
+  size_t idle_total = 0;  // idle connections over all hosts; under mu
 
   // An idle connection with no bytes pending: bytes that arrived while it was idle are a reply
   // nobody asked for (they would be read as the next call's reply), so such a connection is
@@ -115,6 +125,7 @@ struct ClientPool::Impl {
     while (it != idle.end() && !it->second.empty()) {
       auto c = std::move(it->second.back());
       it->second.pop_back();
+      --idle_total;
       beast::error_code ec;
       const size_t pending = c->stream.socket().available(ec);
       if (!ec && pending == 0 && c->buffer.size() == 0) return c;
@@ -126,7 +137,10 @@ struct ClientPool::Impl {
     c->stream.expires_never();
     std::lock_guard lock(mu);
     auto& v = idle[key];
-    if (v.size() < options.max_conns_per_host) v.push_back(std::move(c));
+    if (v.size() < options.max_conns_per_host && idle_total < options.max_conns_total) {
+      v.push_back(std::move(c));
+      ++idle_total;
+    }
   }
 
   // The gate of a host:port (requests in flight to it), created on first use and dropped when
@@ -170,17 +184,14 @@ struct ClientPool::Impl {
 };
 
 ClientPool::ClientPool(asio::any_io_executor executor, ClientOptions options)
-    : impl_(std::make_shared<Impl>()) {
-  impl_->executor = std::move(executor);
-  impl_->options = options;
-  if (impl_->options.max_conns_per_host == 0) impl_->options.max_conns_per_host = 1;
-}
+    : impl_(std::make_shared<Impl>(std::move(executor), options)) {}
 
 ClientPool::~ClientPool() { CloseIdle(); }
 
 void ClientPool::CloseIdle() {
   std::lock_guard lock(impl_->mu);
   impl_->idle.clear();
+  impl_->idle_total = 0;
 }
 
 asio::awaitable<StatusOr<ClientResponse>> ClientPool::Send(ClientRequest request) {
@@ -192,19 +203,33 @@ asio::awaitable<StatusOr<ClientResponse>> ClientPool::Send(ClientRequest request
   }
   auto timeout = std::chrono::milliseconds(request.timeout_ms > 0 ? request.timeout_ms : 3000);
   const std::string key = target->key();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto gate = impl->Gate(key);
-  if (!co_await gate->Acquire(std::chrono::steady_clock::now() + timeout)) {
+  const bool host_slot = co_await gate->Acquire(deadline);
+  struct Release {
+    Impl* impl;
+    const std::string& key;
+    const std::shared_ptr<AsyncGate>& gate;
+    bool held;
+    ~Release() {
+      if (held) impl->ReleaseGate(key, gate);
+    }
+  } release{impl.get(), key, gate, host_slot};
+  if (!host_slot) {
     co_return Status::Unavailable("timeout after " + std::to_string(timeout.count()) +
                                   " ms waiting for one of the " +
                                   std::to_string(impl->options.max_conns_per_host) +
                                   " connections to " + key + " (all busy)");
   }
-  struct Release {
-    Impl* impl;
-    const std::string& key;
-    const std::shared_ptr<AsyncGate>& gate;
-    ~Release() { impl->ReleaseGate(key, gate); }
-  } release{impl.get(), key, gate};
+  if (!co_await impl->total.Acquire(deadline)) {
+    co_return Status::Unavailable(
+        "timeout after " + std::to_string(timeout.count()) + " ms waiting for one of the " +
+        std::to_string(impl->options.max_conns_total) + " outbound connections (all busy)");
+  }
+  struct ReleaseTotal {
+    AsyncGate& g;
+    ~ReleaseTotal() { g.Release(); }
+  } release_total{impl->total};
   std::string what;
   try {
     bhttp::request<bhttp::string_body> req{ToVerb(request.method), target->path_and_query, 11};

@@ -37,6 +37,9 @@ struct ClientOptions {
   // Requests in flight to one host:port at once (so also its connections: a connection is only
   // opened when no idle one is left). Further requests wait for one within their own timeout.
   size_t max_conns_per_host = 256;
+  // Requests in flight over all hosts at once, and idle connections kept over all hosts (so at
+  // most twice this many outbound connections in all).
+  size_t max_conns_total = 4096;
   size_t max_response_body = 8 << 20;  // larger replies are an error
 };
 

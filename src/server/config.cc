@@ -115,6 +115,7 @@ std::vector<Key> Keys(ServerConfig* c) {
   num("Limits.MaxConnections", &l.max_connections);
   num("Limits.MaxReplyBytes", &l.max_reply_bytes);
   num("Limits.MaxConnsPerTarget", &l.max_conns_per_target);
+  num("Limits.MaxOutboundConns", &l.max_outbound_conns);
   num("Limits.MaxGrpcChannels", &l.max_grpc_channels);
   num("Limits.GrpcChannelIdle", &l.grpc_channel_idle);
   return keys;
@@ -267,6 +268,7 @@ Status ValidateConfig(const ServerConfig& c) {
                         {"MaxConnections", l.max_connections},
                         {"MaxReplyBytes", l.max_reply_bytes},
                         {"MaxConnsPerTarget", l.max_conns_per_target},
+                        {"MaxOutboundConns", l.max_outbound_conns},
                         {"MaxGrpcChannels", l.max_grpc_channels},
                         {"GrpcChannelIdle", l.grpc_channel_idle}}) {
     if (v <= 0) return bad(std::string("config key Limits.") + key + ": must be positive");

@@ -41,6 +41,9 @@ struct Limits {
   // Outbound HTTP connections open at once to one host:port (further calls wait for one, within
   // their own request timeout).
   int64_t max_conns_per_target = 128;
+  // Outbound HTTP requests in flight over all targets, and idle keep-alive connections kept over
+  // all targets (so at most twice this many outbound connections).
+  int64_t max_outbound_conns = 4096;
   // gRPC channels kept to branch targets (least recently used closed first); a channel unused
   // for GrpcChannelIdle seconds is closed too.
   int64_t max_grpc_channels = 256;

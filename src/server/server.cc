@@ -239,6 +239,7 @@ Status Server::Start() {
   d.runner = std::make_unique<StoreRunner>(*d.store, static_cast<size_t>(d.config.store_threads));
   http::ClientOptions client_options;
   client_options.max_conns_per_host = static_cast<size_t>(d.config.limits.max_conns_per_target);
+  client_options.max_conns_total = static_cast<size_t>(d.config.limits.max_outbound_conns);
   client_options.max_response_body = static_cast<size_t>(d.config.limits.max_reply_bytes);
   d.client = std::make_unique<http::ClientPool>(d.io.get_executor(), client_options);
   GrpcChannelOptions channel_options;
