@@ -18,6 +18,11 @@ LYNX_BUILD_DIR="$build_dir" LYNX_BUILD_TYPE=RelWithDebInfo LYNX_BUILD_TARGETS="$
 # detect_leaks=0: gRPC and the test harness keep process-lifetime singletons; leaks are not what
 # this run is for (use-after-free, overflows, undefined behaviour are).
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:quarantine_size_mb=32"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$repo/scripts/ubsan.supp"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# The descriptor-exhaustion attack runs in the plain suite only: under it the sanitizer runtimes
+# fail themselves (UBSan probes memory through a pipe to check a vptr, and reports every virtual
+# call as "invalid vptr" when no descriptor is left).
+export GTEST_FILTER='-HostileFdTest.*'
+
 cd "$build_dir"
 ctest --output-on-failure --timeout 1200 -j1 -R "$select"
