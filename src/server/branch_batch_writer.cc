@@ -1,5 +1,7 @@
 #include "server/branch_batch_writer.h"
 
+#include <thread>
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -54,7 +56,23 @@ void BranchBatchWriter::TakeInto(std::vector<store::TransBranch>& batch) {
   }
 }
 
+bool BranchBatchWriter::AwaitLoopsDone(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (running_loops_.load() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // shutdown only, bounded
+  }
+  return true;
+}
+
 asio::awaitable<void> BranchBatchWriter::Loop(asio::io_context& io) {
+  // A batch taken from the queue is held here until written: Server::Stop waits for it before
+  // stopping the io threads, or it would be lost with this coroutine.
+  ++running_loops_;
+  struct Done {
+    std::atomic<int>& n;
+    ~Done() { --n; }
+  } done{running_loops_};
   while (!stopping_) {
     std::vector<store::TransBranch> batch;
     TakeInto(batch);

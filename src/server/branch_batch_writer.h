@@ -16,6 +16,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -43,6 +44,9 @@ class BranchBatchWriter {
   // Runs until Stop().
   boost::asio::awaitable<void> Loop(boost::asio::io_context& io);
   void Stop() { stopping_ = true; }
+  // After Stop(), waits (up to `timeout`) until every Loop has written the batch it holds and
+  // returned; the io threads must still run. Rows still queued are left for Drain().
+  bool AwaitLoopsDone(std::chrono::milliseconds timeout);
   // Writes whatever is still queued, on the calling thread (at shutdown, after the loop ended).
   Status Drain();
 
@@ -59,6 +63,7 @@ class BranchBatchWriter {
   std::mutex mu_;
   std::deque<store::TransBranch> queue_;
   std::atomic<bool> stopping_{false};
+  std::atomic<int> running_loops_{0};
 };
 
 }  // namespace lynx::server

@@ -348,7 +348,13 @@ void Server::Stop() {
   }
   d.stopping = true;
   if (d.retention) d.retention->Stop();
-  if (d.batch_writer) d.batch_writer->Stop();
+  if (d.batch_writer) {
+    d.batch_writer->Stop();
+    // A batch a loop holds is written before the io threads stop (the queue is drained below).
+    if (!d.threads.empty() && !d.batch_writer->AwaitLoopsDone(std::chrono::seconds(10))) {
+      spdlog::error("batched branch writer did not finish its batch within 10 s");
+    }
+  }
   if (d.http) d.http->Stop();
   if (d.grpc) d.grpc->Stop();  // while the io threads still run the calls in flight
   d.work.reset();
