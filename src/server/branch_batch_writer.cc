@@ -1,7 +1,5 @@
 #include "server/branch_batch_writer.h"
 
-#include <thread>
-
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -57,22 +55,24 @@ void BranchBatchWriter::TakeInto(std::vector<store::TransBranch>& batch) {
 }
 
 bool BranchBatchWriter::AwaitLoopsDone(std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (running_loops_.load() > 0) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // shutdown only, bounded
-  }
-  return true;
+  std::unique_lock lock(loops_mu_);
+  return loops_done_.wait_for(lock, timeout, [this] { return running_loops_ == 0; });
 }
 
 asio::awaitable<void> BranchBatchWriter::Loop(asio::io_context& io) {
   // A batch taken from the queue is held here until written: Server::Stop waits for it before
   // stopping the io threads, or it would be lost with this coroutine.
-  ++running_loops_;
+  {
+    std::lock_guard lock(loops_mu_);
+    ++running_loops_;
+  }
   struct Done {
-    std::atomic<int>& n;
-    ~Done() { --n; }
-  } done{running_loops_};
+    BranchBatchWriter* w;
+    ~Done() {
+      std::lock_guard lock(w->loops_mu_);
+      if (--w->running_loops_ == 0) w->loops_done_.notify_all();
+    }
+  } done{this};
   while (!stopping_) {
     std::vector<store::TransBranch> batch;
     TakeInto(batch);

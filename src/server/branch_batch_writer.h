@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -63,7 +64,9 @@ class BranchBatchWriter {
   std::mutex mu_;
   std::deque<store::TransBranch> queue_;
   std::atomic<bool> stopping_{false};
-  std::atomic<int> running_loops_{0};
+  std::mutex loops_mu_;
+  std::condition_variable loops_done_;
+  int running_loops_ = 0;  // under loops_mu_
 };
 
 }  // namespace lynx::server

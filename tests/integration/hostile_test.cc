@@ -539,9 +539,11 @@ TEST_F(HostileTest, ManyConcurrentStepsAtASilentListenerStayBounded) {
   for (int i = 0; i < 900; ++i) {
     t.Add("http://127.0.0.1:" + std::to_string(silent.port()) + "/TransOut", "", BusiPayload());
   }
+  const int64_t fds_before = OpenFds(dtm_.pid());
   ASSERT_EQ(Code(Submit(t)), 200);
-  // Calls queue behind Limits.MaxConnsPerTarget (128): descriptors stay bounded and dtmd serves.
-  std::this_thread::sleep_for(1s);  // let the calls pile up (the state measured, not awaited)
+  // Calls queue behind Limits.MaxConnsPerTarget (128): once that many are open, descriptors stay
+  // bounded and dtmd serves.
+  ASSERT_TRUE(WaitUntil([&] { return OpenFds(dtm_.pid()) >= fds_before + 128; }, 10s));
   EXPECT_LT(OpenFds(dtm_.pid()), 400);
   EXPECT_TRUE(dtm_.Ping());
   ExpectHealthy("900 concurrent calls at a silent listener");
