@@ -4,11 +4,13 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
@@ -16,11 +18,13 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "common/async_gate.h"
 #include "common/http_limits.h"
 #include "common/http_parse.h"
+#include "common/tls.h"
 
 namespace lynx::http {
 
@@ -28,6 +32,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
+namespace ssl = boost::asio::ssl;
 
 namespace {
 
@@ -36,31 +41,43 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 struct Conn {
   // The read buffer holds a reply's header or trailer section plus read-ahead; bounded below
   // Beast's 64 KiB field limit (common/http_limits.h), so a hostile reply cannot end the process.
-  explicit Conn(asio::any_io_executor ex) : stream(ex), buffer(kReplyReadBufferBytes) {}
-  beast::tcp_stream stream;
+  Conn(asio::any_io_executor ex, std::shared_ptr<ssl::context> tls)
+      : tls_ctx(std::move(tls)), buffer(kReplyReadBufferBytes) {
+    if (tls_ctx) {
+      secure.emplace(beast::tcp_stream(ex), *tls_ctx);
+    } else {
+      plain.emplace(ex);
+    }
+  }
+  beast::tcp_stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*secure); }
+  std::shared_ptr<ssl::context> tls_ctx;  // outlives the stream that uses it
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
 };
 
 struct Target {
+  bool tls = false;
   std::string host;
   std::string port;
   std::string path_and_query;
-  std::string key() const { return host + ":" + port; }
+  std::string key() const { return (tls ? "https://" : "") + host + ":" + port; }
 };
 
 StatusOr<Target> ParseTarget(std::string_view url) {
   auto parsed = boost::urls::parse_uri(url);
   if (!parsed) return Status::InvalidArgument("invalid URL: " + std::string(url));
   const auto& u = *parsed;
-  if (u.scheme() != "http") {
-    return Status::InvalidArgument("unsupported URL scheme (only http is supported): " +
+  if (u.scheme_id() != boost::urls::scheme::http && u.scheme_id() != boost::urls::scheme::https) {
+    return Status::InvalidArgument("unsupported URL scheme (only http and https): " +
                                    std::string(url));
   }
   Target t;
+  t.tls = u.scheme_id() == boost::urls::scheme::https;
   t.host = std::string(u.encoded_host());
   if (t.host.empty()) return Status::InvalidArgument("URL has no host: " + std::string(url));
   if (u.host_type() == boost::urls::host_type::ipv6) t.host = std::string(u.encoded_host_address());
-  t.port = u.has_port() ? std::string(u.port()) : "80";
+  t.port = u.has_port() && !u.port().empty() ? std::string(u.port()) : t.tls ? "443" : "80";
   t.path_and_query = std::string(u.encoded_path());
   if (t.path_and_query.empty()) t.path_and_query = "/";
   if (u.has_query()) t.path_and_query += "?" + std::string(u.encoded_query());
@@ -96,11 +113,21 @@ Status CheckHeader(const std::string& name, const std::string& value) {
   return Status::Ok();
 }
 
+// One exchange on a connection: the reply, or a retry on a fresh connection (a stale keep-alive
+// connection closed by the server before it read anything).
+struct Outcome {
+  bool retry = false;
+  bool reusable = false;  // the connection may go back to the pool
+  std::optional<StatusOr<ClientResponse>> result;
+};
+
 }  // namespace
 
 struct ClientPool::Impl {
   Impl(asio::any_io_executor ex, ClientOptions o)
-      : executor(std::move(ex)), options(Normalized(o)), total(options.max_conns_total) {}
+      : executor(std::move(ex)), options(Normalized(o)), total(options.max_conns_total) {
+    tls_status = SetCa(options.ca_file);
+  }
   static ClientOptions Normalized(ClientOptions o) {
     o.max_conns_per_host = std::max<size_t>(o.max_conns_per_host, 1);
     o.max_conns_total = std::max<size_t>(o.max_conns_total, 1);
@@ -110,6 +137,20 @@ struct ClientPool::Impl {
   asio::any_io_executor executor;
   ClientOptions options;
   std::mutex mu;
+  std::shared_ptr<ssl::context> tls;  // for https://; under mu
+  Status tls_status;                  // why there is none; under mu
+
+  Status SetCa(const std::string& ca_file) {
+    auto ctx = MakeClientTlsContext(ca_file);
+    std::lock_guard lock(mu);
+    if (!ctx.ok()) {
+      tls_status = ctx.status();
+      return tls_status;
+    }
+    tls = std::move(*ctx);
+    tls_status = Status::Ok();
+    return tls_status;
+  }
   std::unordered_map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
   std::unordered_map<std::string, tcp::resolver::results_type> resolved;
   std::unordered_map<std::string, std::shared_ptr<AsyncGate>> gates;
@@ -127,14 +168,14 @@ struct ClientPool::Impl {
       it->second.pop_back();
       --idle_total;
       beast::error_code ec;
-      const size_t pending = c->stream.socket().available(ec);
+      const size_t pending = c->lowest().socket().available(ec);
       if (!ec && pending == 0 && c->buffer.size() == 0) return c;
     }
     return nullptr;
   }
 
   void GiveBack(const std::string& key, std::unique_ptr<Conn> c) {
-    c->stream.expires_never();
+    c->lowest().expires_never();
     std::lock_guard lock(mu);
     auto& v = idle[key];
     if (v.size() < options.max_conns_per_host && idle_total < options.max_conns_total) {
@@ -162,20 +203,38 @@ struct ClientPool::Impl {
     }
   }
 
-  asio::awaitable<StatusOr<tcp::resolver::results_type>> Resolve(const Target& t) {
+  // The addresses of a target (cached), each passed through `check` when one is given.
+  asio::awaitable<StatusOr<tcp::resolver::results_type>> Resolve(const Target& t,
+                                                                 const AddressCheck* check) {
+    std::optional<tcp::resolver::results_type> found;
     {
       std::lock_guard lock(mu);
       auto it = resolved.find(t.key());
-      if (it != resolved.end()) co_return it->second;
+      if (it != resolved.end()) found = it->second;
     }
-    tcp::resolver resolver(executor);
-    auto [ec, results] = co_await resolver.async_resolve(t.host, t.port, kTuple);
-    if (ec) co_return Status::Unavailable("resolve " + t.host + ": " + ec.message());
-    std::lock_guard lock(mu);
-    if (resolved.size() >= 4096) resolved.clear();  // bounded: names come from stored URLs
-    resolved[t.key()] = results;
-    co_return results;
+    if (!found) {
+      tcp::resolver resolver(executor);
+      auto [ec, results] = co_await resolver.async_resolve(t.host, t.port, kTuple);
+      if (ec) co_return Status::Unavailable("resolve " + t.host + ": " + ec.message());
+      std::lock_guard lock(mu);
+      if (resolved.size() >= 4096) resolved.clear();  // bounded: names come from stored URLs
+      resolved[t.key()] = results;
+      found = std::move(results);
+    }
+    if (check != nullptr && *check) {
+      for (const auto& e : *found) {
+        Status st = (*check)(t.host, e.endpoint().address().to_string(), e.endpoint().port());
+        if (!st.ok()) co_return st;
+      }
+    }
+    co_return *found;
   }
+
+  template <class Stream>
+  asio::awaitable<Outcome> RoundTrip(Stream& stream, Conn& conn, bool reused,
+                                     const ClientRequest& request,
+                                     bhttp::request<bhttp::string_body>& req,
+                                     std::chrono::milliseconds timeout);
 
   asio::awaitable<StatusOr<ClientResponse>> Exchange(const ClientRequest& request,
                                                      const Target& target,
@@ -187,6 +246,8 @@ ClientPool::ClientPool(asio::any_io_executor executor, ClientOptions options)
     : impl_(std::make_shared<Impl>(std::move(executor), options)) {}
 
 ClientPool::~ClientPool() { CloseIdle(); }
+
+Status ClientPool::SetCaFile(const std::string& ca_file) { return impl_->SetCa(ca_file); }
 
 void ClientPool::CloseIdle() {
   std::lock_guard lock(impl_->mu);
@@ -252,59 +313,100 @@ asio::awaitable<StatusOr<ClientResponse>> ClientPool::Impl::Exchange(
     const ClientRequest& request, const Target& target, bhttp::request<bhttp::string_body>& req,
     std::chrono::milliseconds timeout) {
   const std::string key = target.key();
+  std::shared_ptr<ssl::context> tls_ctx;
+  if (target.tls) {
+    std::lock_guard lock(mu);
+    if (!tls) co_return Status::Unavailable("https is unavailable: " + tls_status.message());
+    tls_ctx = tls;
+  }
+  // A request with an address check is checked even when a pooled connection would serve it.
+  if (request.address_check != nullptr) {
+    auto checked = co_await Resolve(target, request.address_check);
+    if (!checked.ok()) co_return checked.status();
+  }
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto conn = TakeIdle(key);
     const bool reused = conn != nullptr;
     if (!conn) {
-      auto endpoints = co_await Resolve(target);
+      auto endpoints = co_await Resolve(target, request.address_check);
       if (!endpoints.ok()) co_return endpoints.status();
-      conn = std::make_unique<Conn>(executor);
-      conn->stream.expires_after(timeout);
-      auto [ec, ep] = co_await conn->stream.async_connect(*endpoints, kTuple);
+      conn = std::make_unique<Conn>(executor, tls_ctx);
+      conn->lowest().expires_after(timeout);
+      auto [ec, ep] = co_await conn->lowest().async_connect(*endpoints, kTuple);
       if (ec) {
         co_return Status::Unavailable("connect " + key + ": " + ec.message());
       }
       beast::error_code ignored;
-      conn->stream.socket().set_option(tcp::no_delay(true), ignored);
-    }
-    conn->stream.expires_after(timeout);
-    auto [wec, written] = co_await bhttp::async_write(conn->stream, req, kTuple);
-    if (wec) {
-      if (reused) continue;  // a stale keep-alive connection: retry once on a fresh one
-      co_return Status::Unavailable("write " + request.url + ": " + wec.message());
-    }
-    // Interim 1xx replies (100 Continue, 103 Early Hints) precede the real one: skip them, so
-    // that the real reply is not left on the connection for the next call to read.
-    for (int interim = 0;; ++interim) {
-      ReplyParser parser;
-      ConfigureReplyParser(parser, options.max_response_body);
-      auto [rec, read] = co_await bhttp::async_read(conn->stream, conn->buffer, parser, kTuple);
-      if (rec) {
-        // The server closed an idle connection just as we reused it: nothing was processed.
-        if (reused && read == 0 && interim == 0 &&
-            (rec == bhttp::error::end_of_stream || rec == asio::error::eof ||
-             rec == asio::error::connection_reset)) {
-          break;
+      conn->lowest().socket().set_option(tcp::no_delay(true), ignored);
+      if (conn->secure) {
+        // SNI for names (not for addresses), and the certificate must name the host.
+        beast::error_code addr_ec;
+        asio::ip::make_address(target.host, addr_ec);
+        if (addr_ec) SSL_set_tlsext_host_name(conn->secure->native_handle(), target.host.c_str());
+        conn->secure->set_verify_callback(ssl::host_name_verification(target.host));
+        auto [hec] = co_await conn->secure->async_handshake(ssl::stream_base::client, kTuple);
+        if (hec) {
+          co_return Status::Unavailable("TLS handshake with " + key + ": " + hec.message());
         }
-        if (rec == beast::error::timeout) {
-          co_return Status::Unavailable("timeout after " + std::to_string(timeout.count()) +
-                                        " ms calling " + request.url);
-        }
-        co_return Status::Unavailable("read " + request.url + ": " + rec.message());
       }
-      auto res = parser.release();
-      const int status = static_cast<int>(res.result_int());
-      if (IsInterim(status)) {
-        if (interim < kMaxInterimReplies) continue;
-        co_return Status::Unavailable("read " + request.url + ": too many 1xx replies");
-      }
-      ClientResponse out{status, std::move(res.body())};
-      // Bytes after the reply are a second reply nobody asked for: never reuse that connection.
-      if (res.keep_alive() && conn->buffer.size() == 0) GiveBack(key, std::move(conn));
-      co_return out;
     }
+    conn->lowest().expires_after(timeout);
+    Outcome out = conn->plain
+                      ? co_await RoundTrip(*conn->plain, *conn, reused, request, req, timeout)
+                      : co_await RoundTrip(*conn->secure, *conn, reused, request, req, timeout);
+    if (out.retry) continue;
+    if (out.reusable) GiveBack(key, std::move(conn));
+    co_return std::move(*out.result);
   }
   co_return Status::Unavailable("connection to " + key + " closed twice");
+}
+
+template <class Stream>
+asio::awaitable<Outcome> ClientPool::Impl::RoundTrip(Stream& stream, Conn& conn, bool reused,
+                                                     const ClientRequest& request,
+                                                     bhttp::request<bhttp::string_body>& req,
+                                                     std::chrono::milliseconds timeout) {
+  Outcome out;
+  auto [wec, written] = co_await bhttp::async_write(stream, req, kTuple);
+  if (wec) {
+    out.retry = reused;  // a stale keep-alive connection: retry once on a fresh one
+    out.result = Status::Unavailable("write " + request.url + ": " + wec.message());
+    co_return out;
+  }
+  // Interim 1xx replies (100 Continue, 103 Early Hints) precede the real one: skip them, so
+  // that the real reply is not left on the connection for the next call to read.
+  for (int interim = 0;; ++interim) {
+    ReplyParser parser;
+    ConfigureReplyParser(parser, options.max_response_body);
+    auto [rec, read] = co_await bhttp::async_read(stream, conn.buffer, parser, kTuple);
+    if (rec) {
+      // The server closed an idle connection just as we reused it: nothing was processed.
+      if (reused && read == 0 && interim == 0 &&
+          (rec == bhttp::error::end_of_stream || rec == asio::error::eof ||
+           rec == asio::error::connection_reset || rec == ssl::error::stream_truncated)) {
+        out.retry = true;
+        co_return out;
+      }
+      if (rec == beast::error::timeout) {
+        out.result = Status::Unavailable("timeout after " + std::to_string(timeout.count()) +
+                                         " ms calling " + request.url);
+      } else {
+        out.result = Status::Unavailable("read " + request.url + ": " + rec.message());
+      }
+      co_return out;
+    }
+    auto res = parser.release();
+    const int status = static_cast<int>(res.result_int());
+    if (IsInterim(status)) {
+      if (interim < kMaxInterimReplies) continue;
+      out.result = Status::Unavailable("read " + request.url + ": too many 1xx replies");
+      co_return out;
+    }
+    // Bytes after the reply are a second reply nobody asked for: never reuse that connection.
+    out.reusable = res.keep_alive() && conn.buffer.size() == 0;
+    out.result = ClientResponse{status, std::move(res.body())};
+    co_return out;
+  }
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,12 +21,18 @@ namespace lynx::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// Judges one resolved address of a request's host before any connection is made to it (dtmd's
+// branch-URL policy): a non-ok status refuses the request with that message.
+using AddressCheck =
+    std::function<Status(const std::string& host, const std::string& address, uint16_t port)>;
+
 struct ClientRequest {
   std::string method = "GET";
   std::string url;  // http://host[:port]/path?query
   Headers headers;
   std::string body;
-  int64_t timeout_ms = 3000;  // connect + write + read, per attempt
+  int64_t timeout_ms = 3000;                    // connect + write + read, per attempt
+  const AddressCheck* address_check = nullptr;  // every resolved address must pass it
 };
 
 struct ClientResponse {
@@ -41,6 +48,9 @@ struct ClientOptions {
   // most twice this many outbound connections in all).
   size_t max_conns_total = 4096;
   size_t max_response_body = 8 << 20;  // larger replies are an error
+  // https:// servers are verified against the system trust store and, when set, this CA file
+  // (PEM), with their host name checked against the certificate.
+  std::string ca_file;
 };
 
 class ClientPool {
@@ -50,14 +60,19 @@ class ClientPool {
   ClientPool(const ClientPool&) = delete;
   ClientPool& operator=(const ClientPool&) = delete;
 
-  // kUnavailable for transport errors, timeouts and malformed replies, kInvalidArgument for a
-  // bad URL or a header that cannot be sent (CR, LF or NUL in it, a name that is not a token).
+  // kUnavailable for transport errors, timeouts, failed TLS verification and malformed replies,
+  // kInvalidArgument for a bad URL, an address refused by the request's check, or a header that
+  // cannot be sent (CR, LF or NUL in it, a name that is not a token). http:// and https://.
   // Never throws. 1xx interim replies are skipped; a connection is reused only when nothing but
   // the reply was received on it.
   boost::asio::awaitable<StatusOr<ClientResponse>> Send(ClientRequest request);
 
   // Closes idle connections (e.g. at shutdown).
   void CloseIdle();
+
+  // Trusts the system store plus `ca_file` (PEM; empty: the system store only) for https://
+  // connections opened from now on. InvalidArgument when the file cannot be loaded.
+  Status SetCaFile(const std::string& ca_file);
 
  private:
   struct Impl;

@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <boost/url/parse.hpp>
@@ -129,19 +130,45 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       std::atomic<int64_t>& n;
       ~Count() { --n; }
     } count{connections};
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    std::string peer;
+    if (auto ep = socket.remote_endpoint(ignored); !ignored) {
+      peer = ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
     beast::tcp_stream stream(std::move(socket));
+    auto tls = options.tls ? options.tls() : nullptr;
+    if (!tls) {
+      co_await Serve(stream, peer);
+      co_return;
+    }
+    // The context stays alive for the connection's lifetime, even when SIGHUP swaps in another.
+    beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(stream), *tls);
+    beast::get_lowest_layer(tls_stream).expires_after(std::chrono::seconds(10));
+    auto [hec] = co_await tls_stream.async_handshake(asio::ssl::stream_base::server, kTuple);
+    if (hec) {
+      spdlog::debug("TLS handshake with {} failed: {}", peer, hec.message());
+      beast::get_lowest_layer(tls_stream).socket().close(ignored);
+      co_return;
+    }
+    co_await Serve(tls_stream, peer);
+  }
+
+  // Requests of one connection, plain or TLS, until it closes or fails.
+  template <class Stream>
+  asio::awaitable<void> Serve(Stream& stream, const std::string& peer) {
+    beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
     auto handle = std::make_shared<IdleHandle>();
     handle->strand = co_await asio::this_coro::executor;
-    handle->stream = &stream;
+    handle->stream = &lowest;
     beast::error_code ignored;
-    stream.socket().set_option(tcp::no_delay(true), ignored);
     // Bounded: it holds at most a header or trailer section plus some read-ahead (see
     // common/http_limits.h for why this must stay below 64 KiB).
     beast::flat_buffer buffer(options.max_header_bytes + kReadSlackBytes);
     for (;;) {
       RequestParser parser;
       ConfigureRequestParser(parser, options);
-      stream.expires_after(std::chrono::seconds(options.idle_timeout_seconds));
+      lowest.expires_after(std::chrono::seconds(options.idle_timeout_seconds));
       if (buffer.size() == 0) {
         // An idle keep-alive connection holds no read buffer: the first bytes of the next
         // request go into a small one (an idle flood costs a socket and a coroutine frame each).
@@ -184,7 +211,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       }
       auto req = parser.release();
       const bool keep_alive = req.keep_alive();
-      ServerReply reply = co_await Dispatch(req);
+      ServerReply reply = co_await Dispatch(req, peer);
       budget.Release();
       // A large reply waits in memory for its reader; slow readers of big replies (a /query of a
       // large transaction) count against the same budget as bodies being received.
@@ -196,13 +223,15 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       }
       if (!co_await Write(stream, std::move(reply), keep_alive) || !keep_alive) break;
     }
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
-  asio::awaitable<ServerReply> Dispatch(bhttp::request<GrowingStringBody>& req) {
+  asio::awaitable<ServerReply> Dispatch(bhttp::request<GrowingStringBody>& req,
+                                        const std::string& peer) {
     auto parsed = ToServerRequest(req);
     if (!parsed.ok()) co_return JsonMessage(400, parsed.status().message());
     ServerRequest& r = *parsed;
+    r.peer = peer;
     std::string what;
     try {
       co_return co_await handler(r);
@@ -220,7 +249,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   }
 
   // A request that could not be read: answer when the client can still use an answer.
-  asio::awaitable<void> ReadFailed(beast::tcp_stream& stream, beast::error_code ec) {
+  template <class Stream>
+  asio::awaitable<void> ReadFailed(Stream& stream, beast::error_code ec) {
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
         ec == beast::error::timeout || ec == asio::error::connection_reset ||
         ec == asio::error::operation_aborted) {
@@ -241,11 +271,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   // receive queue makes the kernel send a reset, which can destroy the answer before the client
   // reads it; so the send side is shut first and the client's remaining bytes are read and
   // dropped for a short while (bounded in time and bytes).
-  static asio::awaitable<void> Refuse(beast::tcp_stream& stream, ServerReply reply) {
+  template <class Stream>
+  static asio::awaitable<void> Refuse(Stream& stream, ServerReply reply) {
     if (!co_await Write(stream, std::move(reply), false)) co_return;
     beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.expires_after(std::chrono::seconds(2));
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
     char sink[16 * 1024];
     for (size_t drained = 0; drained < (16u << 20);) {
       auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
@@ -254,14 +285,15 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
   }
 
-  static asio::awaitable<bool> Write(beast::tcp_stream& stream, ServerReply reply,
-                                     bool keep_alive) {
+  template <class Stream>
+  static asio::awaitable<bool> Write(Stream& stream, ServerReply reply, bool keep_alive) {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(reply.status), 11};
     res.set(bhttp::field::content_type, reply.content_type);
+    for (const auto& [k, v] : reply.headers) res.set(k, v);
     res.keep_alive(keep_alive);
     res.body() = std::move(reply.body);
     res.prepare_payload();
-    stream.expires_after(std::chrono::seconds(30));
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
     auto [ec, n] = co_await bhttp::async_write(stream, res, kTuple);
     co_return !ec;
   }

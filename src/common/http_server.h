@@ -12,16 +12,22 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 
 namespace boost::asio {
 class io_context;
+namespace ssl {
+class context;
 }
+}  // namespace boost::asio
 
 namespace lynx::http {
 
 struct ServerRequest {
+  std::string peer;  // the client's address:port
   std::string method;
   std::string path;
   std::map<std::string, std::string> query;    // decoded; the last value of a repeated key
@@ -33,6 +39,7 @@ struct ServerReply {
   int status = 200;
   std::string body;
   std::string content_type = "application/json; charset=utf-8";
+  std::vector<std::pair<std::string, std::string>> headers = {};  // extra reply headers
 };
 
 // A JSON error body {"message": text}.
@@ -50,6 +57,9 @@ struct ServerOptions {
   uint64_t max_buffered_bytes = 256 << 20;
   // Connections open at once; at the cap accepting pauses (new ones wait in the backlog).
   int64_t max_connections = 10000;
+  // HTTPS: the TLS context for a new connection (a holder may swap it on reload); empty or
+  // returning null serves plain HTTP.
+  std::function<std::shared_ptr<boost::asio::ssl::context>()> tls = {};
 };
 
 using ServerHandler = std::function<boost::asio::awaitable<ServerReply>(ServerRequest&)>;

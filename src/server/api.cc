@@ -4,6 +4,7 @@
 
 #include "common/shortuuid.h"
 #include "server/engine_run.h"
+#include "server/security/url_policy.h"
 #include "server/topics.h"
 #include "server/trans_codec.h"
 #include "server/validate.h"
@@ -30,6 +31,7 @@ asio::awaitable<StatusOr<Trans>> Api::LoadTrans(const std::string& gid) {
 
 asio::awaitable<Status> Api::Prepare(Trans t) {
   LYNX_CO_RETURN_IF_ERROR(CheckTrans(t, engine_.config().limits));
+  if (url_policy_) LYNX_CO_RETURN_IF_ERROR(CheckTransUrls(t, *url_policy_));
   t.g.status = store::kStatusPrepared;
   auto branches = engine_.GenBranches(t);
   if (!branches.ok()) co_return branches.status();
@@ -47,6 +49,7 @@ asio::awaitable<Status> Api::Prepare(Trans t) {
 
 asio::awaitable<Status> Api::Submit(Trans t) {
   LYNX_CO_RETURN_IF_ERROR(CheckTrans(t, engine_.config().limits));
+  if (url_policy_) LYNX_CO_RETURN_IF_ERROR(CheckTransUrls(t, *url_policy_));
   t.g.status = store::kStatusSubmitted;
   auto generated = engine_.GenBranches(t);
   if (!generated.ok()) co_return generated.status();
@@ -121,6 +124,7 @@ asio::awaitable<Status> Api::ResetNextCronTime(const std::string& gid) {
 }
 
 asio::awaitable<Status> Api::RegisterBranch(BranchRegistration r) {
+  if (url_policy_) LYNX_CO_RETURN_IF_ERROR(CheckRegistrationUrls(r, *url_policy_));
   std::vector<TransBranch> rows;
   TransBranch base;
   base.gid = r.gid;
@@ -217,6 +221,10 @@ asio::awaitable<Status> Api::Subscribe(const std::string& topic, const std::stri
   if (topic.empty()) co_return Status::Internal("empty topic");
   if (url.empty()) co_return Status::Internal("empty url");
   LYNX_CO_RETURN_IF_ERROR(CheckSubscription(topic, url, remark));
+  if (url_policy_) {
+    auto target = url_policy_->CheckUrl("url", url, true);
+    if (!target.ok()) co_return target.status();
+  }
   UnixMs now = engine_.clock().Now();
   const int64_t max_subscribers = engine_.config().limits.max_topic_subscribers;
   Status st = co_await engine_.store().Run([&](store::Store& s) -> Status {

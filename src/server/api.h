@@ -36,9 +36,13 @@ struct KvPage {
   std::string next_position;
 };
 
+class UrlPolicy;
+
 class Api {
  public:
-  explicit Api(Engine& engine) : engine_(engine) {}
+  // `url_policy` (may be null: every URL passes) is applied to every branch URL a request adds.
+  explicit Api(Engine& engine, const UrlPolicy* url_policy = nullptr)
+      : engine_(engine), url_policy_(url_policy) {}
 
   std::string NewGid() const;
   boost::asio::awaitable<Status> Prepare(Trans t);
@@ -68,6 +72,7 @@ class Api {
   boost::asio::awaitable<StatusOr<Trans>> LoadTrans(const std::string& gid);
 
   Engine& engine_;
+  const UrlPolicy* url_policy_;
 };
 
 }  // namespace lynx::server

@@ -1,12 +1,50 @@
 #include "server/branch_caller.h"
 
+#include <cctype>
+
 #include "common/http_client.h"
 #include "server/grpc/grpc_branch_caller.h"
+#include "server/security/redact.h"
+#include "server/security/url_policy.h"
 
 namespace lynx::server {
 
+std::function<Status(const std::string&, const std::string&, uint16_t)> PolicyAddressCheck(
+    const UrlPolicy& policy) {
+  return [&policy](const std::string& host, const std::string& address, uint16_t port) {
+    IpBytes ip;
+    if (!ParseIp(address, &ip)) return Status::InvalidArgument("unreadable address " + address);
+    UrlTarget target;
+    target.kind = UrlTarget::Kind::kHttp;
+    target.host = host;
+    for (char& c : target.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    target.port = port;
+    Status st = policy.CheckAddress(target, ip, address);
+    if (!st.ok()) {
+      return Status::InvalidArgument("branch host '" + host +
+                                     "' refused by BranchUrlPolicy: " + st.message());
+    }
+    return st;
+  };
+}
+
+NetBranchCaller::NetBranchCaller(http::ClientPool& pool, GrpcBranchCaller& grpc,
+                                 const UrlPolicy* policy, size_t max_quoted_bytes)
+    : pool_(pool), grpc_(grpc), policy_(policy), max_quoted_bytes_(max_quoted_bytes) {
+  if (policy_ != nullptr) address_check_ = PolicyAddressCheck(*policy_);
+}
+
 boost::asio::awaitable<Status> NetBranchCaller::Call(const BranchCall& call) {
   if (call.url.empty()) co_return Status::Ok();
+  if (policy_ != nullptr) {
+    const bool is_http = call.url.rfind("http://", 0) == 0 || call.url.rfind("https://", 0) == 0;
+    auto target = policy_->CheckUrl("branch URL", call.url, !is_http && call.protocol != "http");
+    if (!target.ok()) co_return target.status();
+  }
+  co_return LimitQuotedMessage(co_await Dispatch(call), max_quoted_bytes_);
+}
+
+boost::asio::awaitable<Status> NetBranchCaller::Dispatch(const BranchCall& call) {
   const bool is_http = call.url.rfind("http://", 0) == 0 || call.url.rfind("https://", 0) == 0;
   if (is_http || call.protocol == "http") co_return co_await CallHttp(call);
   co_return co_await grpc_.Call(call);
@@ -25,6 +63,7 @@ boost::asio::awaitable<Status> NetBranchCaller::CallHttp(const BranchCall& call)
   }
   req.body = call.body;
   req.timeout_ms = call.timeout_ms;
+  if (address_check_) req.address_check = &address_check_;
   auto res = co_await pool_.Send(std::move(req));
   if (!res.ok()) co_return res.status();
   co_return ClassifyHttpReply(res->status, res->body);

@@ -6,6 +6,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -38,21 +39,36 @@ class BranchCaller {
 };
 
 class GrpcBranchCaller;
+class UrlPolicy;
 
 // Real calls, transport chosen as DTM's getURLResult: an empty URL succeeds without a call;
 // HTTP when the transaction's protocol is http or the URL starts with http:// or https:// (so a
 // gRPC transaction may have HTTP steps), through the pooled keep-alive client; gRPC otherwise.
+// Every URL passes the branch-URL policy first (stored rows may predate it; the resolved
+// addresses are checked by the HTTP client and the gRPC caller), and error texts quoted from a
+// reply are cut to `max_quoted_bytes` (Redaction.MaxQuotedReplyBytes).
 class NetBranchCaller : public BranchCaller {
  public:
-  NetBranchCaller(http::ClientPool& pool, GrpcBranchCaller& grpc) : pool_(pool), grpc_(grpc) {}
+  NetBranchCaller(http::ClientPool& pool, GrpcBranchCaller& grpc, const UrlPolicy* policy = nullptr,
+                  size_t max_quoted_bytes = 512);
   boost::asio::awaitable<Status> Call(const BranchCall& call) override;
 
  private:
   boost::asio::awaitable<Status> CallHttp(const BranchCall& call);
+  boost::asio::awaitable<Status> Dispatch(const BranchCall& call);
 
   http::ClientPool& pool_;
   GrpcBranchCaller& grpc_;
+  const UrlPolicy* policy_;
+  size_t max_quoted_bytes_;
+  // The policy's check of each resolved address (http::AddressCheck), empty without a policy.
+  std::function<Status(const std::string&, const std::string&, uint16_t)> address_check_;
 };
+
+// The branch-URL policy's call-time check of one resolved address of host:port, as the HTTP
+// client and the gRPC caller take it.
+std::function<Status(const std::string&, const std::string&, uint16_t)> PolicyAddressCheck(
+    const UrlPolicy& policy);
 
 using ::lynx::ClassifyHttpReply;  // DTM's HTTPResp2DtmError, common/dtm_result.h
 

@@ -1,6 +1,7 @@
 #include "server/config.h"
 
 #include "common/http_limits.h"
+#include "server/security/url_policy.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -17,7 +18,24 @@ namespace {
 struct Key {
   std::string path;
   std::function<Status(const std::string&)> set;
+  bool list = false;  // a YAML sequence of scalars, or one comma-separated string (env)
 };
+
+// "a, b,c" -> {"a", "b", "c"}; empty items dropped.
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(start, end - start);
+    const size_t b = item.find_first_not_of(" \t");
+    const size_t e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+    start = end + 1;
+  }
+  return out;
+}
 
 Status ParseInt(const std::string& key, const std::string& text, int64_t* out) {
   char* end = nullptr;
@@ -56,6 +74,14 @@ std::vector<Key> Keys(ServerConfig* c) {
   };
   auto boolean = [&](std::string path, bool* p) {
     keys.push_back({path, [path, p](const std::string& v) { return ParseBool(path, v, p); }});
+  };
+  auto list = [&](std::string path, std::vector<std::string>* p) {
+    keys.push_back({path,
+                    [p](const std::string& v) {
+                      *p = SplitList(v);
+                      return Status::Ok();
+                    },
+                    true});
   };
   str("Store.Driver", &c->store.driver);
   str("Store.Host", &c->store.host);
@@ -105,6 +131,22 @@ std::vector<Key> Keys(ServerConfig* c) {
   str("GrpcCertFile", &c->grpc_cert_file);
   str("GrpcKeyFile", &c->grpc_key_file);
   str("GrpcCaFile", &c->grpc_ca_file);
+  str("HttpCertFile", &c->http_cert_file);
+  str("HttpKeyFile", &c->http_key_file);
+  str("HttpCaFile", &c->http_ca_file);
+  str("BranchCaFile", &c->branch_ca_file);
+  boolean("Auth.Enabled", &c->auth.enabled);
+  str("Auth.TokensFile", &c->auth.tokens_file);
+  str("Auth.TokensEnv", &c->auth.tokens_env);
+  num("Auth.ReloadCheckInterval", &c->auth.reload_check_interval);
+  UrlPolicyConfig& u = c->branch_url_policy;
+  boolean("BranchUrlPolicy.AllowUnix", &u.allow_unix);
+  list("BranchUrlPolicy.AllowHosts", &u.allow_hosts);
+  list("BranchUrlPolicy.DenyHosts", &u.deny_hosts);
+  list("BranchUrlPolicy.AllowPorts", &u.allow_ports);
+  list("BranchUrlPolicy.DenyPorts", &u.deny_ports);
+  list("Redaction.Headers", &c->redact_headers);
+  num("Redaction.MaxQuotedReplyBytes", &c->max_quoted_reply_bytes);
   Limits& l = c->limits;
   num("Limits.MaxBranches", &l.max_branches);
   num("Limits.MaxTopicSubscribers", &l.max_topic_subscribers);
@@ -189,6 +231,21 @@ Status ApplyYaml(const YAML::Node& root, const std::string& origin, const std::v
       if (IgnoredPrefixes().count(head)) continue;
       return Status::InvalidArgument("config file " + origin + ": unknown key " + path);
     }
+    if (node.IsSequence() && it->second->list) {
+      std::string joined;
+      for (const auto& item : node) {
+        if (!item.IsScalar()) {
+          return Status::InvalidArgument("config key " + path + " must be a list of scalars");
+        }
+        if (item.Scalar().find(',') != std::string::npos) {
+          return Status::InvalidArgument("config key " + path + ": item '" + item.Scalar() +
+                                         "' must not contain a comma");
+        }
+        joined += (joined.empty() ? "" : ",") + item.Scalar();
+      }
+      if (Status st = it->second->set(joined); !st.ok()) return st;
+      continue;
+    }
     if (!node.IsScalar()) {
       if (node.IsNull()) continue;
       return Status::InvalidArgument("config key " + path + " must be a scalar value");
@@ -249,6 +306,35 @@ Status ValidateConfig(const ServerConfig& c) {
   }
   if (!c.grpc_ca_file.empty() && c.grpc_cert_file.empty()) {
     return bad("config key GrpcCaFile: needs GrpcCertFile and GrpcKeyFile (TLS)");
+  }
+  if (c.http_cert_file.empty() != c.http_key_file.empty()) {
+    return bad("config key HttpCertFile/HttpKeyFile: set both or neither");
+  }
+  if (!c.http_ca_file.empty() && c.http_cert_file.empty()) {
+    return bad("config key HttpCaFile: needs HttpCertFile and HttpKeyFile (TLS)");
+  }
+  if (c.auth.enabled && c.auth.tokens_file.empty() && c.auth.tokens_env.empty()) {
+    return bad("config key Auth.Enabled: needs Auth.TokensFile or Auth.TokensEnv");
+  }
+  if (c.enable_test_control && !IsLoopbackAddress(c.listen_address)) {
+    return bad(
+        "--enable-test-control (EnableTestControl) moves dtmd's clock and runs cron passes "
+        "for anyone who asks: it needs ListenAddress on loopback (127.0.0.1 or ::1), not '" +
+        c.listen_address + "'");
+  }
+  if (c.auth.reload_check_interval <= 0) {
+    return bad("config key Auth.ReloadCheckInterval: must be positive");
+  }
+  if (c.max_quoted_reply_bytes < 64) {
+    return bad("config key Redaction.MaxQuotedReplyBytes: must be at least 64");
+  }
+  if (auto policy = UrlPolicy::Make(c.branch_url_policy); !policy.ok()) {
+    return policy.status();
+  }
+  for (const auto& name : c.redact_headers) {
+    if (name.empty() || name.find_first_of(" \t:") != std::string::npos) {
+      return bad("config key Redaction.Headers: '" + name + "' is not a header name");
+    }
   }
   if (c.worker_threads < 0) return bad("config key WorkerThreads: must not be negative");
   if (c.store_threads <= 0) return bad("config key StoreThreads: must be positive");

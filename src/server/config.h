@@ -42,6 +42,27 @@ struct StoreConfig {
       true;  // dtmd: embedded store fsyncs every commit (turn off only for throw-away data)
 };
 
+// Authentication of API callers (Auth.*, docs/security.md). Off by default, as DTM has none.
+// Tokens are never read from the YAML: from a file (Auth.TokensFile) and/or an environment
+// variable named by Auth.TokensEnv, each non-comment line "<name> <role> <token>".
+struct AuthConfig {
+  bool enabled = false;
+  std::string tokens_file;
+  std::string tokens_env;
+  int64_t reload_check_interval = 2;  // s: how often the tokens file is checked for changes
+};
+
+// Which branch URLs dtmd accepts and calls (BranchUrlPolicy.*, server/security/url_policy.h).
+// Hosts: names ("svc.internal", "*.example.com"), addresses and CIDRs; ports: numbers or ranges.
+// Empty allow lists allow everything; deny wins over allow.
+struct UrlPolicyConfig {
+  bool allow_unix = false;  // gRPC unix: / unix-abstract: targets
+  std::vector<std::string> allow_hosts;
+  std::vector<std::string> deny_hosts = {"169.254.0.0/16", "fd00:ec2::254"};
+  std::vector<std::string> allow_ports;
+  std::vector<std::string> deny_ports;
+};
+
 struct ServerConfig {
   StoreConfig store;
   int64_t trans_cron_interval = 3;  // s, idle poll of the cron loop
@@ -79,6 +100,22 @@ struct ServerConfig {
   std::string grpc_cert_file;
   std::string grpc_key_file;
   std::string grpc_ca_file;
+  // HTTP TLS (dtmd): with a PEM certificate and key the HTTP port serves HTTPS only; with a CA
+  // file clients must present a certificate signed by it. All three re-read on SIGHUP.
+  std::string http_cert_file;
+  std::string http_key_file;
+  std::string http_ca_file;
+  // Outbound https:// branch calls verify the server's certificate against the system store and,
+  // when set, this CA file (PEM) too.
+  std::string branch_ca_file;
+  AuthConfig auth;
+  UrlPolicyConfig branch_url_policy;
+  // Header values shown as "[redacted]" by /query, /all and logs (names case-insensitive); they
+  // are stored and sent to branches as given.
+  std::vector<std::string> redact_headers = {"Authorization", "Cookie", "Proxy-Authorization",
+                                             "X-Api-Key"};
+  // Branch reply bodies and error texts quoted in rollback_reason, errors and logs are cut here.
+  int64_t max_quoted_reply_bytes = 512;
   // Resource limits against hostile or buggy peers (Limits.*, docs/limits.md).
   Limits limits;
 };

@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "common/http_client.h"
+#include "common/tls.h"
 #include "server/api.h"
 #include "server/branch_batch_writer.h"
 #include "server/branch_caller.h"
@@ -25,6 +27,10 @@
 #include "server/http/http_server.h"
 #include "server/metrics.h"
 #include "server/retention.h"
+#include "server/security/audit.h"
+#include "server/security/auth.h"
+#include "server/security/redact.h"
+#include "server/security/url_policy.h"
 #include "server/store_runner.h"
 #include "server/topics.h"
 #include "store/memory/memory_store.h"
@@ -160,6 +166,11 @@ struct Server::Impl {
   std::unique_ptr<Api> api;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<GrpcServer> grpc;
+  std::optional<UrlPolicy> url_policy;
+  std::unique_ptr<Authenticator> auth;
+  Redactor redactor;
+  std::unique_ptr<http::ServerTlsHolder> http_tls;
+  std::optional<asio::signal_set> hangup;
   std::atomic<bool> stopping{false};
   std::mutex stop_mu;
   std::condition_variable stop_cv;
@@ -215,6 +226,43 @@ struct Server::Impl {
     }
   }
 
+  // SIGHUP, or a changed tokens file: tokens and the HTTPS certificate are read again; what fails
+  // to load leaves the previous one in use.
+  void ReloadSecrets(const char* trigger) {
+    if (auth->enabled()) {
+      Status st = auth->Load();
+      Audit("tokenReload", AuthDecision{}, "local",
+            std::string("trigger=") + trigger + " tokens=" + std::to_string(auth->token_count()),
+            st);
+      if (!st.ok()) spdlog::error("tokens not reloaded (the previous ones stay): {}", st.message());
+    }
+    if (http_tls) {
+      Status st = http_tls->Reload();
+      if (st.ok()) {
+        spdlog::info("HTTPS certificate reloaded ({})", trigger);
+      } else {
+        spdlog::error("HTTPS certificate not reloaded (the previous one stays): {}", st.message());
+      }
+    }
+  }
+
+  void AwaitHangup() {
+    hangup->async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec || stopping) return;
+      ReloadSecrets("SIGHUP");
+      AwaitHangup();
+    });
+  }
+
+  asio::awaitable<void> TokenFileWatch() {
+    asio::steady_timer timer(io);
+    while (!stopping) {
+      timer.expires_after(std::chrono::seconds(config.auth.reload_check_interval));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (!stopping && auth->SourceChanged()) ReloadSecrets("tokens file changed");
+    }
+  }
+
   asio::awaitable<void> TopicLoop() {
     asio::steady_timer timer(io);
     while (!stopping) {
@@ -233,6 +281,20 @@ Server::~Server() { Stop(); }
 
 Status Server::Start() {
   auto& d = *impl_;
+  // Security first: a bad token file, policy or certificate stops start-up before the store.
+  auto policy = UrlPolicy::Make(d.config.branch_url_policy);
+  if (!policy.ok()) return policy.status();
+  d.url_policy.emplace(std::move(*policy));
+  d.auth = std::make_unique<Authenticator>(d.config.auth);
+  if (d.config.auth.enabled) {
+    if (Status st = d.auth->Load(); !st.ok()) return st;
+  }
+  d.redactor = Redactor(d.config.redact_headers);
+  if (!d.config.http_cert_file.empty()) {
+    d.http_tls = std::make_unique<http::ServerTlsHolder>(http::ServerTlsFiles{
+        d.config.http_cert_file, d.config.http_key_file, d.config.http_ca_file});
+    if (Status st = d.http_tls->Reload(); !st.ok()) return st;
+  }
   auto store = OpenStoreWaiting(d.config.store);
   if (!store.ok()) return store.status();
   d.store = std::move(*store);
@@ -241,13 +303,17 @@ Status Server::Start() {
   client_options.max_conns_per_host = static_cast<size_t>(d.config.limits.max_conns_per_target);
   client_options.max_conns_total = static_cast<size_t>(d.config.limits.max_outbound_conns);
   client_options.max_response_body = static_cast<size_t>(d.config.limits.max_reply_bytes);
+  client_options.ca_file = d.config.branch_ca_file;
   d.client = std::make_unique<http::ClientPool>(d.io.get_executor(), client_options);
   GrpcChannelOptions channel_options;
   channel_options.service_config = d.config.grpc_service_config;
   channel_options.max_channels = static_cast<size_t>(d.config.limits.max_grpc_channels);
   channel_options.idle_seconds = d.config.limits.grpc_channel_idle;
+  channel_options.address_check = PolicyAddressCheck(*d.url_policy);
   d.grpc_caller = std::make_unique<GrpcBranchCaller>(channel_options);
-  d.caller = std::make_unique<NetBranchCaller>(*d.client, *d.grpc_caller);
+  d.caller =
+      std::make_unique<NetBranchCaller>(*d.client, *d.grpc_caller, &*d.url_policy,
+                                        static_cast<size_t>(d.config.max_quoted_reply_bytes));
   if (Status st = d.topics.Reload(*d.store); !st.ok()) return st;
 
   EngineDeps deps;
@@ -267,7 +333,7 @@ Status Server::Start() {
                  d.config.store.driver);
   }
   d.engine = std::make_unique<Engine>(deps);
-  d.api = std::make_unique<Api>(*d.engine);
+  d.api = std::make_unique<Api>(*d.engine, &*d.url_policy);
   d.retention = std::make_unique<Retention>(d.config.store, d.clock, *d.runner, &d.metrics);
 
   HttpServerDeps hdeps;
@@ -277,6 +343,9 @@ Status Server::Start() {
   hdeps.metrics = &d.metrics;
   hdeps.test_clock = d.config.enable_test_control ? &d.clock : nullptr;
   hdeps.retention = d.retention.get();
+  hdeps.auth = d.auth.get();
+  hdeps.redactor = &d.redactor;
+  if (d.http_tls) hdeps.tls = [holder = d.http_tls.get()] { return holder->Get(); };
   d.http = std::make_unique<HttpServer>(d.io, hdeps);
   if (Status st =
           d.http->Listen(d.config.listen_address, static_cast<uint16_t>(d.config.http_port));
@@ -288,6 +357,7 @@ Status Server::Start() {
   gdeps.config = &d.config;
   gdeps.api = d.api.get();
   gdeps.metrics = &d.metrics;
+  gdeps.auth = d.auth.get();
   d.grpc = std::make_unique<GrpcServer>(d.io, gdeps);
   if (Status st = d.grpc->Start(d.config.listen_address, static_cast<uint16_t>(d.config.grpc_port));
       !st.ok()) {
@@ -299,6 +369,11 @@ Status Server::Start() {
     }
   }
   d.Spawn("topic refresh", [&d] { return d.TopicLoop(); });
+  if (d.config.auth.enabled && !d.config.auth.tokens_file.empty()) {
+    d.Spawn("tokens file watch", [&d] { return d.TokenFileWatch(); });
+  }
+  d.hangup.emplace(d.io, SIGHUP);
+  d.AwaitHangup();
   if (d.batch_writer) {
     for (int64_t i = 0; i < std::max<int64_t>(1, d.config.update_branch_async_goroutine_num); ++i) {
       d.Spawn("batched branch writer", [&d] { return d.batch_writer->Loop(d.io); });
@@ -312,10 +387,20 @@ Status Server::Start() {
   size_t n = d.config.worker_threads > 0 ? static_cast<size_t>(d.config.worker_threads)
                                          : std::max(1u, std::thread::hardware_concurrency());
   for (size_t i = 0; i < n; ++i) d.threads.emplace_back([&d] { d.RunIoThread(); });
-  spdlog::info("dtmd listening on {}: HTTP {}, gRPC {}{} (store {}, {} threads{})",
-               d.config.listen_address, d.http->port(), d.grpc->port(),
+  spdlog::info("dtmd listening on {}: HTTP{} {}, gRPC {}{} (store {}, {} threads{}{})",
+               d.config.listen_address, d.http_tls ? "S" : "", d.http->port(), d.grpc->port(),
                d.config.grpc_cert_file.empty() ? "" : " TLS", d.config.store.driver, n,
+               d.config.auth.enabled
+                   ? ", auth on (" + std::to_string(d.auth->token_count()) + " tokens)"
+                   : std::string(", auth off"),
                d.config.enable_test_control ? ", TEST CONTROL ENABLED" : "");
+  if (!d.config.auth.enabled && !IsLoopbackAddress(d.config.listen_address)) {
+    spdlog::warn(
+        "authentication is off and dtmd listens on {}: anyone who reaches ports {} and {} can "
+        "read every transaction and force-stop it. Turn on Auth.Enabled or listen on loopback "
+        "(docs/security.md)",
+        d.config.listen_address, d.http->port(), d.grpc->port());
+  }
   return Status::Ok();
 }
 
@@ -347,6 +432,10 @@ void Server::Stop() {
     d.stopped = true;
   }
   d.stopping = true;
+  if (d.hangup) {
+    boost::system::error_code ignored;
+    d.hangup->cancel(ignored);
+  }
   if (d.retention) d.retention->Stop();
   if (d.batch_writer) {
     d.batch_writer->Stop();

@@ -4,6 +4,7 @@
 
 #include "common/json_util.h"
 #include "common/time_format.h"
+#include "server/security/redact.h"
 #include "server/validate.h"
 
 namespace lynx::server {
@@ -248,7 +249,18 @@ std::string Base64(std::string_view in) {
 
 }  // namespace
 
-std::string EncodeGlobalJson(const store::TransGlobal& g) {
+std::string EncodeGlobalJson(const store::TransGlobal& g, const Redactor* redactor) {
+  TransOptions o;  // options are shown flattened into the global, as DTM embeds them
+  (void)DecodeOptions(g.options, &o);
+  bool redacted = false;
+  if (redactor != nullptr) {
+    for (auto& [k, v] : o.branch_headers) {
+      if (redactor->IsSecret(k)) {
+        v = kRedacted;
+        redacted = true;
+      }
+    }
+  }
   bj::object j;
   j["id"] = g.id;
   j["create_time"] = TimeValue(g.create_time);
@@ -262,14 +274,12 @@ std::string EncodeGlobalJson(const store::TransGlobal& g) {
   if (g.rollback_time) j["rollback_time"] = TimeValue(g.rollback_time);
   PutIf(j, "result", g.result);
   PutIf(j, "rollback_reason", g.rollback_reason);
-  PutIf(j, "options", g.options);
+  PutIf(j, "options", redacted ? EncodeOptions(o) : g.options);
   PutIf(j, "custom_data", g.custom_data);
   if (g.next_cron_interval) j["next_cron_interval"] = g.next_cron_interval;
   if (g.next_cron_time) j["next_cron_time"] = TimeValue(g.next_cron_time);
   PutIf(j, "owner", g.owner);
   PutIf(j, "ext_data", g.ext_data);
-  TransOptions o;  // options are shown flattened into the global, as DTM embeds them
-  (void)DecodeOptions(g.options, &o);
   PutOptions(j, o);
   return bj::serialize(j);
 }

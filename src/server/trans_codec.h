@@ -30,8 +30,10 @@ StatusOr<std::vector<StringMap>> DecodeStepsText(std::string_view text);
 std::string EncodeOptions(const TransOptions& o);
 Status DecodeOptions(std::string_view text, TransOptions* o);
 
-// Response JSON of /query, /all: globals and branches as DTM shows them.
-std::string EncodeGlobalJson(const store::TransGlobal& g);
+class Redactor;
+// Response JSON of /query, /all: globals and branches as DTM shows them; with a redactor, the
+// values of secret branch_headers read "[redacted]" (in the options text and the flat fields).
+std::string EncodeGlobalJson(const store::TransGlobal& g, const Redactor* redactor = nullptr);
 std::string EncodeBranchJson(const store::TransBranch& b);
 std::string EncodeKvJson(const store::KV& kv);
 

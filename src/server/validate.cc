@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "server/custom_data.h"
+#include "server/security/url_policy.h"
 
 namespace lynx::server {
 
@@ -218,6 +219,30 @@ Status CheckTrans(const Trans& t, const Limits& limits) {
   } else if (type == "msg") {
     auto d = ParseMsgDelay(t.g.custom_data);
     if (!d.ok()) return d.status();
+  }
+  return Status::Ok();
+}
+
+Status CheckTransUrls(const Trans& t, const UrlPolicy& policy) {
+  const bool grpc = t.g.protocol != "http";
+  for (const auto& step : t.steps) {
+    for (const char* key : {"action", "compensate"}) {
+      auto it = step.find(key);
+      if (it == step.end()) continue;
+      auto target = policy.CheckUrl(std::string("step ") + key + " URL", it->second, grpc);
+      if (!target.ok()) return target.status();
+    }
+  }
+  auto target = policy.CheckUrl("query_prepared", t.g.query_prepared, grpc);
+  return target.ok() ? Status::Ok() : target.status();
+}
+
+Status CheckRegistrationUrls(const BranchRegistration& r, const UrlPolicy& policy) {
+  for (const char* key : {"url", "confirm", "cancel", "phase2_url"}) {
+    auto it = r.data.find(key);
+    if (it == r.data.end()) continue;
+    auto target = policy.CheckUrl(key, it->second, true);
+    if (!target.ok()) return target.status();
   }
   return Status::Ok();
 }

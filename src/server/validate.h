@@ -44,6 +44,14 @@ Status CheckTrans(const Trans& t, const Limits& limits);
 // registerBranch: branch id, URLs.
 Status CheckRegistration(const BranchRegistration& r);
 
+class UrlPolicy;
+// Every URL of the transaction (step action/compensate, query_prepared) against the branch-URL
+// policy; a URL without scheme is a gRPC target only in a gRPC transaction.
+Status CheckTransUrls(const Trans& t, const UrlPolicy& policy);
+// registerBranch's URLs (url, confirm, cancel, phase2_url) against the policy (the global's
+// protocol is checked again at call time).
+Status CheckRegistrationUrls(const BranchRegistration& r, const UrlPolicy& policy);
+
 // subscribe: topic, url and remark are valid UTF-8 (they are stored inside a JSON document), the
 // topic printable ASCII, the url a branch URL.
 Status CheckSubscription(std::string_view topic, std::string_view url, std::string_view remark);

@@ -2,9 +2,12 @@
 
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cctype>
@@ -73,19 +76,77 @@ struct GrpcBranchCaller::Impl {
   std::unordered_map<std::string, Entry> stubs;  // by target
   std::chrono::steady_clock::time_point last_prune;
 
-  std::shared_ptr<grpc::GenericStub> Stub(const std::string& target) {
+  struct Resolved {
+    std::string channel_target;  // ipv4:a:p,b:p or ipv6:[a]:p
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::unordered_map<std::string, Resolved> resolved;  // by host:port target; under mu
+
+  // Resolves `target` (host:port) and checks every address; the channel target made of them.
+  asio::awaitable<StatusOr<std::string>> CheckedTarget(const std::string& target) {
+    const auto now = std::chrono::steady_clock::now();
+    {
+      std::lock_guard lock(mu);
+      auto it = resolved.find(target);
+      if (it != resolved.end() && it->second.expires > now) co_return it->second.channel_target;
+    }
+    std::string host, port;
+    if (!target.empty() && target.front() == '[') {
+      const size_t close = target.find(']');
+      if (close == std::string::npos || close + 2 > target.size()) {
+        co_return Status::InvalidArgument("bad gRPC target '" + target + "'");
+      }
+      host = target.substr(1, close - 1);
+      port = target.substr(close + 2);
+    } else {
+      const size_t colon = target.rfind(':');
+      if (colon == std::string::npos) {
+        co_return Status::InvalidArgument("bad gRPC target '" + target + "': no port");
+      }
+      host = target.substr(0, colon);
+      port = target.substr(colon + 1);
+    }
+    asio::ip::tcp::resolver resolver(co_await asio::this_coro::executor);
+    auto [ec, results] =
+        co_await resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return Status::Unavailable("resolve " + host + ": " + ec.message());
+    std::string v4, v6;
+    for (const auto& e : results) {
+      const auto addr = e.endpoint().address();
+      Status st = options.address_check(host, addr.to_string(), e.endpoint().port());
+      if (!st.ok()) co_return st;
+      const std::string p = std::to_string(e.endpoint().port());
+      if (addr.is_v4()) {
+        v4 += (v4.empty() ? "ipv4:" : ",") + addr.to_string() + ":" + p;
+      } else {
+        v6 += (v6.empty() ? "ipv6:" : ",") + std::string("[") + addr.to_string() + "]:" + p;
+      }
+    }
+    std::string channel_target = v4.empty() ? v6 : v4;
+    if (channel_target.empty()) co_return Status::Unavailable("resolve " + host + ": no address");
+    std::lock_guard lock(mu);
+    if (resolved.size() >= 4096) resolved.clear();  // bounded: names come from stored URLs
+    resolved[target] = {channel_target, now + std::chrono::seconds(options.resolve_ttl_seconds)};
+    co_return channel_target;
+  }
+
+  // The stub of a channel to `target`, which is also the key; `authority` (when non-empty) is
+  // the :authority the channel sends (the host:port a resolved target came from).
+  std::shared_ptr<grpc::GenericStub> Stub(const std::string& target,
+                                          const std::string& authority = "") {
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mu);
     if (now - last_prune >= std::chrono::seconds(1)) {
       Prune(now, 0);
       last_prune = now;
     }
-    if (auto it = stubs.find(target); it != stubs.end()) {
+    const std::string key = authority.empty() ? target : target + "|" + authority;
+    if (auto it = stubs.find(key); it != stubs.end()) {
       it->second.last_used = now;
       return it->second.stub;
     }
     Prune(now, 1);  // room for the new channel
-    auto& e = stubs[target];
+    auto& e = stubs[key];
     e.last_used = now;
     {
       grpc::ChannelArguments args;
@@ -94,6 +155,7 @@ struct GrpcBranchCaller::Impl {
       // A restarted branch service must be called again within seconds, not after gRPC's default
       // reconnect back-off of up to two minutes (calls fail at once while it lasts).
       args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+      if (!authority.empty()) args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, authority);
       e.stub = std::make_shared<grpc::GenericStub>(
           grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
     }
@@ -166,7 +228,14 @@ asio::awaitable<Status> GrpcBranchCaller::Call(const BranchCall& call) {
     }
   }
   auto state = std::make_shared<CallState>();
-  state->stub = impl_->Stub(target);
+  const bool unix_target = target.rfind("unix:", 0) == 0 || target.rfind("unix-abstract:", 0) == 0;
+  if (impl_->options.address_check && !unix_target) {
+    auto checked = co_await impl_->CheckedTarget(target);
+    if (!checked.ok()) co_return checked.status();
+    state->stub = impl_->Stub(*checked, target);
+  } else {
+    state->stub = impl_->Stub(target);
+  }
   state->ctx.set_deadline(std::chrono::system_clock::now() +
                           std::chrono::milliseconds(call.timeout_ms));
   for (const auto& [k, v] : metadata) state->ctx.AddMetadata(k, v);

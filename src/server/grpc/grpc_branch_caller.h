@@ -12,6 +12,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,13 @@ struct GrpcChannelOptions {
   std::string service_config;  // the channels' default service config (GrpcServiceConfig)
   size_t max_channels = 256;   // Limits.MaxGrpcChannels
   int64_t idle_seconds = 300;  // Limits.GrpcChannelIdle
+  // When set (the branch-URL policy), dtmd resolves a host:port target itself, judges every
+  // address, and connects the channel to exactly those addresses (ipv4:/ipv6: target, authority
+  // kept as host:port), so that gRPC's own resolver cannot reach a refused address later.
+  // Resolutions are reused for resolve_ttl_seconds.
+  std::function<Status(const std::string& host, const std::string& address, uint16_t port)>
+      address_check;
+  int64_t resolve_ttl_seconds = 30;
 };
 
 class GrpcBranchCaller {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -21,6 +22,9 @@
 #include "server/grpc/accept_watchdog.h"
 #include "server/grpc/grpc_codec.h"
 #include "server/metrics.h"
+#include "server/security/audit.h"
+#include "server/security/auth.h"
+#include "server/trans_codec.h"
 
 namespace lynx::server {
 
@@ -80,6 +84,7 @@ class DtmService final : public dtmgimp::Dtm::CallbackService {
 
   grpc::ServerUnaryReactor* NewGid(grpc::CallbackServerContext* ctx, const Empty*,
                                    dtmgimp::DtmGidReply* reply) override {
+    if (auto* denied = Authorize(ctx, "newGid", nullptr)) return denied;
     reply->set_gid(deps_.api->NewGid());
     return Done(ctx, "newGid", SteadyNowMs(), Status::Ok());
   }
@@ -99,6 +104,7 @@ class DtmService final : public dtmgimp::Dtm::CallbackService {
 
   grpc::ServerUnaryReactor* RegisterBranch(grpc::CallbackServerContext* ctx,
                                            const dtmgimp::DtmBranchRequest* req, Empty*) override {
+    if (auto* denied = Authorize(ctx, "registerBranch", nullptr)) return denied;
     const UnixMs start = SteadyNowMs();
     auto r = BranchRegistrationFromGrpc(*req);
     if (!r.ok()) return Done(ctx, "registerBranch", start, r.status());
@@ -108,6 +114,7 @@ class DtmService final : public dtmgimp::Dtm::CallbackService {
   grpc::ServerUnaryReactor* PrepareWorkflow(grpc::CallbackServerContext* ctx,
                                             const dtmgimp::DtmRequest*,
                                             dtmgimp::DtmProgressesReply*) override {
+    if (auto* denied = Authorize(ctx, "prepareWorkflow", nullptr)) return denied;
     auto* reactor = ctx->DefaultReactor();
     reactor->Finish({grpc::StatusCode::UNIMPLEMENTED,
                      "trans_type workflow is not supported by this dtmd version"});
@@ -116,25 +123,70 @@ class DtmService final : public dtmgimp::Dtm::CallbackService {
 
   grpc::ServerUnaryReactor* Subscribe(grpc::CallbackServerContext* ctx,
                                       const dtmgimp::DtmTopicRequest* req, Empty*) override {
-    return Spawn(ctx, "subscribe", SteadyNowMs(),
+    AuditInfo audit{ctx->peer(), TopicDetail(*req), {}};
+    if (auto* denied = Authorize(ctx, "subscribe", &audit)) return denied;
+    return Spawn(ctx, "subscribe", SteadyNowMs(), std::move(audit),
                  deps_.api->Subscribe(req->topic(), req->url(), req->remark()));
   }
   grpc::ServerUnaryReactor* Unsubscribe(grpc::CallbackServerContext* ctx,
                                         const dtmgimp::DtmTopicRequest* req, Empty*) override {
-    return Spawn(ctx, "unsubscribe", SteadyNowMs(),
+    AuditInfo audit{ctx->peer(), TopicDetail(*req), {}};
+    if (auto* denied = Authorize(ctx, "unsubscribe", &audit)) return denied;
+    return Spawn(ctx, "unsubscribe", SteadyNowMs(), std::move(audit),
                  deps_.api->Unsubscribe(req->topic(), req->url()));
   }
   grpc::ServerUnaryReactor* DeleteTopic(grpc::CallbackServerContext* ctx,
                                         const dtmgimp::DtmTopicRequest* req, Empty*) override {
-    return Spawn(ctx, "deleteTopic", SteadyNowMs(), deps_.api->DeleteTopic(req->topic()));
+    AuditInfo audit{ctx->peer(), TopicDetail(*req), {}};
+    if (auto* denied = Authorize(ctx, "deleteTopic", &audit)) return denied;
+    return Spawn(ctx, "deleteTopic", SteadyNowMs(), std::move(audit),
+                 deps_.api->DeleteTopic(req->topic()));
   }
 
  private:
   using TransOp = asio::awaitable<Status> (Api::*)(Trans);
 
+  static std::string TopicDetail(const dtmgimp::DtmTopicRequest& req) {
+    return "topic=" + JsonQuote(req.topic().substr(0, 128)) +
+           (req.url().empty() ? "" : " url=" + JsonQuote(req.url().substr(0, 256)));
+  }
+
+  // Who asked for an admin method, written to the audit log with the outcome.
+  struct AuditInfo {
+    std::string peer;
+    std::string detail;
+    AuthDecision who;
+  };
+
+  // Null when the call may go on (then audit->who is the caller); else the reactor finished with
+  // UNAUTHENTICATED or PERMISSION_DENIED (audited when `audit` is given).
+  grpc::ServerUnaryReactor* Authorize(grpc::CallbackServerContext* ctx, const char* api,
+                                      AuditInfo* audit) {
+    if (deps_.auth == nullptr) return nullptr;
+    const auto& md = ctx->client_metadata();
+    auto it = md.find("authorization");
+    std::string_view authorization;
+    if (it != md.end()) authorization = std::string_view(it->second.data(), it->second.size());
+    AuthDecision who = deps_.auth->Check(authorization, api);
+    if (audit != nullptr) {
+      audit->who = who;
+      if (!who.allowed()) {
+        Audit(api, who, audit->peer, audit->detail, Status::InvalidArgument(who.message));
+      }
+    }
+    if (who.allowed()) return nullptr;
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish({who.outcome == AuthDecision::Outcome::kUnauthenticated
+                         ? grpc::StatusCode::UNAUTHENTICATED
+                         : grpc::StatusCode::PERMISSION_DENIED,
+                     who.message});
+    return reactor;
+  }
+
   grpc::ServerUnaryReactor* RunTrans(grpc::CallbackServerContext* ctx, const char* api_name,
                                      const dtmgimp::DtmRequest& req, bool require_type,
                                      TransOp op) {
+    if (auto* denied = Authorize(ctx, api_name, nullptr)) return denied;
     const UnixMs start = SteadyNowMs();
     auto t = TransFromGrpc(req, require_type);
     if (!t.ok()) return Done(ctx, api_name, start, t.status());
@@ -143,11 +195,19 @@ class DtmService final : public dtmgimp::Dtm::CallbackService {
 
   grpc::ServerUnaryReactor* Spawn(grpc::CallbackServerContext* ctx, const char* api_name,
                                   UnixMs start, asio::awaitable<Status> work) {
+    return Spawn(ctx, api_name, start, std::nullopt, std::move(work));
+  }
+
+  grpc::ServerUnaryReactor* Spawn(grpc::CallbackServerContext* ctx, const char* api_name,
+                                  UnixMs start, std::optional<AuditInfo> audit,
+                                  asio::awaitable<Status> work) {
     auto* reactor = ctx->DefaultReactor();
     asio::co_spawn(io_, std::move(work),
-                   [this, reactor, api_name, start](std::exception_ptr e, Status st) {
+                   [this, reactor, api_name, start, audit = std::move(audit)](std::exception_ptr e,
+                                                                              Status st) {
                      if (e)
                        st = Status::Internal("unexpected exception in " + std::string(api_name));
+                     if (audit) Audit(api_name, audit->who, audit->peer, audit->detail, st);
                      Finish(reactor, api_name, start, st);
                    });
     return reactor;

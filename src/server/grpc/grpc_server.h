@@ -19,6 +19,7 @@ class io_context;
 namespace lynx::server {
 
 class Api;
+class Authenticator;
 class Metrics;
 struct ServerConfig;
 
@@ -26,6 +27,7 @@ struct GrpcServerDeps {
   const ServerConfig* config = nullptr;
   Api* api = nullptr;
   Metrics* metrics = nullptr;
+  const Authenticator* auth = nullptr;  // null: every method open (unit tests)
 };
 
 class GrpcServer {

@@ -9,11 +9,14 @@
 #include "common/async_gate.h"
 #include "common/clock.h"
 #include "common/http_server.h"
+#include "common/json_util.h"
 #include "server/api.h"
 #include "server/config.h"
 #include "server/engine.h"
 #include "server/metrics.h"
 #include "server/retention.h"
+#include "server/security/audit.h"
+#include "server/security/auth.h"
 #include "server/trans_codec.h"
 
 namespace lynx::server {
@@ -86,11 +89,11 @@ StatusOr<int64_t> IntParam(const Request& r, const std::string& key, int64_t fal
   return out;
 }
 
-std::string GlobalsJson(const std::vector<store::TransGlobal>& gs) {
+std::string GlobalsJson(const std::vector<store::TransGlobal>& gs, const Redactor* redactor) {
   std::string out = "[";
   for (size_t i = 0; i < gs.size(); ++i) {
     if (i) out += ',';
-    out += EncodeGlobalJson(gs[i]);
+    out += EncodeGlobalJson(gs[i], redactor);
   }
   return out + "]";
 }
@@ -157,7 +160,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     auto res = co_await api().Query(Param(r, "gid"));
     if (!res.ok()) co_return FromStatus(res.status());
     std::string body = R"({"transaction":)";
-    body += res->global ? EncodeGlobalJson(*res->global) : "null";
+    body += res->global ? EncodeGlobalJson(*res->global, deps.redactor) : "null";
     body += R"(,"branches":[)";
     for (size_t i = 0; i < res->branches.size(); ++i) {
       if (i) body += ',';
@@ -186,7 +189,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     auto res = co_await api().All(std::move(req));
     if (!res.ok()) co_return FromStatus(res.status());
     std::string body = R"({"transactions":)";
-    body += res->globals ? GlobalsJson(*res->globals) : "null";
+    body += res->globals ? GlobalsJson(*res->globals, deps.redactor) : "null";
     body += R"(,"next_position":)" + JsonQuote(res->next_position) + "}";
     co_return Json(200, body);
   }
@@ -313,11 +316,68 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     return Json(404, R"({"message":)" + JsonQuote("no route for " + r.method + " " + r.path) + "}");
   }
 
-  // One request: route, and record the API's latency and outcome.
+  // The name a request is authorised and audited under (auth.h's AccessOf): known API names,
+  // "ping", "metrics", "test", "topic"; "" for anything else (any valid token, then 404).
+  static std::string AccessName(const Request& r) {
+    static constexpr std::string_view kPrefix = "/api/dtmsvr/";
+    if (r.path == "/api/ping") return "ping";
+    if (r.path == "/api/metrics") return "metrics";
+    if (r.path.rfind("/api/test/", 0) == 0) return "test";
+    if (r.path.rfind(kPrefix, 0) != 0) return "";
+    std::string name = r.path.substr(kPrefix.size());
+    if (name.rfind("topic/", 0) == 0) return "topic";
+    return IsKnownApi(name) ? name : "";
+  }
+
+  // What an audited request touched: its gid (query or JSON body), topic and subscriber URL.
+  static std::string AuditDetail(const Request& r) {
+    std::string gid = Param(r, "gid");
+    if (gid.empty() && !r.body.empty()) {
+      if (auto v = json::Parse(r.body); v.ok() && v->is_object()) {
+        if (const auto* g = v->get_object().if_contains("gid"); g && g->is_string()) {
+          gid = std::string(g->get_string());
+        }
+      }
+    }
+    std::string topic = Param(r, "topic");
+    if (r.path.rfind("/api/dtmsvr/topic/", 0) == 0) topic = r.path.substr(18);
+    std::string out;
+    if (!gid.empty()) out += "gid=" + JsonQuote(gid.substr(0, 128));
+    if (!topic.empty())
+      out += (out.empty() ? "" : " ") + ("topic=" + JsonQuote(topic.substr(0, 128)));
+    if (auto url = Param(r, "url"); !url.empty()) {
+      out += (out.empty() ? "" : " ") + ("url=" + JsonQuote(url.substr(0, 256)));
+    }
+    return out.empty() ? "-" : out;
+  }
+
+  // One request: authenticate, route, audit admin actions, record the API's latency and outcome.
   asio::awaitable<Reply> Handle(Request& r) {
     std::string api_name;
     const UnixMs start = SteadyNowMs();
+    const std::string access = AccessName(r);
+    AuthDecision who;
+    if (deps.auth != nullptr) {
+      auto h = r.headers.find("authorization");
+      who = deps.auth->Check(h == r.headers.end() ? std::string_view() : h->second, access);
+      if (!who.allowed()) {
+        const bool unauthenticated = who.outcome == AuthDecision::Outcome::kUnauthenticated;
+        Reply denied = http::JsonMessage(unauthenticated ? 401 : 403, who.message);
+        if (unauthenticated)
+          denied.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="dtmd")");
+        if (IsAudited(access)) {
+          Audit(access, who, r.peer, AuditDetail(r), Status::InvalidArgument(who.message));
+        }
+        co_return denied;
+      }
+    }
     Reply reply = co_await Route(r, &api_name);
+    if (IsAudited(access) && access != "test") {
+      Audit(access, who, r.peer, AuditDetail(r),
+            reply.status == 200
+                ? Status::Ok()
+                : Status::Internal("HTTP " + std::to_string(reply.status) + " " + reply.body));
+    }
     if (deps.metrics && !api_name.empty()) {
       deps.metrics->ObserveApi("http", api_name, reply.status == 200,
                                (SteadyNowMs() - start) / 1000.0);
@@ -333,6 +393,7 @@ HttpServer::HttpServer(asio::io_context& io, HttpServerDeps deps)
   options.max_header_bytes = static_cast<uint32_t>(deps.config->limits.max_http_header_bytes);
   options.max_buffered_bytes = static_cast<uint64_t>(deps.config->limits.max_buffered_bytes);
   options.max_connections = deps.config->limits.max_connections;
+  options.tls = deps.tls;
   impl_->server = std::make_unique<http::Server>(
       io, options, [impl = impl_.get()](Request& r) { return impl->Handle(r); });
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -11,7 +12,10 @@
 
 namespace boost::asio {
 class io_context;
+namespace ssl {
+class context;
 }
+}  // namespace boost::asio
 
 namespace lynx {
 class SystemClock;
@@ -20,7 +24,9 @@ class SystemClock;
 namespace lynx::server {
 
 class Api;
+class Authenticator;
 class Engine;
+class Redactor;
 class Metrics;
 class Retention;
 struct ServerConfig;
@@ -30,8 +36,12 @@ struct HttpServerDeps {
   Api* api = nullptr;
   Engine* engine = nullptr;
   Metrics* metrics = nullptr;
-  SystemClock* test_clock = nullptr;  // set only when test control is enabled
-  Retention* retention = nullptr;     // for the purgeOnce test hook
+  SystemClock* test_clock = nullptr;    // set only when test control is enabled
+  Retention* retention = nullptr;       // for the purgeOnce test hook
+  const Authenticator* auth = nullptr;  // null: every route open (unit tests)
+  const Redactor* redactor = nullptr;   // secret header values in /query and /all
+  // HTTPS: the TLS context of each new connection (null: plain HTTP).
+  std::function<std::shared_ptr<boost::asio::ssl::context>()> tls;
 };
 
 class HttpServer {
