@@ -1,5 +1,7 @@
 #include "client/call_util.h"
 
+#include "client/server_auth.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -67,6 +69,9 @@ StatusOr<std::string> CallDtmServerMs(Transport& transport, const Context& ctx,
   while (!base.empty() && base.back() == '/') base.pop_back();
   req.url = base + "/" + operation;
   if (method != "GET") req.headers.emplace_back("Content-Type", "application/json");
+  if (std::string token = DtmServerToken(server_url); !token.empty()) {
+    req.headers.emplace_back("Authorization", "Bearer " + token);
+  }
   req.body = body;
   req.timeout_ms = std::min(timeout_ms, *bounded);
   auto reply = SendWithUserAgent(transport, std::move(req));

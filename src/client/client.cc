@@ -65,6 +65,9 @@ DTMClient::DTMClient() = default;
 DTMClient::DTMClient(DtmConfig config) : config_(std::move(config)) {
   ApplyDtmConfigDefaults(&config_);
   config_status_ = ValidateDtmConfig(config_, kConfigPrefix);
+  if (config_status_.ok()) {
+    config_status_ = ApplyDtmCredentials(config_, kConfigPrefix);
+  }
 }
 
 DTMClient::~DTMClient() = default;
@@ -74,6 +77,9 @@ Status DTMClient::InitializeResources(lynx::Runtime& runtime) {
   DtmConfig config;
   config_status_ = LoadDtmConfig(runtime.PluginConfig(), &config);
   if (config_status_.ok()) config_ = std::move(config);
+  if (config_status_.ok()) {
+    config_status_ = ApplyDtmCredentials(config_, runtime.PluginConfig().path());
+  }
   return config_status_;
 }
 

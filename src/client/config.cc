@@ -1,5 +1,7 @@
 #include <lynx/dtm/config.h>
 
+#include <lynx/dtm/auth.h>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -11,7 +13,7 @@ namespace lynx::dtm {
 
 namespace {
 
-constexpr std::array<std::string_view, 13> kKnownKeys = {"enabled",
+constexpr std::array<std::string_view, 18> kKnownKeys = {"enabled",
                                                          "server_url",
                                                          "grpc_server",
                                                          "timeout",
@@ -23,7 +25,12 @@ constexpr std::array<std::string_view, 13> kKnownKeys = {"enabled",
                                                          "grpc_cert_file",
                                                          "grpc_key_file",
                                                          "grpc_ca_file",
-                                                         "max_connection_retries"};
+                                                         "max_connection_retries",
+                                                         "auth_token",
+                                                         "auth_token_file",
+                                                         "http_ca_file",
+                                                         "http_cert_file",
+                                                         "http_key_file"};
 
 // scheme "://" host: the scheme of server_url, or "" when it has no scheme or no host.
 std::string SchemeOf(const std::string& url, bool* has_host) {
@@ -96,6 +103,35 @@ Status ValidateDtmConfig(const DtmConfig& c, const std::string& prefix) {
                                      " is required when grpc_tls_enabled is true");
     }
   }
+  if (!c.auth_token.empty() && !c.auth_token_file.empty()) {
+    return Status::InvalidArgument(key("auth_token") + " and " + key("auth_token_file") +
+                                   ": set at most one");
+  }
+  if (c.http_cert_file.empty() != c.http_key_file.empty()) {
+    return Status::InvalidArgument(key("http_cert_file") + " and " + key("http_key_file") +
+                                   ": set both or neither");
+  }
+  return Status::Ok();
+}
+
+Status ApplyDtmCredentials(const DtmConfig& c, const std::string& prefix) {
+  std::string token = c.auth_token;
+  if (!c.auth_token_file.empty()) {
+    auto read = ReadTokenFile(c.auth_token_file);
+    if (!read.ok()) {
+      return Status::InvalidArgument(prefix + ".auth_token_file: " + read.status().message());
+    }
+    token = *read;
+  }
+  if (!token.empty()) {
+    SetDtmServerToken(c.server_url, token);
+    if (!c.grpc_server.empty()) SetDtmServerToken(c.grpc_server, token);
+  }
+  if (!c.http_ca_file.empty() || !c.http_cert_file.empty()) {
+    if (Status st = SetDtmHttpTls(c.http_ca_file, c.http_cert_file, c.http_key_file); !st.ok()) {
+      return Status::InvalidArgument(prefix + ".http_ca_file/http_cert_file: " + st.message());
+    }
+  }
   return Status::Ok();
 }
 
@@ -124,6 +160,11 @@ Status LoadDtmConfig(const lynx::ConfigNode& node, DtmConfig* config) {
     read("grpc_key_file", &c.grpc_key_file);
     read("grpc_ca_file", &c.grpc_ca_file);
     read("max_connection_retries", &c.max_connection_retries);
+    read("auth_token", &c.auth_token);
+    read("auth_token_file", &c.auth_token_file);
+    read("http_ca_file", &c.http_ca_file);
+    read("http_cert_file", &c.http_cert_file);
+    read("http_key_file", &c.http_key_file);
     if (!st.ok()) return st;
   }
   ApplyDtmConfigDefaults(&c);

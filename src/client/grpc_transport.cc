@@ -19,6 +19,7 @@
 
 #include <google/protobuf/empty.pb.h>
 
+#include "client/server_auth.h"
 #include "proto/dtmgimp.grpc.pb.h"
 
 namespace lynx::dtm::internal {
@@ -217,6 +218,13 @@ Status FromGrpcStatus(const grpc::Status& status, const std::string& what) {
   }
 }
 
+// The bearer token registered for this DTM server (include/lynx/dtm/auth.h), as metadata.
+static void AddDtmToken(grpc::ClientContext* ctx, const std::string& server) {
+  if (std::string token = DtmServerToken(server); !token.empty()) {
+    ctx->AddMetadata("authorization", "Bearer " + token);
+  }
+}
+
 std::string DtmGrpcMethod(const std::string& operation) {
   if (operation == "prepare") return "Prepare";
   if (operation == "submit") return "Submit";
@@ -231,6 +239,7 @@ Status GrpcCallDtm(const std::string& server, const GrpcTlsOptions& tls, int64_t
   if (!stub) return error;
   grpc::ClientContext ctx;
   SetDeadline(&ctx, timeout_ms);
+  AddDtmToken(&ctx, server);
   google::protobuf::Empty reply;
   grpc::Status st;
   if (method == "Prepare") {
@@ -252,6 +261,7 @@ Status GrpcRegisterBranch(const std::string& server, const GrpcTlsOptions& tls, 
   if (!stub) return error;
   grpc::ClientContext ctx;
   SetDeadline(&ctx, timeout_ms);
+  AddDtmToken(&ctx, server);
   google::protobuf::Empty reply;
   return FromGrpcStatus(stub->RegisterBranch(&ctx, request, &reply),
                         server + "/dtmgimp.Dtm/RegisterBranch");
@@ -264,6 +274,7 @@ StatusOr<std::string> GrpcNewGid(const std::string& server, const GrpcTlsOptions
   if (!stub) return error;
   grpc::ClientContext ctx;
   SetDeadline(&ctx, timeout_ms);
+  AddDtmToken(&ctx, server);
   dtmgimp::DtmGidReply reply;
   const std::string what = server + "/dtmgimp.Dtm/NewGid";
   Status st = FromGrpcStatus(stub->NewGid(&ctx, google::protobuf::Empty(), &reply), what);

@@ -61,6 +61,11 @@ class AsioTransport : public Transport {
     }
   }
 
+  Status SetTls(const std::string& ca_file, const std::string& cert_file,
+                const std::string& key_file) override {
+    return pool_.SetTls(ca_file, cert_file, key_file);
+  }
+
  private:
   asio::io_context io_{1};
   asio::executor_work_guard<asio::io_context::executor_type> work_;

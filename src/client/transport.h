@@ -39,6 +39,11 @@ class Transport {
   virtual ~Transport() = default;
   // Unavailable for transport errors and timeouts, InvalidArgument for a bad URL.
   virtual StatusOr<HttpReply> Do(HttpRequest request) = 0;
+  // https:// trust (CA besides the system store) and client certificate, for new connections.
+  virtual Status SetTls(const std::string& ca_file, const std::string& cert_file,
+                        const std::string& key_file) {
+    return Status::InvalidArgument("this transport has no TLS settings");
+  }
 
   // The process-wide transport, created on first use (or the one set for tests).
   static std::shared_ptr<Transport> Default();

@@ -126,7 +126,7 @@ struct Outcome {
 struct ClientPool::Impl {
   Impl(asio::any_io_executor ex, ClientOptions o)
       : executor(std::move(ex)), options(Normalized(o)), total(options.max_conns_total) {
-    tls_status = SetCa(options.ca_file);
+    tls_status = SetCa(options.ca_file, options.cert_file, options.key_file);
   }
   static ClientOptions Normalized(ClientOptions o) {
     o.max_conns_per_host = std::max<size_t>(o.max_conns_per_host, 1);
@@ -140,19 +140,20 @@ struct ClientPool::Impl {
   std::shared_ptr<ssl::context> tls;  // for https://; under mu
   Status tls_status;                  // why there is none; under mu
 
-  Status SetCa(const std::string& ca_file) {
-    auto ctx = MakeClientTlsContext(ca_file);
+  Status SetCa(const std::string& ca_file, const std::string& cert_file,
+               const std::string& key_file) {
+    auto ctx = MakeClientTlsContext(ca_file, cert_file, key_file);
     std::lock_guard lock(mu);
     if (!ctx.ok()) {
-      tls_status = ctx.status();
-      return tls_status;
+      if (!tls) tls_status = ctx.status();
+      return ctx.status();
     }
     tls = std::move(*ctx);
     tls_status = Status::Ok();
     return tls_status;
   }
   std::unordered_map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
-  std::unordered_map<std::string, tcp::resolver::results_type> resolved;
+  std::unordered_map<std::string, std::vector<tcp::endpoint>> resolved;
   std::unordered_map<std::string, std::shared_ptr<AsyncGate>> gates;
   AsyncGate total;        // requests in flight over all hosts
   size_t idle_total = 0;  // idle connections over all hosts; under mu
@@ -203,10 +204,11 @@ struct ClientPool::Impl {
     }
   }
 
-  // The addresses of a target (cached), each passed through `check` when one is given.
-  asio::awaitable<StatusOr<tcp::resolver::results_type>> Resolve(const Target& t,
-                                                                 const AddressCheck* check) {
-    std::optional<tcp::resolver::results_type> found;
+  // The addresses of a target (cached); with a `check`, only the addresses it admits (refused
+  // with its first message when it admits none). Connections are made to exactly these.
+  asio::awaitable<StatusOr<std::vector<tcp::endpoint>>> Resolve(const Target& t,
+                                                                const AddressCheck* check) {
+    std::optional<std::vector<tcp::endpoint>> found;
     {
       std::lock_guard lock(mu);
       auto it = resolved.find(t.key());
@@ -216,18 +218,28 @@ struct ClientPool::Impl {
       tcp::resolver resolver(executor);
       auto [ec, results] = co_await resolver.async_resolve(t.host, t.port, kTuple);
       if (ec) co_return Status::Unavailable("resolve " + t.host + ": " + ec.message());
+      std::vector<tcp::endpoint> eps;
+      for (const auto& e : results) eps.push_back(e.endpoint());
       std::lock_guard lock(mu);
       if (resolved.size() >= 4096) resolved.clear();  // bounded: names come from stored URLs
-      resolved[t.key()] = results;
-      found = std::move(results);
+      resolved[t.key()] = eps;
+      found = std::move(eps);
     }
-    if (check != nullptr && *check) {
-      for (const auto& e : *found) {
-        Status st = (*check)(t.host, e.endpoint().address().to_string(), e.endpoint().port());
-        if (!st.ok()) co_return st;
+    if (check == nullptr || !*check) co_return std::move(*found);
+    std::vector<tcp::endpoint> admitted;
+    std::optional<Status> refusal;
+    for (const auto& e : *found) {
+      Status st = (*check)(t.host, e.address().to_string(), e.port());
+      if (st.ok()) {
+        admitted.push_back(e);
+      } else if (!refusal) {
+        refusal = std::move(st);
       }
     }
-    co_return *found;
+    if (admitted.empty()) {
+      co_return refusal ? *refusal : Status::Unavailable("resolve " + t.host + ": no address");
+    }
+    co_return admitted;
   }
 
   template <class Stream>
@@ -247,7 +259,10 @@ ClientPool::ClientPool(asio::any_io_executor executor, ClientOptions options)
 
 ClientPool::~ClientPool() { CloseIdle(); }
 
-Status ClientPool::SetCaFile(const std::string& ca_file) { return impl_->SetCa(ca_file); }
+Status ClientPool::SetTls(const std::string& ca_file, const std::string& cert_file,
+                          const std::string& key_file) {
+  return impl_->SetCa(ca_file, cert_file, key_file);
+}
 
 void ClientPool::CloseIdle() {
   std::lock_guard lock(impl_->mu);
@@ -351,9 +366,13 @@ asio::awaitable<StatusOr<ClientResponse>> ClientPool::Impl::Exchange(
       }
     }
     conn->lowest().expires_after(timeout);
-    Outcome out = conn->plain
-                      ? co_await RoundTrip(*conn->plain, *conn, reused, request, req, timeout)
-                      : co_await RoundTrip(*conn->secure, *conn, reused, request, req, timeout);
+    // No co_await inside a conditional expression: GCC 12 miscompiles the temporaries of one.
+    Outcome out;
+    if (conn->plain) {
+      out = co_await RoundTrip(*conn->plain, *conn, reused, request, req, timeout);
+    } else {
+      out = co_await RoundTrip(*conn->secure, *conn, reused, request, req, timeout);
+    }
     if (out.retry) continue;
     if (out.reusable) GiveBack(key, std::move(conn));
     co_return std::move(*out.result);

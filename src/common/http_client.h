@@ -51,6 +51,9 @@ struct ClientOptions {
   // https:// servers are verified against the system trust store and, when set, this CA file
   // (PEM), with their host name checked against the certificate.
   std::string ca_file;
+  // A client certificate and key (PEM) for https:// servers that require one (mutual TLS).
+  std::string cert_file;
+  std::string key_file;
 };
 
 class ClientPool {
@@ -71,8 +74,10 @@ class ClientPool {
   void CloseIdle();
 
   // Trusts the system store plus `ca_file` (PEM; empty: the system store only) for https://
-  // connections opened from now on. InvalidArgument when the file cannot be loaded.
-  Status SetCaFile(const std::string& ca_file);
+  // connections opened from now on, presenting cert_file + key_file when set. InvalidArgument
+  // when a file cannot be loaded (the previous settings stay).
+  Status SetTls(const std::string& ca_file, const std::string& cert_file = "",
+                const std::string& key_file = "");
 
  private:
   struct Impl;

@@ -45,7 +45,9 @@ StatusOr<std::shared_ptr<ssl::context>> MakeServerTlsContext(const ServerTlsFile
   return ctx;
 }
 
-StatusOr<std::shared_ptr<ssl::context>> MakeClientTlsContext(const std::string& ca_file) {
+StatusOr<std::shared_ptr<ssl::context>> MakeClientTlsContext(const std::string& ca_file,
+                                                             const std::string& cert_file,
+                                                             const std::string& key_file) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
   boost::system::error_code ec;
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
@@ -57,6 +59,13 @@ StatusOr<std::shared_ptr<ssl::context>> MakeClientTlsContext(const std::string& 
     ec.clear();
     ctx->load_verify_file(ca_file, ec);
     if (ec) return Status::InvalidArgument("TLS CA '" + ca_file + "': " + ec.message());
+  }
+  if (!cert_file.empty()) {
+    ec.clear();
+    ctx->use_certificate_chain_file(cert_file, ec);
+    if (ec) return Status::InvalidArgument("TLS certificate '" + cert_file + "': " + ec.message());
+    ctx->use_private_key_file(key_file, ssl::context::pem, ec);
+    if (ec) return Status::InvalidArgument("TLS key '" + key_file + "': " + ec.message());
   }
   ctx->set_verify_mode(ssl::verify_peer, ec);
   return ctx;

@@ -26,9 +26,11 @@ struct ServerTlsFiles {
 StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(
     const ServerTlsFiles& files);
 
-// Verifies servers against the system's trust store and, when non-empty, `ca_file` (PEM).
+// Verifies servers against the system's trust store and, when non-empty, `ca_file` (PEM);
+// presents `cert_file` + `key_file` (PEM) to servers that ask for a client certificate.
 StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeClientTlsContext(
-    const std::string& ca_file);
+    const std::string& ca_file, const std::string& cert_file = "",
+    const std::string& key_file = "");
 
 // The server context in use; Reload() swaps in a new one made from the same files (SIGHUP),
 // keeping the old one when the new files do not load. Connections keep the context they began

@@ -144,6 +144,7 @@ bool ChildProcess::Alive() {
   int st = 0;
   pid_t r = ::waitpid(pid_, &st, WNOHANG);
   if (r == 0) return true;
+  if (r == pid_ && WIFEXITED(st)) exit_code_ = WEXITSTATUS(st);
   pid_ = -1;  // exited (and reaped) or not ours any more
   return false;
 }
@@ -425,8 +426,9 @@ bool Dtmd::LaunchReference(std::string* err) {
     bool ready = WaitUntil(
         [&] {
           if (!proc_.Alive()) return true;
-          return Http(port_, "GET", "/api/dtmsvr/newGid", "", {}, std::chrono::seconds(2)).status ==
-                     200 &&
+          return Http(port_, "GET", "/api/dtmsvr/newGid", "", AuthHeaders(),
+                      std::chrono::seconds(2))
+                         .status == 200 &&
                  PortAccepts(grpc_port_);
         },
         std::chrono::seconds(20));
@@ -458,13 +460,20 @@ std::string Dtmd::GrpcServer() const { return "127.0.0.1:" + std::to_string(grpc
 
 std::string Dtmd::LogTail() const { return Tail(dir_ + "/dtmd.log"); }
 
+Headers Dtmd::AuthHeaders() const {
+  if (options_.auth_token.empty()) return {};
+  return {{"Authorization", "Bearer " + options_.auth_token}};
+}
+
 HttpResponse Dtmd::Get(const std::string& api, const Params& params) const {
-  return Http(port_, "GET", WithQuery("/api/dtmsvr/" + api, params));
+  return Http(port_, "GET", WithQuery("/api/dtmsvr/" + api, params), "", AuthHeaders());
 }
 
 HttpResponse Dtmd::Post(const std::string& api, const std::string& body, const Params& params,
                         const Headers& headers) const {
-  return Http(port_, "POST", WithQuery("/api/dtmsvr/" + api, params), body, headers);
+  Headers all = AuthHeaders();
+  all.insert(all.end(), headers.begin(), headers.end());
+  return Http(port_, "POST", WithQuery("/api/dtmsvr/" + api, params), body, all);
 }
 
 bj::value Dtmd::Query(const std::string& gid) const {
@@ -508,7 +517,7 @@ bool Dtmd::Exists(const std::string& gid) const {
 
 int64_t Dtmd::Passes(const std::string& gid) const {
   if (kReferenceServer) return -1;
-  auto res = Http(port_, "GET", WithQuery("/api/test/passes", {{"gid", gid}}));
+  auto res = Http(port_, "GET", WithQuery("/api/test/passes", {{"gid", gid}}), "", AuthHeaders());
   bj::value v = res.Json();
   if (res.status != 200 || !v.is_object() || !v.get_object().contains("passes")) return -1;
   return v.get_object().at("passes").to_number<int64_t>();
@@ -538,8 +547,9 @@ std::string Dtmd::CronOnce(int64_t forward_s) const {
     ADD_FAILURE() << "CronOnce needs dtmd's test control: mark the scenario LYNX_DTMD_ONLY";
     return "";
   }
-  auto res = Http(port_, "POST",
-                  WithQuery("/api/test/cronOnce", {{"forward", std::to_string(forward_s)}}));
+  auto res =
+      Http(port_, "POST", WithQuery("/api/test/cronOnce", {{"forward", std::to_string(forward_s)}}),
+           "", AuthHeaders());
   EXPECT_EQ(res.status, 200) << "cronOnce: " << res.error << res.body;
   return JsonString(res.Json(), "gid");
 }

@@ -75,9 +75,12 @@ class ChildProcess {
   // SIGTERM, then SIGKILL after `grace`; returns the exit status when it exited by itself.
   std::optional<int> Terminate(std::chrono::milliseconds grace = std::chrono::seconds(10));
   pid_t pid() const { return pid_; }
+  // The exit code once Alive() found the process exited by itself.
+  std::optional<int> exit_code() const { return exit_code_; }
 
  private:
   pid_t pid_ = -1;
+  std::optional<int> exit_code_;
 };
 
 // A fresh directory under $TMPDIR (or /tmp), removed on destruction unless LYNX_IT_KEEP is set.
@@ -163,6 +166,9 @@ struct DtmdOptions {
   std::string extra_yaml;  // appended to the generated config file
   // RLIMIT_NOFILE of the dtmd process (soft:hard), e.g. "64:64"; empty leaves it inherited.
   std::string nofile_limit;
+  // Sent as a bearer token on the harness's own calls (Get/Post/CronOnce/...), for a dtmd with
+  // Auth.Enabled (extra_yaml).
+  std::string auth_token;
 };
 
 // The driver a Dtmd started with `options` uses ("" = dtmd's default).
@@ -193,6 +199,8 @@ class Dtmd {
   std::string GrpcServer() const;  // "127.0.0.1:<grpc port>"
   std::string LogTail() const;
 
+  // The Authorization header of options.auth_token (empty without one).
+  Headers AuthHeaders() const;
   HttpResponse Get(const std::string& api, const Params& params = {}) const;
   HttpResponse Post(const std::string& api, const std::string& body, const Params& params = {},
                     const Headers& headers = {}) const;

@@ -40,6 +40,16 @@ struct DtmConfig {
   std::string grpc_cert_file = {};
   std::string grpc_key_file = {};
   std::string grpc_ca_file = {};
+  // Bearer token sent to the DTM server (HTTP and gRPC) when it requires authentication
+  // (docs/security.md). Prefer auth_token_file (the token's first line) to keep it out of the
+  // configuration; set at most one of the two.
+  std::string auth_token = {};
+  std::string auth_token_file = {};
+  // https:// server_url: a CA (PEM) trusted besides the system store, and a client certificate
+  // and key (PEM) for a server that requires mutual TLS (set both or neither).
+  std::string http_ca_file = {};
+  std::string http_cert_file = {};
+  std::string http_key_file = {};
   // Connection attempts at start-up (back-off 2 s x attempt). 0 means the default.
   int64_t max_connection_retries = 3;
 };
@@ -50,6 +60,11 @@ void ApplyDtmConfigDefaults(DtmConfig* config);
 // The rules of §2. The first violation is returned as InvalidArgument whose message starts with
 // the full key ("<prefix>.server_url ..."); `prefix` is the config prefix of the plugin.
 Status ValidateDtmConfig(const DtmConfig& config, const std::string& prefix = "lynx.dtm");
+
+// Registers the configured token for server_url and grpc_server and the https:// trust of the
+// process's transport (include/lynx/dtm/auth.h); InvalidArgument naming the key when the token
+// file or a TLS file cannot be read.
+Status ApplyDtmCredentials(const DtmConfig& config, const std::string& prefix = "lynx.dtm");
 
 // Reads `node` (the plugin's subtree, e.g. lynx.dtm) into *config: keys absent from the node keep
 // their defaults, zeros become defaults, then ValidateDtmConfig. Wrong value types and failed rules

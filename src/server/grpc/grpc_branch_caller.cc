@@ -12,6 +12,7 @@
 
 #include <cctype>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -110,11 +111,16 @@ struct GrpcBranchCaller::Impl {
     auto [ec, results] =
         co_await resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable));
     if (ec) co_return Status::Unavailable("resolve " + host + ": " + ec.message());
+    // Only admitted addresses make up the channel; refused when none is.
     std::string v4, v6;
+    std::optional<Status> refusal;
     for (const auto& e : results) {
       const auto addr = e.endpoint().address();
       Status st = options.address_check(host, addr.to_string(), e.endpoint().port());
-      if (!st.ok()) co_return st;
+      if (!st.ok()) {
+        if (!refusal) refusal = std::move(st);
+        continue;
+      }
       const std::string p = std::to_string(e.endpoint().port());
       if (addr.is_v4()) {
         v4 += (v4.empty() ? "ipv4:" : ",") + addr.to_string() + ":" + p;
@@ -123,7 +129,9 @@ struct GrpcBranchCaller::Impl {
       }
     }
     std::string channel_target = v4.empty() ? v6 : v4;
-    if (channel_target.empty()) co_return Status::Unavailable("resolve " + host + ": no address");
+    if (channel_target.empty()) {
+      co_return refusal ? *refusal : Status::Unavailable("resolve " + host + ": no address");
+    }
     std::lock_guard lock(mu);
     if (resolved.size() >= 4096) resolved.clear();  // bounded: names come from stored URLs
     resolved[target] = {channel_target, now + std::chrono::seconds(options.resolve_ttl_seconds)};

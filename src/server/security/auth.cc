@@ -146,9 +146,12 @@ Status ParseTokenLines(const std::string& text, const std::string& origin,
 
 Status Authenticator::Load() {
   std::vector<std::tuple<std::string, Role, std::string>> lines;
-  FileId id;
   if (!config_.tokens_file.empty()) {
-    id = Identify(config_.tokens_file);
+    const FileId id = Identify(config_.tokens_file);
+    std::lock_guard lock(mu_);
+    seen_id_ = id;
+  }
+  if (!config_.tokens_file.empty()) {
     std::ifstream f(config_.tokens_file, std::ios::binary);
     std::stringstream ss;
     if (f) ss << f.rdbuf();
@@ -193,7 +196,6 @@ Status Authenticator::Load() {
   }
   std::lock_guard lock(mu_);
   tokens_ = std::move(tokens);
-  loaded_id_ = id;
   return Status::Ok();
 }
 
@@ -201,7 +203,7 @@ bool Authenticator::SourceChanged() const {
   if (config_.tokens_file.empty()) return false;
   const FileId now = Identify(config_.tokens_file);
   std::lock_guard lock(mu_);
-  return !(now == loaded_id_);
+  return !(now == seen_id_);
 }
 
 size_t Authenticator::token_count() const {

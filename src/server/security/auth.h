@@ -71,7 +71,7 @@ class Authenticator {
   AuthConfig config_;
   mutable std::mutex mu_;
   std::shared_ptr<const Tokens> tokens_;  // replaced whole on reload
-  FileId loaded_id_;
+  FileId seen_id_;  // of the last file read, loaded or refused (a refused one is not retried)
 };
 
 }  // namespace lynx::server
