@@ -381,16 +381,18 @@ TEST_F(GrpcServerTest, BadInputIsAnsweredAndNothingIsStored) {
   EXPECT_EQ(Submit(gid_with_control).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_FALSE(dtm_.Exists(gid));
   EXPECT_TRUE(dtm_.Ping());
-  // A bad gRPC branch URL is a branch error (retried), not a crash.
+  // A gRPC branch URL that is not host:port/Service/Method is refused by the branch-URL policy.
   const std::string gid2 = gid + "-badurl";
   dtmgimp::DtmRequest r;
   r.set_gid(gid2);
   r.set_transtype("saga");
   r.set_steps(Steps({{"no-slash-here", "127.0.0.1:1/x.Y/Z"}}));
   r.add_binpayloads("");
-  ASSERT_TRUE(Submit(r).ok());
-  ASSERT_TRUE(dtm_.WaitPasses(gid2, 1));
-  EXPECT_EQ(dtm_.Status(gid2), "submitted");
+  st = Submit(r);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("refused by BranchUrlPolicy"), std::string::npos)
+      << st.error_message();
+  EXPECT_FALSE(dtm_.Exists(gid2));
   EXPECT_TRUE(dtm_.Ping());
 }
 
