@@ -330,6 +330,11 @@ bool ServerStoreYaml(const DtmdOptions& options, std::string* yaml, std::string*
 
 }  // namespace
 
+bool AuthEverywhere() {
+  const char* v = std::getenv("LYNX_IT_AUTH");
+  return !kReferenceServer && v != nullptr && std::string(v) == "1";
+}
+
 bool Dtmd::Start(const std::string& dir, const DtmdOptions& options, std::string* err) {
   dir_ = dir;
   options_ = options;
@@ -342,6 +347,14 @@ bool Dtmd::Start(const std::string& dir, const DtmdOptions& options, std::string
   if (!store_yaml.empty()) cfg << "Store:\n" << store_yaml;
   if (options.cron) cfg << "TransCronInterval: 1\n";
   cfg << options.extra_yaml;
+  if (AuthEverywhere() && options.auth_token.empty()) {
+    // LYNX_IT_AUTH=1: the suite runs against a dtmd that requires tokens; the harness acts as
+    // admin, the SDK clients as client (sdk_fixture.h).
+    std::ofstream(dir + "/it-tokens") << "it-client client " << kItClientToken
+                                      << "\nit-admin admin " << kItAdminToken << "\n";
+    cfg << "Auth:\n  Enabled: true\n  TokensFile: " << dir << "/it-tokens\n";
+    options_.auth_token = kItAdminToken;
+  }
   cfg.close();
   if (!cfg) {
     *err = "cannot write " + dir + "/dtmd.yml";

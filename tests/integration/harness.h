@@ -174,6 +174,12 @@ struct DtmdOptions {
 // The driver a Dtmd started with `options` uses ("" = dtmd's default).
 std::string StoreDriverOf(const DtmdOptions& options);
 
+// LYNX_IT_AUTH=1 (ctest integration_test_auth): every dtmd requires tokens; the harness calls as
+// admin (kItAdminToken) and the SDK clients of sdk_fixture.h as client (kItClientToken).
+bool AuthEverywhere();
+inline constexpr char kItClientToken[] = "it-client-token-0123456789";
+inline constexpr char kItAdminToken[] = "it-admin-token-0123456789";
+
 // The DTM server under test: dtmd, or the reference server in the reference_sdk_test binary
 // (kReferenceServer; the methods below note where they differ).
 class Dtmd {

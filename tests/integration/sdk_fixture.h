@@ -36,6 +36,7 @@ class SdkTest : public IntegrationTest {
     c.grpc_server = dtm_.GrpcServer();
     c.pass_through_headers = {"X-Request-Id", "test_header", "Authorization"};
     c.max_connection_retries = 1;
+    if (AuthEverywhere()) c.auth_token = kItClientToken;
     return c;
   }
 
