@@ -30,4 +30,8 @@ if ! go mod download; then
   echo "interop-go: 'go mod download' failed: the pinned modules could not be fetched (GOPROXY=$(go env GOPROXY), cache $(go env GOMODCACHE))" >&2
   exit 1
 fi
+# Twice: as DTM's users run it (no authentication), then against dtmd with Auth.Enabled, the SDK
+# sending its token through its public middleware hooks (tests/interop/go/auth_test.go).
 go test -count=1 -v ./...
+echo "interop-go: again with authentication on (LYNX_INTEROP_AUTH=1)"
+LYNX_INTEROP_AUTH=1 go test -count=1 ./...

@@ -124,7 +124,19 @@ asio::awaitable<Status> Api::ResetNextCronTime(const std::string& gid) {
 }
 
 asio::awaitable<Status> Api::RegisterBranch(BranchRegistration r) {
-  if (url_policy_) LYNX_CO_RETURN_IF_ERROR(CheckRegistrationUrls(r, *url_policy_));
+  if (url_policy_ != nullptr) {
+    if (Status refused = CheckRegistrationUrls(r, *url_policy_); !refused.ok()) {
+      // DTM refuses a registration to a transaction that is not prepared with a FAILURE, before
+      // any look at the URLs; so does dtmd (the read is paid on this refusal path only).
+      const std::string& gid = r.gid;
+      auto global =
+          co_await engine_.store().Run([&gid](store::Store& s) { return s.FindGlobal(gid); });
+      if (global.ok() && (!global->has_value() || (*global)->status != store::kStatusPrepared)) {
+        co_return Status::Failure("no trans with gid: " + gid + " status: prepared found");
+      }
+      co_return refused;
+    }
+  }
   std::vector<TransBranch> rows;
   TransBranch base;
   base.gid = r.gid;

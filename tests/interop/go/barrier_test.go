@@ -13,6 +13,7 @@ import (
 	"github.com/go-resty/resty/v2"
 
 	"lynx-dtm/interop/internal/busi"
+	"lynx-dtm/interop/internal/dtmd"
 )
 
 // barrierOp is business code behind the SQL barrier: it moves sign*amount on an account. A
@@ -190,7 +191,12 @@ func TestBarrierTcc(t *testing.T) {
 			inner := barrierOp(db, a, -1)
 			var cronGid string
 			e.B.Handle("TransOutTry", func(r *busi.Request) error {
-				resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/api/test/cronOnce?forward=300", e.D.HTTPPort), "application/json", nil)
+				cron, err := http.NewRequest("POST", fmt.Sprintf("http://127.0.0.1:%d/api/test/cronOnce?forward=300", e.D.HTTPPort), nil)
+				if err != nil {
+					return err
+				}
+				dtmd.Authorize(cron)
+				resp, err := http.DefaultClient.Do(cron)
 				if err != nil {
 					return err
 				}

@@ -40,6 +40,7 @@ func TestMain(m *testing.M) {
 	} else {
 		logger.WithLogger(quietLogger{})
 	}
+	sendTokensWhenRequired()
 	os.Exit(m.Run())
 }
 

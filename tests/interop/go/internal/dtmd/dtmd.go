@@ -47,6 +47,23 @@ func Binary() string {
 
 var client = &http.Client{Timeout: 60 * time.Second}
 
+// Tokens of the suite's dtmd when LYNX_INTEROP_AUTH=1 (docs/security.md): the SDK calls as
+// client, the test's own requests (queries, test control) as admin.
+const (
+	ClientToken = "interop-client-token-0123456789"
+	AdminToken  = "interop-admin-token-0123456789"
+)
+
+// AuthEnabled reports whether every dtmd of this run requires bearer tokens.
+func AuthEnabled() bool { return os.Getenv("LYNX_INTEROP_AUTH") == "1" }
+
+// Authorize adds the admin token to a request to dtmd when authentication is on.
+func Authorize(req *http.Request) {
+	if AuthEnabled() {
+		req.Header.Set("Authorization", "Bearer "+AdminToken)
+	}
+}
+
 // Start launches dtmd with test control on and the background cron off; the process is stopped
 // when the test ends (its log is printed if the test failed).
 func Start(t testing.TB, opts Options) *Dtmd {
@@ -57,7 +74,16 @@ func Start(t testing.TB, opts Options) *Dtmd {
 	}
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "dtmd.yml")
-	if err := os.WriteFile(cfg, []byte("ListenAddress: 127.0.0.1\n"+opts.ExtraYAML), 0o644); err != nil {
+	yaml := "ListenAddress: 127.0.0.1\n" + opts.ExtraYAML
+	if AuthEnabled() {
+		tokens := filepath.Join(dir, "tokens")
+		lines := "interop-client client " + ClientToken + "\ninterop-admin admin " + AdminToken + "\n"
+		if err := os.WriteFile(tokens, []byte(lines), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		yaml += "Auth:\n  Enabled: true\n  TokensFile: " + tokens + "\n"
+	}
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	portFile := filepath.Join(dir, "dtmd.port")
@@ -171,6 +197,7 @@ func (d *Dtmd) do(method, path string, params url.Values, body []byte) Reply {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	Authorize(req)
 	resp, err := client.Do(req)
 	if err != nil {
 		d.t.Fatalf("%s %s: %v", method, u, err)
