@@ -380,6 +380,27 @@ TEST_F(TlsTest, HttpPortServesHttpsOnly) {
   EXPECT_TRUE(st.ok()) << st.message();
 }
 
+TEST_F(TlsTest, SighupReloadsTheCertificate) {
+  // A new certificate for the same names, from the other CA, written over the served files.
+  const std::string cmd =
+      "cd '" + certs_dir_->path() +
+      "' && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout s2.key "
+      "-out s2.csr -subj /CN=s2 && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n"
+      "extendedKeyUsage=serverAuth\\n' > s2.ext && openssl x509 -req -in s2.csr -CA "
+      "other-ca.pem -CAkey other-ca.key -CAcreateserial -days 2 -extfile s2.ext -out s2.pem && "
+      "cp s2.key server.key && cp s2.pem server.pem";
+  ASSERT_EQ(std::system(("(" + cmd + ") > '" + certs_dir_->path() + "/reload.log' 2>&1").c_str()),
+            0)
+      << ReadAll(certs_dir_->path() + "/reload.log");
+  http::ClientOptions other;
+  other.ca_file = certs_.other_ca_file;
+  EXPECT_FALSE(Get(other).ok());  // still the first certificate
+  ASSERT_EQ(kill(dtm_.pid(), SIGHUP), 0);
+  EXPECT_TRUE(WaitUntil([&] { return Get(other).ok(); }));
+  EXPECT_NE(ReadAll(dtm_.dir() + "/dtmd.log").find("HTTPS certificate reloaded (SIGHUP)"),
+            std::string::npos);
+}
+
 class MutualTlsTest : public TlsTest {
  protected:
   bool MutualTls() const override { return true; }
