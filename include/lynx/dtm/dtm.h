@@ -2,6 +2,7 @@
 #pragma once
 
 #include <lynx/context.h>
+#include <lynx/dtm/auth.h>
 #include <lynx/dtm/barrier.h>
 #include <lynx/dtm/barrier_handler.h>
 #include <lynx/dtm/branch_server.h>
