@@ -56,6 +56,7 @@ struct Options {
   int64_t timeout_ms = 30000;
   int verify = 200;
   bool json = false;
+  std::string token;  // bearer token for the DTM server's calls (dtmd with Auth.Enabled)
 };
 
 // State shared by the client coroutines (which may run on several io threads).
@@ -102,6 +103,9 @@ asio::awaitable<std::string> RunTransaction(Run& run, const std::string& gid) {
     req.url = std::move(call.url);
     req.body = std::move(call.body);
     req.headers = {{"Content-Type", "application/json"}};
+    if (!run.opt.token.empty() && req.url.rfind(run.opt.dtm, 0) == 0) {
+      req.headers.emplace_back("Authorization", "Bearer " + run.opt.token);
+    }
     req.timeout_ms = run.opt.timeout_ms;
     auto res = co_await run.pool.Send(std::move(req));
     if (!res.ok()) co_return std::string(call.what) + " " + gid + ": " + res.status().message();
@@ -157,6 +161,8 @@ asio::awaitable<void> Verify(Run& run, std::vector<uint64_t> gids, bench::Report
     const std::string gid = run.gid_prefix + std::to_string(gids[i * gids.size() / k]);
     lynx::http::ClientRequest req;
     req.url = run.shapes.QueryUrl(gid);
+    if (!run.opt.token.empty())
+      req.headers.emplace_back("Authorization", "Bearer " + run.opt.token);
     req.timeout_ms = run.opt.timeout_ms;
     auto res = co_await run.pool.Send(std::move(req));
     std::string status;
@@ -221,6 +227,8 @@ int main(int argc, char** argv) {
   app.add_option("--server-pid", opt.server_pid,
                  "the DTM server's pid: report its CPU time and memory");
   app.add_option("--timeout-ms", opt.timeout_ms, "per HTTP call")->capture_default_str();
+  app.add_option("--token", opt.token,
+                 "bearer token sent to the DTM server (dtmd with Auth.Enabled; client role)");
   app.add_option("--verify", opt.verify, "counted gids queried back after the run")
       ->capture_default_str();
   app.add_flag("--json", opt.json, "one JSON line instead of a human line");

@@ -126,7 +126,11 @@ struct Outcome {
 struct ClientPool::Impl {
   Impl(asio::any_io_executor ex, ClientOptions o)
       : executor(std::move(ex)), options(Normalized(o)), total(options.max_conns_total) {
-    tls_status = SetCa(options.ca_file, options.cert_file, options.key_file);
+    // With the system store only, the TLS context (a few MiB of parsed roots) is made on the
+    // first https:// request: most pools never make one.
+    if (!options.ca_file.empty() || !options.cert_file.empty()) {
+      (void)SetCa(options.ca_file, options.cert_file, options.key_file);
+    }
   }
   static ClientOptions Normalized(ClientOptions o) {
     o.max_conns_per_host = std::max<size_t>(o.max_conns_per_host, 1);
@@ -331,6 +335,14 @@ asio::awaitable<StatusOr<ClientResponse>> ClientPool::Impl::Exchange(
   std::shared_ptr<ssl::context> tls_ctx;
   if (target.tls) {
     std::lock_guard lock(mu);
+    if (!tls && tls_status.ok()) {
+      auto made = MakeClientTlsContext("");
+      if (made.ok()) {
+        tls = std::move(*made);
+      } else {
+        tls_status = made.status();
+      }
+    }
     if (!tls) co_return Status::Unavailable("https is unavailable: " + tls_status.message());
     tls_ctx = tls;
   }

@@ -295,6 +295,11 @@ Status Server::Start() {
         d.config.http_cert_file, d.config.http_key_file, d.config.http_ca_file});
     if (Status st = d.http_tls->Reload(); !st.ok()) return st;
   }
+  if (!d.config.branch_ca_file.empty()) {
+    if (auto ctx = http::MakeClientTlsContext(d.config.branch_ca_file); !ctx.ok()) {
+      return Status::InvalidArgument("config key BranchCaFile: " + ctx.status().message());
+    }
+  }
   auto store = OpenStoreWaiting(d.config.store);
   if (!store.ok()) return store.status();
   d.store = std::move(*store);
