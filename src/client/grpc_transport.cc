@@ -20,6 +20,7 @@
 #include <google/protobuf/empty.pb.h>
 
 #include "client/server_auth.h"
+#include "common/ascii.h"
 #include "proto/dtmgimp.grpc.pb.h"
 
 namespace lynx::dtm::internal {
@@ -122,11 +123,6 @@ bool IsMetadataKeyChar(char c) {
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 }  // namespace
@@ -294,7 +290,7 @@ GrpcMetadata BranchCallMetadata(const std::string& gid, const std::string& trans
                      {"dtm-dtm", dtm}};
   if (!phase2_url.empty()) md["dtm-phase2_url"] = phase2_url;
   // emplace: a header does not replace a dtm-* key (Go appends both; readers take the first).
-  for (const auto& [k, v] : branch_headers) md.emplace(Lower(k), v);
+  for (const auto& [k, v] : branch_headers) md.emplace(AsciiLower(k), v);
   return md;
 }
 

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <string>
 
+#include "common/ascii.h"
 #include "common/http_client.h"
 
 namespace lynx::http {
@@ -14,12 +15,6 @@ namespace lynx::http {
 namespace bhttp = boost::beast::http;
 
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Feeds `rest` to the parser through a window of the live read buffer's size until the message
 // is complete, calling `after_put` after every step. Running out of bytes is the end of the
@@ -75,7 +70,7 @@ bool UnsupportedTransferEncoding(const RequestParser& parser) {
   const auto& h = parser.get();
   auto it = h.find(bhttp::field::transfer_encoding);
   if (it == h.end()) return false;
-  std::string te = Lower(it->value());
+  std::string te = AsciiLower(it->value());
   te.erase(std::remove_if(te.begin(), te.end(), [](char c) { return c == ' ' || c == '\t'; }),
            te.end());
   return te != "chunked" || h.count(bhttp::field::transfer_encoding) > 1;
@@ -88,7 +83,8 @@ StatusOr<ServerRequest> ToServerRequest(bhttp::request<GrowingStringBody>& req) 
   r.method = std::string(req.method_string());
   r.path = std::string(target->path());
   for (auto p : target->params()) r.query[std::string(p.key)] = std::string(p.value);
-  for (const auto& field : req) r.headers[Lower(field.name_string())] = std::string(field.value());
+  for (const auto& field : req)
+    r.headers[AsciiLower(field.name_string())] = std::string(field.value());
   r.body = std::move(req.body());
   return r;
 }

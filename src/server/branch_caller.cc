@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "common/ascii.h"
 #include "common/http_client.h"
 #include "server/grpc/grpc_branch_caller.h"
 #include "server/security/redact.h"
@@ -17,7 +18,7 @@ std::function<Status(const std::string&, const std::string&, uint16_t)> PolicyAd
     UrlTarget target;
     target.kind = UrlTarget::Kind::kHttp;
     target.host = host;
-    for (char& c : target.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    target.host = AsciiLower(target.host);
     target.port = port;
     Status st = policy.CheckAddress(target, ip, address);
     if (!st.ok()) {

@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "common/ascii.h"
 #include "server/custom_data.h"
 #include "server/security/url_policy.h"
 
@@ -25,12 +26,6 @@ bool IsGrpcKey(std::string_view lowered) {
     }
   }
   return true;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 }  // namespace
@@ -143,7 +138,7 @@ Status CheckBranchHeaders(const StringMap& headers, bool grpc, const Limits& lim
       return Bad("branch_headers name '" + (IsPrintableAscii(name) ? name : "?") +
                  "' is not an HTTP token (RFC 9110)");
     }
-    if (grpc && !IsGrpcKey(Lower(name))) {
+    if (grpc && !IsGrpcKey(AsciiLower(name))) {
       return Bad("branch_headers name '" + name +
                  "' is not a gRPC metadata key ([0-9a-z_.-], not grpc-*)");
     }

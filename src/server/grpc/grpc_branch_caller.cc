@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/ascii.h"
 #include "server/branch_caller.h"
 
 namespace lynx::server {
@@ -207,11 +208,6 @@ struct CallState {
   std::shared_ptr<grpc::GenericStub> stub;
 };
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 }  // namespace
 
 asio::awaitable<Status> GrpcBranchCaller::Call(const BranchCall& call) {
@@ -226,7 +222,7 @@ asio::awaitable<Status> GrpcBranchCaller::Call(const BranchCall& call) {
                                                                {"dtm-dtm", ""}};
   if (call.headers != nullptr) {
     // gRPC metadata keys are lower-case; DTM requires users to write them so, dtmd lowers them.
-    for (const auto& [k, v] : *call.headers) metadata.emplace_back(Lower(k), v);
+    for (const auto& [k, v] : *call.headers) metadata.emplace_back(AsciiLower(k), v);
   }
   for (const auto& [k, v] : metadata) {
     if (!IsValidGrpcMetadata(k, v)) {

@@ -2,24 +2,18 @@
 
 #include <cctype>
 
+#include "common/ascii.h"
 #include "common/dtm_result.h"
 
 namespace lynx::server {
 
-namespace {
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-}  // namespace
 
 Redactor::Redactor(const std::vector<std::string>& header_names) {
-  for (const auto& n : header_names) names_.insert(Lower(n));
+  for (const auto& n : header_names) names_.insert(AsciiLower(n));
 }
 
 bool Redactor::IsSecret(std::string_view header_name) const {
-  return !names_.empty() && names_.count(Lower(header_name)) > 0;
+  return !names_.empty() && names_.count(AsciiLower(header_name)) > 0;
 }
 
 std::map<std::string, std::string> Redactor::Headers(

@@ -8,15 +8,11 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/ascii.h"
+
 namespace lynx::server {
 
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool IsHostNameChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
@@ -77,7 +73,7 @@ bool IsLoopbackAddress(std::string_view address) {
 
 Status UrlPolicy::ParseHosts(const char* key, const std::vector<std::string>& in, HostRules* out) {
   for (const auto& raw : in) {
-    const std::string e = Lower(raw);
+    const std::string e = AsciiLower(raw);
     const size_t slash = e.find('/');
     IpBytes ip;
     if (ParseIp(e.substr(0, slash), &ip)) {
@@ -190,7 +186,7 @@ StatusOr<UrlTarget> UrlPolicy::CheckUrl(std::string_view what, std::string_view 
   if (url.empty()) return t;
   const size_t sep = url.find("://");
   if (sep != std::string_view::npos) {
-    const std::string scheme = Lower(url.substr(0, sep));
+    const std::string scheme = AsciiLower(url.substr(0, sep));
     if (scheme != "http" && scheme != "https") {
       return Refused(what, url, "scheme '" + scheme + "' (only http, https and gRPC targets)");
     }
@@ -199,9 +195,9 @@ StatusOr<UrlTarget> UrlPolicy::CheckUrl(std::string_view what, std::string_view 
     const auto& u = *parsed;
     using boost::urls::host_type;
     if (u.host_type() == host_type::ipv6) {
-      t.host = Lower(std::string(u.encoded_host_address()));
+      t.host = AsciiLower(std::string(u.encoded_host_address()));
     } else if (u.host_type() == host_type::ipv4 || u.host_type() == host_type::name) {
-      t.host = Lower(std::string(u.encoded_host()));
+      t.host = AsciiLower(std::string(u.encoded_host()));
     } else {
       return Refused(what, url, "unsupported host form");
     }
@@ -254,7 +250,7 @@ StatusOr<UrlTarget> UrlPolicy::CheckUrl(std::string_view what, std::string_view 
       }
     }
     if (!ParsePort(port, &t.port)) return Refused(what, url, "bad port");
-    t.host = Lower(host);
+    t.host = AsciiLower(host);
     t.kind = UrlTarget::Kind::kGrpc;
   }
   if (Status st = CheckPort(t.port); !st.ok()) return Refused(what, url, st.message());
