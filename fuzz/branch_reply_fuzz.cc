@@ -1,6 +1,7 @@
 // Fuzz target: a branch service's reply as dtmd's pooled client reads it (common/http_client.h
 // ParseReplyBytes: limits, 1xx skipping) and classifies it into DTM's results
-// (common/dtm_result.h ClassifyHttpReply), plus the gRPC status classification.
+// (common/dtm_result.h ClassifyHttpReply), the JSON-RPC verdict on it (server/json_rpc_branch.h),
+// and the JSON-RPC request built from a stored payload.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -8,6 +9,8 @@
 
 #include "common/dtm_result.h"
 #include "common/http_client.h"
+#include "server/branch_caller.h"
+#include "server/json_rpc_branch.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
@@ -20,5 +23,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int status : {200, 409, 425, 500}) {
     (void)lynx::ClassifyHttpReply(status, std::string(bytes));
   }
+  (void)lynx::server::ClassifyJsonRpcReply(bytes);
+  lynx::server::BranchCall call;
+  call.protocol = "json-rpc";
+  call.url = "http://busi/api?method=" + std::string(bytes.substr(0, 64));
+  call.body = std::string(bytes);
+  (void)lynx::server::JsonRpcBranchBody(call, "id");
   return 0;
 }

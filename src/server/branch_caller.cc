@@ -4,7 +4,9 @@
 
 #include "common/ascii.h"
 #include "common/http_client.h"
+#include "common/shortuuid.h"
 #include "server/grpc/grpc_branch_caller.h"
+#include "server/json_rpc_branch.h"
 #include "server/security/redact.h"
 #include "server/security/url_policy.h"
 
@@ -47,8 +49,30 @@ boost::asio::awaitable<Status> NetBranchCaller::Call(const BranchCall& call) {
 
 boost::asio::awaitable<Status> NetBranchCaller::Dispatch(const BranchCall& call) {
   const bool is_http = call.url.rfind("http://", 0) == 0 || call.url.rfind("https://", 0) == 0;
-  if (is_http || call.protocol == "http") co_return co_await CallHttp(call);
+  if (is_http || call.protocol == "http") {
+    if (IsJsonRpcBranch(call)) co_return co_await CallJsonRpc(call);
+    co_return co_await CallHttp(call);
+  }
   co_return co_await grpc_.Call(call);
+}
+
+boost::asio::awaitable<Status> NetBranchCaller::CallJsonRpc(const BranchCall& call) {
+  auto body = JsonRpcBranchBody(call, NewShortUuid());
+  if (!body.ok()) co_return body.status();
+  http::ClientRequest req;
+  req.method = "POST";
+  req.url = call.url;
+  req.headers.emplace_back("Content-Type", "application/json");
+  if (call.headers != nullptr) {
+    for (const auto& [k, v] : *call.headers) req.headers.emplace_back(k, v);
+  }
+  req.body = std::move(*body);
+  req.timeout_ms = call.timeout_ms;
+  if (address_check_) req.address_check = &address_check_;
+  auto res = co_await pool_.Send(std::move(req));
+  if (!res.ok()) co_return res.status();
+  if (Status st = ClassifyHttpReply(res->status, res->body); !st.ok()) co_return st;
+  co_return ClassifyJsonRpcReply(res->body);
 }
 
 boost::asio::awaitable<Status> NetBranchCaller::CallHttp(const BranchCall& call) {

@@ -55,6 +55,7 @@ class NetBranchCaller : public BranchCaller {
 
  private:
   boost::asio::awaitable<Status> CallHttp(const BranchCall& call);
+  boost::asio::awaitable<Status> CallJsonRpc(const BranchCall& call);  // json_rpc_branch.h
   boost::asio::awaitable<Status> Dispatch(const BranchCall& call);
 
   http::ClientPool& pool_;

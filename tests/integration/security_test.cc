@@ -101,6 +101,7 @@ TEST_F(AuthTest, EveryHttpRouteNeedsTheRightRole) {
       {"POST", "/api/dtmsvr/registerBranch", R"({"gid":"x","branch_id":"01","trans_type":"tcc"})",
        "client"},
       {"POST", "/api/dtmsvr/prepareWorkflow", msg, "client"},
+      {"POST", "/api/json-rpc", R"({"jsonrpc":"2.0","id":"1","method":"newGid"})", "client"},
       {"GET", "/api/dtmsvr/query?gid=" + gid, "", "both"},
       {"GET", "/api/dtmsvr/version", "", "both"},
       {"GET", "/api/dtmsvr/all", "", "reader"},

@@ -13,6 +13,7 @@
 #include "server/api.h"
 #include "server/config.h"
 #include "server/engine.h"
+#include "server/http/json_rpc.h"
 #include "server/metrics.h"
 #include "server/retention.h"
 #include "server/security/audit.h"
@@ -51,7 +52,8 @@ bool IsKnownApi(const std::string& name) {
                                               "registerBranch",
                                               "registerXaBranch",
                                               "registerTccBranch",
-                                              "prepareWorkflow"};
+                                              "prepareWorkflow",
+                                              "json-rpc"};
   return kApis.count(name) > 0;
 }
 
@@ -269,6 +271,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     if (r.path.rfind("/api/test/", 0) == 0) {
       co_return co_await HandleTestControl(r, r.path.substr(10));
     }
+    if (r.path == "/api/json-rpc" && m == "POST") {
+      *api_name = "json-rpc";
+      co_return Json(200, co_await HandleJsonRpc(api(), r.body));
+    }
     if (r.path.rfind(kPrefix, 0) != 0) co_return NotFound(r);
     std::string name = r.path.substr(kPrefix.size());
     // Metric labels come from known routes only: any other path would add a label per request.
@@ -322,6 +328,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     static constexpr std::string_view kPrefix = "/api/dtmsvr/";
     if (r.path == "/api/ping") return "ping";
     if (r.path == "/api/metrics") return "metrics";
+    if (r.path == "/api/json-rpc") return "json-rpc";
     if (r.path.rfind("/api/test/", 0) == 0) return "test";
     if (r.path.rfind(kPrefix, 0) != 0) return "";
     std::string name = r.path.substr(kPrefix.size());

@@ -20,14 +20,15 @@ import (
 // (docs/security.md), and the official SDK sends one through its public extension points, with
 // no change to the SDK: dtmdriver.Middlewares.HTTP (run by every resty client of dtmcli) and
 // dtmgrpc.AddUnaryInterceptor (installed on every gRPC connection of dtmgrpc). Only calls to DTM
-// carry it — paths under /api/dtmsvr/ and methods of dtmgimp.Dtm — so branch services never
+// carry it — paths under /api/dtmsvr/, the JSON-RPC endpoint and methods of dtmgimp.Dtm — so
+// branch services never
 // receive the token. The topic methods (an operator's tooling) send the admin token.
 func sendTokensWhenRequired() {
 	if !dtmd.AuthEnabled() {
 		return
 	}
 	dtmdriver.Middlewares.HTTP = append(dtmdriver.Middlewares.HTTP, func(c *resty.Client, r *resty.Request) error {
-		if strings.Contains(r.URL, "/api/dtmsvr/") {
+		if strings.Contains(r.URL, "/api/dtmsvr/") || strings.HasSuffix(r.URL, "/api/json-rpc") {
 			r.SetHeader("Authorization", "Bearer "+dtmd.ClientToken)
 		}
 		return nil

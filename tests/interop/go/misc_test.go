@@ -48,24 +48,108 @@ func TestAlertWebHook(t *testing.T) {
 	eq(t, "status", e.D.Status(g), succeed)
 }
 
-// JSON-RPC (/api/json-rpc, checklist §13.3-13.4) is not supported by this dtmd
-// (docs/compatibility.md: "JSON-RPC (/api/json-rpc): not yet").
+// JSON-RPC (/api/json-rpc, checklist §13.3-13.4): the Go SDK with Protocol "json-rpc" talks to
+// dtmd's JSON-RPC endpoint, and dtmd calls JSON-RPC branches (busi's /api/busi/json-rpc).
 func TestJsonRpc(t *testing.T) {
-	t.Run("refused as documented", func(t *testing.T) {
+	jrpc := func(e *env) string { return fmt.Sprintf("http://127.0.0.1:%d/api/json-rpc", e.D.HTTPPort) }
+	msg := func(e *env, g string) *dtmcli.Msg {
+		m := dtmcli.NewMsg(jrpc(e), g).
+			Add(e.B.JrpcURL("TransOut"), req{Amount: 30}).
+			Add(e.B.JrpcURL("TransIn"), req{Amount: 30})
+		m.Protocol = dtmimp.Jrpc
+		return m
+	}
+	t.Run("msg normal", func(t *testing.T) {
 		e := newEnv(t)
 		g := gid(t)
-		m := dtmcli.NewMsg(fmt.Sprintf("http://127.0.0.1:%d/api/json-rpc", e.D.HTTPPort), g).Add(e.B.URL("TransOut"), req{Amount: 1})
-		m.Protocol = dtmimp.Jrpc
-		if err := m.Submit(); err == nil {
-			t.Fatal("a JSON-RPC submit: expected an error")
-		}
-		eq(t, "stored", e.D.Status(g), "")
+		m := msg(e, g)
+		noErr(t, "prepare", m.Prepare(e.B.JrpcURL("QueryPrepared")))
+		eq(t, "status after prepare", e.D.Status(g), prepared)
+		noErr(t, "submit", m.Submit())
+		e.waitStatus(g, succeed)
+		calls := e.B.Calls("TransOut", g)
+		mustEq(t, "TransOut calls", len(calls), 1)
+		eq(t, "protocol", calls[0].Proto, "jrpc")
+		eq(t, "op", calls[0].Get("op"), "action")
+		eq(t, "branch_id", calls[0].Get("branch_id"), "01")
+		contains(t, "params", string(calls[0].Body), `"amount":30`)
+		isErr(t, "re-submit after success", m.Submit(), "-32901")
 	})
-	for _, name := range []string{"msg normal", "branch error retried", "DoAndSubmit", "tcc normal", "newGid", "malformed requests"} {
-		t.Run(name, func(t *testing.T) {
-			t.Skip("JSON-RPC is not supported by this dtmd (docs/compatibility.md)")
+	t.Run("branch error retried", func(t *testing.T) {
+		e := newEnv(t)
+		g := gid(t)
+		e.B.Script("TransIn", busi.Error, busi.Ongoing) // -32603, then -32902: retried
+		noErr(t, "submit", msg(e, g).Submit())
+		e.afterPass(g, 1, submitted)
+		e.cron(3600, g)
+		eq(t, "status after ONGOING", e.D.Status(g), submitted)
+		e.cron(7200, g)
+		eq(t, "status", e.D.Status(g), succeed)
+		eq(t, "TransIn calls", len(e.B.Calls("TransIn", g)), 3)
+	})
+	t.Run("DoAndSubmit", func(t *testing.T) {
+		e := newEnv(t)
+		g := gid(t)
+		err := msg(e, g).DoAndSubmit(e.B.JrpcURL("QueryPrepared"), func(bb *dtmcli.BranchBarrier) error { return nil })
+		noErr(t, "DoAndSubmit", err)
+		e.waitStatus(g, succeed)
+		g2 := gid(t)
+		err = msg(e, g2).DoAndSubmit(e.B.JrpcURL("QueryPrepared"), func(bb *dtmcli.BranchBarrier) error {
+			return dtmcli.ErrFailure
 		})
-	}
+		if err == nil {
+			t.Fatal("DoAndSubmit with a failing business step: expected an error")
+		}
+		eq(t, "status after a failed local step", e.D.Status(g2), failed)
+		eq(t, "TransOut never called", len(e.B.Calls("TransOut", g2)), 0)
+	})
+	t.Run("tcc normal", func(t *testing.T) {
+		e := newEnv(t)
+		g := gid(t)
+		err := dtmcli.TccGlobalTransaction2(jrpc(e), g, func(tcc *dtmcli.Tcc) { tcc.Protocol = dtmimp.Jrpc },
+			func(tcc *dtmcli.Tcc) (*resty.Response, error) {
+				return tcc.CallBranch(req{Amount: 30}, e.B.URL("TransOut"), e.B.JrpcURL("TransOutConfirm"), e.B.JrpcURL("TransOutRevert"))
+			})
+		noErr(t, "tcc", err)
+		e.waitStatus(g, succeed)
+		confirms := e.B.Calls("TransOutConfirm", g)
+		mustEq(t, "confirm calls", len(confirms), 1)
+		eq(t, "confirm protocol", confirms[0].Proto, "jrpc")
+		eq(t, "confirm op", confirms[0].Get("op"), "confirm")
+		eq(t, "no cancel", len(e.B.Calls("TransOutRevert", g)), 0)
+	})
+	t.Run("newGid", func(t *testing.T) {
+		e := newEnv(t)
+		r := e.D.Raw("POST", "/api/json-rpc", nil, []byte(`{"jsonrpc":"2.0","id":"1","method":"newGid","params":""}`))
+		mustEq(t, "status", r.Status, 200)
+		var v struct {
+			ID     string
+			Error  interface{}
+			Result struct{ Gid string }
+		}
+		r.JSON(t, &v)
+		eq(t, "id", v.ID, "1")
+		eq(t, "error", v.Error, nil)
+		if v.Result.Gid == "" {
+			t.Fatalf("no gid in %s", r.Body)
+		}
+	})
+	t.Run("malformed requests", func(t *testing.T) {
+		e := newEnv(t)
+		for body, code := range map[string]float64{
+			`{"jsonrpc":"2.0",`:                            -32700,
+			`{"jsonrpc":"2.0","id":"","method":"newGid"}`:  -32600,
+			`{"jsonrpc":"1.0","id":"1","method":"newGid"}`: -32600,
+			`{"jsonrpc":"2.0","id":"1","method":"nope"}`:   -32601,
+			`{"jsonrpc":"2.0","id":"1","method":"registerBranch","params":{"gid":"x","branch_id":"01","trans_type":"nope"}}`: -32603,
+		} {
+			r := e.D.Raw("POST", "/api/json-rpc", nil, []byte(body))
+			mustEq(t, "status of "+body, r.Status, 200)
+			var v struct{ Error struct{ Code float64 } }
+			r.JSON(t, &v)
+			eq(t, "code of "+body, v.Error.Code, code)
+		}
+	})
 }
 
 func TestConcurrentClients(t *testing.T) {

@@ -131,6 +131,7 @@ func Start() (*Server, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("/api/busi/json-rpc", s.serveJrpc)
 	mux.HandleFunc("/api/busi/", s.serveHTTP)
 	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.grpcSrv = grpc.NewServer(grpc.ForceServerCodec(rawCodec{}), grpc.UnknownServiceHandler(s.serveGrpc))
