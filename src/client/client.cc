@@ -7,9 +7,9 @@
 #include <functional>
 #include <thread>
 
-#include "client/call_util.h"
-#include "client/grpc_transport.h"
-#include "client/transport.h"
+#include "client/transports/call_util.h"
+#include "client/transports/grpc_transport.h"
+#include "client/transports/transport.h"
 
 namespace lynx::dtm {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "client/transport.h"
+#include "client/transports/transport.h"
 
 namespace lynx::dtm::testing {
 

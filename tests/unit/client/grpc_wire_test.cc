@@ -9,8 +9,8 @@
 
 #include <string>
 
-#include "client/grpc_request.h"
-#include "client/grpc_transport.h"
+#include "client/transports/grpc_request.h"
+#include "client/transports/grpc_transport.h"
 #include "proto/busi.pb.h"
 
 namespace lynx::dtm {

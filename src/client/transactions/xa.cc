@@ -3,7 +3,7 @@
 #include <lynx/dtm/barrier.h>
 #include <spdlog/spdlog.h>
 
-#include "client/call_util.h"
+#include "client/transports/call_util.h"
 
 namespace lynx::dtm {
 

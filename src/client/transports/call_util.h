@@ -11,7 +11,7 @@
 #include <lynx/context.h>
 #include <lynx/status.h>
 
-#include "client/transport.h"
+#include "client/transports/transport.h"
 
 namespace lynx::dtm::internal {
 

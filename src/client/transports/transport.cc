@@ -1,4 +1,4 @@
-#include "client/transport.h"
+#include "client/transports/transport.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>

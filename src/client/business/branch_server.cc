@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "client/call_util.h"
+#include "client/transports/call_util.h"
 #include "common/http_server.h"
 
 namespace lynx::dtm {

@@ -1,6 +1,6 @@
-#include "client/call_util.h"
+#include "client/transports/call_util.h"
 
-#include "client/server_auth.h"
+#include "client/transports/server_auth.h"
 
 #include <algorithm>
 #include <cctype>

@@ -8,8 +8,8 @@
 #include <lynx/dtm/client.h>
 #include <lynx/dtm/grpc.h>
 
-#include "client/call_util.h"
-#include "client/transport.h"
+#include "client/transports/call_util.h"
+#include "client/transports/transport.h"
 
 namespace lynx::dtm {
 

@@ -1,4 +1,4 @@
-#include "client/grpc_transport.h"
+#include "client/transports/grpc_transport.h"
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/generic/generic_stub.h>
@@ -19,7 +19,7 @@
 
 #include <google/protobuf/empty.pb.h>
 
-#include "client/server_auth.h"
+#include "client/transports/server_auth.h"
 #include "common/ascii.h"
 #include "proto/dtmgimp.grpc.pb.h"
 

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "client/call_util.h"
+#include "client/transports/call_util.h"
 
 namespace lynx::dtm {
 

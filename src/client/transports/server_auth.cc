@@ -1,6 +1,6 @@
 // The process-wide credentials towards DTM servers (include/lynx/dtm/auth.h): a token per server
 // address, looked up by the HTTP and gRPC calls to DTM (client/call_util.cc, grpc_transport.cc).
-#include "client/server_auth.h"
+#include "client/transports/server_auth.h"
 
 #include <lynx/dtm/auth.h>
 
@@ -8,7 +8,7 @@
 #include <map>
 #include <mutex>
 
-#include "client/transport.h"
+#include "client/transports/transport.h"
 
 namespace lynx::dtm {
 

@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <exception>
 
-#include "client/call_util.h"
-#include "client/grpc_request.h"
-#include "client/grpc_transport.h"
-#include "client/transport.h"
+#include "client/transports/call_util.h"
+#include "client/transports/grpc_request.h"
+#include "client/transports/grpc_transport.h"
+#include "client/transports/transport.h"
 
 namespace lynx::dtm {
 

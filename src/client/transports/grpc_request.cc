@@ -1,4 +1,4 @@
-#include "client/grpc_request.h"
+#include "client/transports/grpc_request.h"
 
 #include <lynx/dtm/json.h>
 
