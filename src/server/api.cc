@@ -48,6 +48,7 @@ asio::awaitable<Status> Api::Prepare(Trans t) {
 }
 
 asio::awaitable<Status> Api::Submit(Trans t) {
+  if (t.g.trans_type == "workflow") co_return co_await SubmitWorkflow(std::move(t));
   LYNX_CO_RETURN_IF_ERROR(CheckTrans(t, engine_.config().limits));
   if (url_policy_) LYNX_CO_RETURN_IF_ERROR(CheckTransUrls(t, *url_policy_));
   t.g.status = store::kStatusSubmitted;
@@ -137,6 +138,7 @@ asio::awaitable<Status> Api::RegisterBranch(BranchRegistration r) {
       co_return refused;
     }
   }
+  if (r.trans_type == "workflow") co_return co_await RegisterWorkflowStep(std::move(r));
   std::vector<TransBranch> rows;
   TransBranch base;
   base.gid = r.gid;
@@ -313,6 +315,85 @@ asio::awaitable<StatusOr<KvPage>> Api::ScanKV(const std::string& cat, std::strin
 asio::awaitable<StatusOr<std::vector<store::KV>>> Api::QueryKV(const std::string& cat,
                                                                const std::string& key) {
   co_return co_await engine_.store().Run([&](store::Store& s) { return s.FindKV(cat, key); });
+}
+
+asio::awaitable<StatusOr<QueryResult>> Api::PrepareWorkflow(Trans t) {
+  if (t.g.trans_type != "workflow") {
+    co_return Status::InvalidArgument("prepareWorkflow needs trans_type workflow");
+  }
+  LYNX_CO_RETURN_IF_ERROR(CheckTrans(t, engine_.config().limits));
+  if (url_policy_) LYNX_CO_RETURN_IF_ERROR(CheckTransUrls(t, *url_policy_));
+  t.g.status = store::kStatusPrepared;
+  std::vector<TransBranch> none;
+  Status st = co_await engine_.SaveNew(t, none);
+  if (st.IsUniqueConflict()) co_return co_await Query(t.g.gid);
+  if (!st.ok()) co_return st;
+  QueryResult out;
+  out.global = std::move(t.g);
+  co_return out;
+}
+
+asio::awaitable<Status> Api::SubmitWorkflow(Trans t) {
+  const std::string status = t.req_extra["status"];
+  if (status != store::kStatusSucceed && status != store::kStatusFailed) {
+    co_return Status::InvalidArgument(
+        "a workflow's submit needs req_extra.status succeed or failed");
+  }
+  auto dbt = co_await LoadTrans(t.g.gid);
+  if (!dbt.ok()) co_return Status::Failure("no workflow with gid " + t.g.gid);
+  if (dbt->g.trans_type != "workflow") {
+    co_return Status::Failure("transaction " + t.g.gid + " is a " + dbt->g.trans_type +
+                              ", not a workflow");
+  }
+  if (dbt->g.status == status) co_return Status::Ok();  // a repeated submit
+  if (dbt->g.status != store::kStatusPrepared) {
+    co_return Status::Failure("workflow " + t.g.gid + " is already " + dbt->g.status +
+                              ", cannot submit it as " + status);
+  }
+  co_return co_await engine_.ChangeStatus(*dbt, status, t.req_extra["rollback_reason"],
+                                          t.req_extra["result"]);
+}
+
+asio::awaitable<Status> Api::RegisterWorkflowStep(BranchRegistration r) {
+  TransBranch b;
+  b.gid = r.gid;
+  b.branch_id = r.branch_id;
+  b.op = r.data["op"];
+  b.status = r.data["status"];
+  b.bin_data = r.data["data"];
+  b.create_time = b.update_time = engine_.clock().Now();
+  if (b.status == store::kStatusSucceed) b.finish_time = b.create_time;
+  if (b.status == store::kStatusFailed) b.rollback_time = b.create_time;
+  const std::string& gid = r.gid;
+  auto existing =
+      co_await engine_.store().Run([&gid](store::Store& s) { return s.FindBranches(gid); });
+  if (!existing.ok()) co_return existing.status();
+  for (const auto& e : *existing) {
+    if (e.branch_id != b.branch_id || e.op != b.op) continue;
+    // DTM answers a repeated registration with a raw unique-key error; the same outcome is the
+    // same step recorded twice (a retried request), another outcome a replay that diverged.
+    if (e.status == b.status && e.bin_data == b.bin_data) co_return Status::Ok();
+    co_return Status::Failure("step " + b.branch_id + " " + b.op + " of workflow " + gid +
+                              " is already recorded as " + e.status);
+  }
+  const int64_t max_branches = engine_.config().limits.max_branches;
+  if (static_cast<int64_t>(existing->size()) + 1 > max_branches) {
+    co_return Status::InvalidArgument(
+        "workflow " + gid + " has " + std::to_string(existing->size()) +
+        " steps; more would exceed Limits.MaxBranches (" + std::to_string(max_branches) + ")");
+  }
+  std::vector<TransBranch> rows{std::move(b)};
+  Status st = co_await engine_.store().Run([&](store::Store& s) {
+    return s.LockGlobalSaveBranches(gid, store::kStatusPrepared, rows, true);
+  });
+  if (st.IsNotFound()) {
+    co_return Status::Failure("no trans with gid: " + gid + " status: prepared found");
+  }
+  if (st.IsUniqueConflict()) {
+    co_return Status::Failure("step " + r.branch_id + " " + r.data["op"] + " of workflow " + gid +
+                              " was recorded concurrently");
+  }
+  co_return st;
 }
 
 }  // namespace lynx::server

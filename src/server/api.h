@@ -51,6 +51,9 @@ class Api {
   boost::asio::awaitable<Status> ForceStop(const std::string& gid);
   boost::asio::awaitable<Status> ResetNextCronTime(const std::string& gid);
   boost::asio::awaitable<Status> RegisterBranch(BranchRegistration r);
+  // prepareWorkflow (dtm-protocol.md §2.8): a new gid is stored as a prepared workflow with no
+  // branches; an existing one answers with its stored record and recorded steps.
+  boost::asio::awaitable<StatusOr<QueryResult>> PrepareWorkflow(Trans t);
   boost::asio::awaitable<StatusOr<QueryResult>> Query(const std::string& gid);
   boost::asio::awaitable<StatusOr<AllResult>> All(AllRequest req);
   // timeout_s < 0 means DTM's default 3 * TimeoutToFail.
@@ -70,6 +73,12 @@ class Api {
 
  private:
   boost::asio::awaitable<StatusOr<Trans>> LoadTrans(const std::string& gid);
+  // A workflow's submit: its final status from req_extra (succeed / failed, with rollback_reason
+  // and result); repeating the same final status succeeds, another one is a FAILURE.
+  boost::asio::awaitable<Status> SubmitWorkflow(Trans t);
+  // A workflow step (status and op given); repeating the same outcome succeeds, a different
+  // outcome for the same step is a FAILURE.
+  boost::asio::awaitable<Status> RegisterWorkflowStep(BranchRegistration r);
 
   Engine& engine_;
   const UrlPolicy* url_policy_;

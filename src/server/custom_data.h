@@ -1,7 +1,7 @@
-// The custom_data a transaction type reads while it is processed (dtm-protocol.md §5.2, §5.3):
-// saga `concurrent` and `orders`, msg `delay`. One parser for the edge (where a bad value is a
-// 400) and the engine (where a stored value that cannot be read fails that one pass, logged with
-// the gid, instead of throwing in the cron). Boost-free header.
+// The custom_data a transaction type reads while it is processed (dtm-protocol.md §5.2, §5.3,
+// §5.6): saga `concurrent` and `orders`, msg `delay`, workflow `name` and `data`. One parser for
+// the edge (where a bad value is a 400) and the engine (where a stored value that cannot be read
+// fails that one pass, logged with the gid, instead of throwing in the cron). Boost-free header.
 #pragma once
 
 #include <cstddef>
@@ -26,5 +26,16 @@ StatusOr<SagaCustom> ParseSagaCustom(const std::string& custom_data, size_t step
 // {"delay": N} (the key matched case-insensitively, as Go's JSON decoder does), N in
 // [0, kMaxOptionSeconds]; 0 when absent.
 StatusOr<int64_t> ParseMsgDelay(const std::string& custom_data);
+
+// A workflow's {"name": "...", "data": "<base64>"}: the registered function to resume and its
+// input (decoded). The name is required; data may be absent or empty.
+struct WorkflowCustom {
+  std::string name;
+  std::string data;
+};
+StatusOr<WorkflowCustom> ParseWorkflowCustom(const std::string& custom_data);
+
+// The gRPC resume body: workflow.WorkflowData{Data = data} serialised (field 1, bytes).
+std::string EncodeWorkflowData(const std::string& data);
 
 }  // namespace lynx::server

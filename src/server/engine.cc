@@ -305,6 +305,8 @@ asio::awaitable<Status> Engine::ProcessInner(std::shared_ptr<Run> run) {
       st = co_await ProcessTcc(run);
     } else if (type == "xa") {
       st = co_await ProcessXa(run);
+    } else if (type == "workflow") {
+      st = co_await ProcessWorkflow(run);
     } else {
       st = Status::Internal("unknown trans type: " + type);
     }

@@ -86,6 +86,7 @@ class Engine {
   boost::asio::awaitable<Status> ProcessMsg(std::shared_ptr<Run> run);
   boost::asio::awaitable<Status> ProcessTcc(std::shared_ptr<Run> run);
   boost::asio::awaitable<Status> ProcessXa(std::shared_ptr<Run> run);
+  boost::asio::awaitable<Status> ProcessWorkflow(std::shared_ptr<Run> run);  // engine_workflow.cc
   boost::asio::awaitable<Status> MayQueryPrepared(Run& run);
   boost::asio::awaitable<Status> AbortIfPrepareTimedOut(Trans& t);
   // Calls branch i, records its new status, renews/backs off the cron time (§4.5). Never throws:

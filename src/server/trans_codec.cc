@@ -18,7 +18,7 @@ namespace bj = boost::json;
   } while (0)
 
 bool IsKnownTransType(const std::string& t) {
-  return t == "saga" || t == "msg" || t == "tcc" || t == "xa";
+  return t == "saga" || t == "msg" || t == "tcc" || t == "xa" || t == "workflow";
 }
 
 Status CheckAndEscapeGid(std::string* gid) {

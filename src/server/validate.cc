@@ -214,6 +214,10 @@ Status CheckTrans(const Trans& t, const Limits& limits) {
   } else if (type == "msg") {
     auto d = ParseMsgDelay(t.g.custom_data);
     if (!d.ok()) return d.status();
+  } else if (type == "workflow") {
+    if (!t.steps.empty()) return Bad("a workflow has no steps (its branches are registered)");
+    auto w = ParseWorkflowCustom(t.g.custom_data);
+    if (!w.ok()) return w.status();
   }
   return Status::Ok();
 }
@@ -246,6 +250,18 @@ Status CheckRegistrationUrls(const BranchRegistration& r, const UrlPolicy& polic
 
 Status CheckRegistration(const BranchRegistration& r) {
   if (Status st = CheckId("branch_id", r.branch_id); !st.ok()) return st;
+  if (r.trans_type == "workflow") {
+    // A recorded step: its outcome and which of the branch's phases it is.
+    auto status = r.data.find("status");
+    if (status == r.data.end() || (status->second != "succeed" && status->second != "failed")) {
+      return Bad("a workflow step's status must be succeed or failed");
+    }
+    auto op = r.data.find("op");
+    if (op == r.data.end() || (op->second != "action" && op->second != "commit" &&
+                               op->second != "rollback" && op->second != "business")) {
+      return Bad("a workflow step's op must be action, commit, rollback or business");
+    }
+  }
   for (const char* key : {"url", "confirm", "cancel"}) {
     auto it = r.data.find(key);
     if (it == r.data.end()) continue;

@@ -322,13 +322,19 @@ TEST_F(GrpcServerTest, Topics) {
   EXPECT_TRUE(stub_->DeleteTopic(Ctx().get(), topic(t, ""), &e).ok());
 }
 
-TEST_F(GrpcServerTest, PrepareWorkflowIsUnimplemented) {
+TEST_F(GrpcServerTest, PrepareWorkflowCreatesOrReturnsTheProgress) {
   dtmgimp::DtmRequest r;
   r.set_gid(TestName());
   r.set_transtype("workflow");
   dtmgimp::DtmProgressesReply reply;
-  grpc::Status st = stub_->PrepareWorkflow(Ctx().get(), r, &reply);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  // A workflow names its function in custom_data.
+  EXPECT_EQ(stub_->PrepareWorkflow(Ctx().get(), r, &reply).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  r.set_customeddata(R"({"name":"wf","data":""})");
+  ASSERT_TRUE(stub_->PrepareWorkflow(Ctx().get(), r, &reply).ok());
+  EXPECT_EQ(reply.transaction().gid(), TestName());
+  EXPECT_EQ(reply.transaction().status(), kPrepared);
+  EXPECT_EQ(reply.progresses_size(), 0);
 }
 
 // Raw bytes to a dtmd method: what a broken client could send.

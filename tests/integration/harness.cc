@@ -350,8 +350,8 @@ bool Dtmd::Start(const std::string& dir, const DtmdOptions& options, std::string
   if (AuthEverywhere() && options.auth_token.empty()) {
     // LYNX_IT_AUTH=1: the suite runs against a dtmd that requires tokens; the harness acts as
     // admin, the SDK clients as client (sdk_fixture.h).
-    std::ofstream(dir + "/it-tokens") << "it-client client " << kItClientToken
-                                      << "\nit-admin admin " << kItAdminToken << "\n";
+    std::ofstream(dir + "/it-tokens")
+        << "it-client client " << kItClientToken << "\nit-admin admin " << kItAdminToken << "\n";
     cfg << "Auth:\n  Enabled: true\n  TokensFile: " << dir << "/it-tokens\n";
     options_.auth_token = kItAdminToken;
   }

@@ -112,13 +112,13 @@ class DtmService final : public dtmgimp::Dtm::CallbackService {
   }
 
   grpc::ServerUnaryReactor* PrepareWorkflow(grpc::CallbackServerContext* ctx,
-                                            const dtmgimp::DtmRequest*,
-                                            dtmgimp::DtmProgressesReply*) override {
+                                            const dtmgimp::DtmRequest* req,
+                                            dtmgimp::DtmProgressesReply* reply) override {
     if (auto* denied = Authorize(ctx, "prepareWorkflow", nullptr)) return denied;
-    auto* reactor = ctx->DefaultReactor();
-    reactor->Finish({grpc::StatusCode::UNIMPLEMENTED,
-                     "trans_type workflow is not supported by this dtmd version"});
-    return reactor;
+    const UnixMs start = SteadyNowMs();
+    auto t = TransFromGrpc(*req, true);
+    if (!t.ok()) return Done(ctx, "prepareWorkflow", start, t.status());
+    return Spawn(ctx, "prepareWorkflow", start, PrepareWorkflowInto(std::move(*t), reply));
   }
 
   grpc::ServerUnaryReactor* Subscribe(grpc::CallbackServerContext* ctx,
@@ -145,6 +145,27 @@ class DtmService final : public dtmgimp::Dtm::CallbackService {
 
  private:
   using TransOp = asio::awaitable<Status> (Api::*)(Trans);
+
+  // The stored workflow and its recorded steps, as DtmProgressesReply.
+  asio::awaitable<Status> PrepareWorkflowInto(Trans t, dtmgimp::DtmProgressesReply* reply) {
+    auto res = co_await deps_.api->PrepareWorkflow(std::move(t));
+    if (!res.ok()) co_return res.status();
+    if (res->global) {
+      auto* tr = reply->mutable_transaction();
+      tr->set_gid(res->global->gid);
+      tr->set_status(res->global->status);
+      tr->set_rollbackreason(res->global->rollback_reason);
+      tr->set_result(res->global->result);
+    }
+    for (const auto& b : res->branches) {
+      auto* p = reply->add_progresses();
+      p->set_status(b.status);
+      p->set_bindata(b.bin_data);
+      p->set_branchid(b.branch_id);
+      p->set_op(b.op);
+    }
+    co_return Status::Ok();
+  }
 
   static std::string TopicDetail(const dtmgimp::DtmTopicRequest& req) {
     return "topic=" + JsonQuote(req.topic().substr(0, 128)) +

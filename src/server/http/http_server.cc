@@ -171,6 +171,23 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     co_return Json(200, body + "]}");
   }
 
+  // {"transaction": <global>, "progresses": [<branch>...]}: DTM's reply, which its workflow SDK
+  // reads with protojson into DtmProgressesReply.
+  asio::awaitable<Reply> HandlePrepareWorkflow(const Request& r) {
+    auto t = DecodeTransRequest(r.body, true);
+    if (!t.ok()) co_return FromStatus(t.status());
+    auto res = co_await api().PrepareWorkflow(std::move(*t));
+    if (!res.ok()) co_return FromStatus(res.status());
+    std::string body = R"({"transaction":)";
+    body += res->global ? EncodeGlobalJson(*res->global, deps.redactor) : "null";
+    body += R"(,"progresses":[)";
+    for (size_t i = 0; i < res->branches.size(); ++i) {
+      if (i) body += ',';
+      body += EncodeBranchJson(res->branches[i]);
+    }
+    co_return Json(200, body + "]}");
+  }
+
   asio::awaitable<Reply> HandleAll(const Request& r) {
     AllRequest req;
     req.gid = Param(r, "gid");
@@ -307,10 +324,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         if (!reg.ok()) co_return FromStatus(reg.status());
         co_return FromStatus(co_await api().RegisterBranch(std::move(*reg)));
       }
-      if (name == "prepareWorkflow") {
-        co_return FromStatus(
-            Status::InvalidArgument("trans_type workflow is not supported by this dtmd version"));
-      }
+      if (name == "prepareWorkflow") co_return co_await HandlePrepareWorkflow(r);
     } else if (m == "DELETE" && name.rfind("topic/", 0) == 0) {
       *api_name = "topic";
       co_return FromStatus(co_await api().DeleteTopic(name.substr(6)));

@@ -17,6 +17,6 @@
 //	LYNX_TEST_REQUIRE_DBS  1: a missing database fails instead (scripts/test.sh)
 //	INTEROP_SDK_LOG        debug|info|...: show the SDK's own log (silenced by default)
 //
-// Workflow scenarios are skipped: dtmd does not support workflow yet (docs/compatibility.md);
-// the tests check that it is refused as documented. JSON-RPC runs (misc_test.go).
+// Workflow runs with DTM's workflow SDK over HTTP (workflow_test.go); its gRPC and DoXa
+// scenarios are skipped for now. JSON-RPC runs (misc_test.go).
 package interop

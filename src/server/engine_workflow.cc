@@ -1,0 +1,41 @@
+// Workflow processing (dtm-protocol.md §5.6). dtmd stores a workflow's progress (the steps its
+// client records with registerBranch) and, while the workflow is unfinished, resumes it by
+// calling its client back: HTTP query_prepared with branch_id 00, op = the workflow's name and
+// the input as body (POST, or GET when empty), or gRPC workflow.Workflow/Execute with
+// WorkflowData{Data}. The client replays the recorded steps, runs the rest and submits the final
+// status. A pass runs under the cron's lease (RetryInterval), so one instance resumes a workflow
+// at a time; a failed callback backs off as branch retries do, a successful one that left the
+// workflow unfinished (the function returned ONGOING or an error) is called again after the
+// interval.
+#include <spdlog/spdlog.h>
+
+#include "server/custom_data.h"
+#include "server/engine.h"
+#include "server/engine_run.h"
+
+namespace lynx::server {
+
+namespace asio = boost::asio;
+
+asio::awaitable<Status> Engine::ProcessWorkflow(std::shared_ptr<Run> run) {
+  Trans& t = run->t;
+  if (t.g.status != store::kStatusPrepared) co_return Status::Ok();
+  auto custom = ParseWorkflowCustom(t.g.custom_data);
+  if (!custom.ok()) {
+    // Checked at prepareWorkflow; a stored value that still cannot be read fails this pass.
+    co_await TouchCronTime(*run, CronType::kBackoff, 0);
+    co_return Status::Internal("stored workflow custom_data unusable: " +
+                               custom.status().message());
+  }
+  const std::string body = t.g.protocol == "grpc" ? EncodeWorkflowData(custom->data) : custom->data;
+  Status st = co_await CallUrl(*run, t.g.query_prepared, "00", custom->name, body);
+  if (!st.ok()) {
+    spdlog::info("gid {}: workflow {} resume callback {}: {}", t.g.gid, custom->name,
+                 t.g.query_prepared, st.message());
+  }
+  // The row is left alone when the callback's submit changed the status meanwhile.
+  co_await TouchCronTime(*run, st.ok() ? CronType::kReset : CronType::kBackoff, 0);
+  co_return Status::Ok();
+}
+
+}  // namespace lynx::server
