@@ -3,8 +3,9 @@
 // calling its client back: HTTP query_prepared with branch_id 00, op = the workflow's name and
 // the input as body (POST, or GET when empty), or gRPC workflow.Workflow/Execute with
 // WorkflowData{Data}. The client replays the recorded steps, runs the rest and submits the final
-// status. A pass runs under the cron's lease (RetryInterval), so one instance resumes a workflow
-// at a time; a failed callback backs off as branch retries do, a successful one that left the
+// status. A pass runs under the cron's lease, extended to outlast the callback's timeout, so two
+// resumes of one workflow never overlap (DTM's lease is RetryInterval whatever the callback
+// takes); a failed callback backs off as branch retries do, a successful one that left the
 // workflow unfinished (the function returned ONGOING or an error) is called again after the
 // interval.
 #include <spdlog/spdlog.h>
@@ -28,6 +29,13 @@ asio::awaitable<Status> Engine::ProcessWorkflow(std::shared_ptr<Run> run) {
                                custom.status().message());
   }
   const std::string body = t.g.protocol == "grpc" ? EncodeWorkflowData(custom->data) : custom->data;
+  // The cron leased the row for RetryInterval; a callback allowed to take longer would let
+  // another pass (on this or another instance) resume the same workflow meanwhile.
+  const int64_t timeout_s =
+      t.opts.request_timeout > 0 ? t.opts.request_timeout : config().request_timeout;
+  if (timeout_s >= config().retry_interval) {
+    co_await TouchCronTime(*run, CronType::kKeep, timeout_s + config().retry_interval);
+  }
   Status st = co_await CallUrl(*run, t.g.query_prepared, "00", custom->name, body);
   if (!st.ok()) {
     spdlog::info("gid {}: workflow {} resume callback {}: {}", t.g.gid, custom->name,

@@ -5,6 +5,8 @@
 #include <grpcpp/grpcpp.h>
 #include <boost/json.hpp>
 
+#include <thread>
+
 #include "harness.h"
 #include "proto/dtmgimp.grpc.pb.h"
 
@@ -137,6 +139,24 @@ TEST_F(WorkflowTest, CronResumesAnUnfinishedWorkflowThroughItsCallback) {
   // Once submitted, no more resumes.
   ASSERT_EQ(SubmitWorkflow(gid, kSucceed).status, 200);
   EXPECT_EQ(dtm_.CronOnce(3600), "");
+}
+
+TEST_F(WorkflowTest, ASlowResumeHoldsItsLease) {
+  const std::string gid = TestName();
+  bj::object b = Body(gid);
+  b["request_timeout"] = 30;  // the callback may take 30 s: longer than the cron's 10 s lease
+  ASSERT_EQ(PrepareWorkflow(b).status, 200);
+  busi_.Script("WorkflowResume", {"HOLD:resume"});
+  std::string first;
+  std::thread pass([&] { first = dtm_.CronOnce(60); });
+  ASSERT_TRUE(WaitUntil([&] { return busi_.Calls("WorkflowResume", gid).size() == 1; }));
+  // The test clock is shared: this pass sees 60 + 15 s, past the cron's lease (60 + 10) but
+  // within the callback's (60 + 30 + 10).
+  EXPECT_EQ(dtm_.CronOnce(15), "");
+  busi_.Release("resume");
+  pass.join();
+  EXPECT_EQ(first, gid);
+  EXPECT_EQ(busi_.Calls("WorkflowResume", gid).size(), 1u);
 }
 
 TEST_F(WorkflowTest, BadWorkflowRequestsAreRefused) {
