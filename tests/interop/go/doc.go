@@ -17,6 +17,6 @@
 //	LYNX_TEST_REQUIRE_DBS  1: a missing database fails instead (scripts/test.sh)
 //	INTEROP_SDK_LOG        debug|info|...: show the SDK's own log (silenced by default)
 //
-// Workflow runs with DTM's workflow SDK over HTTP and gRPC (workflow_test.go); its DoXa and
-// CompensateErrorBranch scenarios are skipped for now. JSON-RPC runs (misc_test.go).
+// Workflow runs with DTM's workflow SDK over HTTP and gRPC (workflow_test.go); its two DoXa
+// scenarios are skipped for now. JSON-RPC runs (misc_test.go).
 package interop
