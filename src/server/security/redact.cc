@@ -7,7 +7,6 @@
 
 namespace lynx::server {
 
-
 Redactor::Redactor(const std::vector<std::string>& header_names) {
   for (const auto& n : header_names) names_.insert(AsciiLower(n));
 }

@@ -26,17 +26,18 @@ bool Accepts(const UrlPolicy& p, const std::string& url, bool grpc = true) {
 
 TEST(UrlPolicyTest, DefaultAllowsOrdinaryTargetsAndDeniesMetadataRanges) {
   UrlPolicy p = Policy();
-  for (const char* ok : {"", "http://busi:8080/api/TransOut", "https://10.0.0.5/x?y=1",
-                         "http://127.0.0.1:1/a", "http://[::1]:80/", "busi:50051/busi.Busi/TransOut",
-                         "[::1]:50051/busi.Busi/TransOut", "HTTP://Busi.Example.COM/x"}) {
+  for (const char* ok :
+       {"", "http://busi:8080/api/TransOut", "https://10.0.0.5/x?y=1", "http://127.0.0.1:1/a",
+        "http://[::1]:80/", "busi:50051/busi.Busi/TransOut", "[::1]:50051/busi.Busi/TransOut",
+        "HTTP://Busi.Example.COM/x"}) {
     EXPECT_TRUE(Accepts(p, ok)) << ok;
   }
   for (const char* bad :
        {"http://169.254.169.254/latest", "http://[fd00:ec2::254]/", "http://[::ffff:169.254.1.1]/",
         "169.254.169.254:80/a.B/C", "gopher://x/", "file:///etc/passwd", "ftp://x/",
-        "unix:/run/x.sock/a.B/C", "unix-abstract:x/a.B/C", "dns:///x:1/a.B/C", "ipv4:1.2.3.4:1/a.B/C",
-        "xds:///svc/a.B/C", "busi/a.B/C", "busi:0/a.B/C", "busi:70000/a.B/C", "busi:1",
-        "http://ex ample/"}) {
+        "unix:/run/x.sock/a.B/C", "unix-abstract:x/a.B/C", "dns:///x:1/a.B/C",
+        "ipv4:1.2.3.4:1/a.B/C", "xds:///svc/a.B/C", "busi/a.B/C", "busi:0/a.B/C",
+        "busi:70000/a.B/C", "busi:1", "http://ex ample/"}) {
     auto r = p.CheckUrl("url", bad, true);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
@@ -94,12 +95,12 @@ TEST(UrlPolicyTest, UnixTargetsOnlyWhenEnabled) {
 }
 
 TEST(UrlPolicyTest, MalformedEntriesNameTheirKey) {
-  for (auto [hosts, ports] : {std::pair<std::vector<std::string>, std::vector<std::string>>{
-                                  {"10.0.0.0/33"}, {}},
-                              {{"bad host"}, {}},
-                              {{}, {"0"}},
-                              {{}, {"9-1"}},
-                              {{}, {"http"}}}) {
+  for (auto [hosts, ports] :
+       {std::pair<std::vector<std::string>, std::vector<std::string>>{{"10.0.0.0/33"}, {}},
+        {{"bad host"}, {}},
+        {{}, {"0"}},
+        {{}, {"9-1"}},
+        {{}, {"http"}}}) {
     UrlPolicyConfig c;
     c.allow_hosts = hosts;
     c.deny_ports = ports;
@@ -150,13 +151,11 @@ TEST_F(AuthenticatorTest, RolesDecidePerOperation) {
   };
   EXPECT_TRUE(check("0123456789abcdef-client", "submit").allowed());
   EXPECT_EQ(check("0123456789abcdef-client", "submit").name, "app");
-  EXPECT_EQ(check("0123456789abcdef-client", "all").outcome,
-            AuthDecision::Outcome::kForbidden);
+  EXPECT_EQ(check("0123456789abcdef-client", "all").outcome, AuthDecision::Outcome::kForbidden);
   EXPECT_TRUE(check("0123456789abcdef-client", "query").allowed());
   EXPECT_TRUE(check("0123456789abcdef-reader", "query").allowed());
   EXPECT_TRUE(check("0123456789abcdef-reader", "metrics").allowed());
-  EXPECT_EQ(check("0123456789abcdef-reader", "prepare").outcome,
-            AuthDecision::Outcome::kForbidden);
+  EXPECT_EQ(check("0123456789abcdef-reader", "prepare").outcome, AuthDecision::Outcome::kForbidden);
   EXPECT_EQ(check("0123456789abcdef-reader", "forceStop").outcome,
             AuthDecision::Outcome::kForbidden);
   for (const char* api : {"forceStop", "resetCronTime", "subscribe", "topic", "test", "submit"}) {
@@ -177,9 +176,10 @@ TEST_F(AuthenticatorTest, BadEntriesAreRefusedAndKeepThePreviousTokens) {
   c.tokens_file = Write("app client 0123456789abcdef-client\n");
   Authenticator a(c);
   ASSERT_TRUE(a.Load().ok());
-  for (const char* bad : {"app client short\n", "app boss 0123456789abcdef\n",
-                          "app client\n", "a b c d\n", "a$b client 0123456789abcdef\n",
-                          "a client 0123456789abcdef\nb client 0123456789abcdef\n", "# nothing\n"}) {
+  for (const char* bad :
+       {"app client short\n", "app boss 0123456789abcdef\n", "app client\n", "a b c d\n",
+        "a$b client 0123456789abcdef\n", "a client 0123456789abcdef\nb client 0123456789abcdef\n",
+        "# nothing\n"}) {
     Write(bad);
     Status st = a.Load();
     EXPECT_FALSE(st.ok()) << bad;
@@ -247,7 +247,8 @@ TEST(SecurityConfigTest, ListKeysAndRules) {
     EXPECT_FALSE(LoadConfigText(bad, &cfg).ok()) << bad;
   }
   ServerConfig loopback;
-  EXPECT_TRUE(LoadConfigText("EnableTestControl: true\nListenAddress: 127.0.0.1\n", &loopback).ok());
+  EXPECT_TRUE(
+      LoadConfigText("EnableTestControl: true\nListenAddress: 127.0.0.1\n", &loopback).ok());
 }
 
 }  // namespace
