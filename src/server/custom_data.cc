@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "common/base64.h"
 #include "common/json_util.h"
 #include "server/limits.h"
 
@@ -94,39 +95,6 @@ StatusOr<int64_t> ParseMsgDelay(const std::string& custom_data) {
   return int64_t{0};
 }
 
-namespace {
-
-// Standard base64 (RFC 4648, padding optional, as Go's []byte JSON decoding accepts it padded);
-// false on any other character.
-bool DecodeBase64(std::string_view in, std::string* out) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
-  if (in.size() % 4 == 1) return false;
-  out->clear();
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    const int v = value(c);
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out->push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return true;
-}
-
-}  // namespace
-
 StatusOr<WorkflowCustom> ParseWorkflowCustom(const std::string& custom_data) {
   auto parsed = json::Parse(custom_data);
   if (!parsed.ok() || !parsed->is_object()) {
@@ -139,9 +107,11 @@ StatusOr<WorkflowCustom> ParseWorkflowCustom(const std::string& custom_data) {
   if (Status st = json::GetString(o, "name", &w.name); !st.ok()) return st;
   if (Status st = json::GetString(o, "data", &data); !st.ok()) return st;
   if (w.name.empty()) return Status::InvalidArgument("custom_data of a workflow needs its name");
-  if (!DecodeBase64(data, &w.data)) {
+  auto decoded = Base64Decode(data);
+  if (!decoded.ok()) {
     return Status::InvalidArgument("custom_data.data of a workflow must be base64");
   }
+  w.data = std::move(*decoded);
   return w;
 }
 

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/base64.h"
 #include "common/json_util.h"
 #include "common/time_format.h"
 #include "server/security/redact.h"
@@ -220,33 +221,6 @@ void PutIf(bj::object& j, const char* key, const std::string& v) {
   if (!v.empty()) j[key] = v;
 }
 
-std::string Base64(std::string_view in) {
-  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    out += tbl[v >> 18];
-    out += tbl[(v >> 12) & 63];
-    out += tbl[(v >> 6) & 63];
-    out += tbl[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    out += tbl[v >> 18];
-    out += tbl[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += tbl[v >> 18];
-    out += tbl[(v >> 12) & 63];
-    out += tbl[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string EncodeGlobalJson(const store::TransGlobal& g, const Redactor* redactor) {
@@ -291,7 +265,7 @@ std::string EncodeBranchJson(const store::TransBranch& b) {
   j["update_time"] = TimeValue(b.update_time);
   PutIf(j, "gid", b.gid);
   PutIf(j, "url", b.url);
-  if (!b.bin_data.empty()) j["bin_data"] = Base64(b.bin_data);
+  if (!b.bin_data.empty()) j["bin_data"] = Base64Encode(b.bin_data);
   PutIf(j, "branch_id", b.branch_id);
   PutIf(j, "op", b.op);
   PutIf(j, "status", b.status);

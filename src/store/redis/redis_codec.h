@@ -34,8 +34,4 @@ StatusOr<TransGlobal> DecodeGlobal(std::string_view json);
 StatusOr<TransBranch> DecodeBranch(std::string_view json);
 StatusOr<KV> DecodeKV(std::string_view json);
 
-std::string Base64Encode(std::string_view bytes);
-// nullopt-like failure: kInvalidArgument on malformed input.
-StatusOr<std::string> Base64Decode(std::string_view text);
-
 }  // namespace lynx::store::redis
