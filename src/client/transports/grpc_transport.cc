@@ -214,8 +214,10 @@ Status FromGrpcStatus(const grpc::Status& status, const std::string& what) {
   }
 }
 
-// The bearer token registered for this DTM server (include/lynx/dtm/auth.h), as metadata.
-static void AddDtmToken(grpc::ClientContext* ctx, const std::string& server) {
+// A call to DTM itself: its deadline, and the bearer token registered for this server
+// (include/lynx/dtm/auth.h) as metadata.
+static void SetUpDtmCall(grpc::ClientContext* ctx, const std::string& server, int64_t timeout_ms) {
+  SetDeadline(ctx, timeout_ms);
   if (std::string token = DtmServerToken(server); !token.empty()) {
     ctx->AddMetadata("authorization", "Bearer " + token);
   }
@@ -234,8 +236,7 @@ Status GrpcCallDtm(const std::string& server, const GrpcTlsOptions& tls, int64_t
   auto stub = DtmStub(server, tls, &error);
   if (!stub) return error;
   grpc::ClientContext ctx;
-  SetDeadline(&ctx, timeout_ms);
-  AddDtmToken(&ctx, server);
+  SetUpDtmCall(&ctx, server, timeout_ms);
   google::protobuf::Empty reply;
   grpc::Status st;
   if (method == "Prepare") {
@@ -256,8 +257,7 @@ Status GrpcRegisterBranch(const std::string& server, const GrpcTlsOptions& tls, 
   auto stub = DtmStub(server, tls, &error);
   if (!stub) return error;
   grpc::ClientContext ctx;
-  SetDeadline(&ctx, timeout_ms);
-  AddDtmToken(&ctx, server);
+  SetUpDtmCall(&ctx, server, timeout_ms);
   google::protobuf::Empty reply;
   return FromGrpcStatus(stub->RegisterBranch(&ctx, request, &reply),
                         server + "/dtmgimp.Dtm/RegisterBranch");
@@ -269,8 +269,7 @@ StatusOr<std::string> GrpcNewGid(const std::string& server, const GrpcTlsOptions
   auto stub = DtmStub(server, tls, &error);
   if (!stub) return error;
   grpc::ClientContext ctx;
-  SetDeadline(&ctx, timeout_ms);
-  AddDtmToken(&ctx, server);
+  SetUpDtmCall(&ctx, server, timeout_ms);
   dtmgimp::DtmGidReply reply;
   const std::string what = server + "/dtmgimp.Dtm/NewGid";
   Status st = FromGrpcStatus(stub->NewGid(&ctx, google::protobuf::Empty(), &reply), what);
