@@ -158,17 +158,24 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     co_return FromStatus(co_await api().ResetNextCronTime(t->g.gid));
   }
 
+  // {"transaction": <global or null>, "<branches_key>": [<branch>...]}, secret headers redacted.
+  std::string TransactionJson(const QueryResult& res, std::string_view branches_key) const {
+    std::string body = R"({"transaction":)";
+    body += res.global ? EncodeGlobalJson(*res.global, deps.redactor) : "null";
+    body += ",\"";
+    body += branches_key;
+    body += "\":[";
+    for (size_t i = 0; i < res.branches.size(); ++i) {
+      if (i) body += ',';
+      body += EncodeBranchJson(res.branches[i]);
+    }
+    return body + "]}";
+  }
+
   asio::awaitable<Reply> HandleQuery(const Request& r) {
     auto res = co_await api().Query(Param(r, "gid"));
     if (!res.ok()) co_return FromStatus(res.status());
-    std::string body = R"({"transaction":)";
-    body += res->global ? EncodeGlobalJson(*res->global, deps.redactor) : "null";
-    body += R"(,"branches":[)";
-    for (size_t i = 0; i < res->branches.size(); ++i) {
-      if (i) body += ',';
-      body += EncodeBranchJson(res->branches[i]);
-    }
-    co_return Json(200, body + "]}");
+    co_return Json(200, TransactionJson(*res, "branches"));
   }
 
   // {"transaction": <global>, "progresses": [<branch>...]}: DTM's reply, which its workflow SDK
@@ -178,14 +185,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     if (!t.ok()) co_return FromStatus(t.status());
     auto res = co_await api().PrepareWorkflow(std::move(*t));
     if (!res.ok()) co_return FromStatus(res.status());
-    std::string body = R"({"transaction":)";
-    body += res->global ? EncodeGlobalJson(*res->global, deps.redactor) : "null";
-    body += R"(,"progresses":[)";
-    for (size_t i = 0; i < res->branches.size(); ++i) {
-      if (i) body += ',';
-      body += EncodeBranchJson(res->branches[i]);
-    }
-    co_return Json(200, body + "]}");
+    co_return Json(200, TransactionJson(*res, "progresses"));
   }
 
   asio::awaitable<Reply> HandleAll(const Request& r) {
