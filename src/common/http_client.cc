@@ -346,17 +346,24 @@ asio::awaitable<StatusOr<ClientResponse>> ClientPool::Impl::Exchange(
     if (!tls) co_return Status::Unavailable("https is unavailable: " + tls_status.message());
     tls_ctx = tls;
   }
-  // A request with an address check is checked even when a pooled connection would serve it.
+  // The admitted addresses, resolved once per request: up front when the request has an address
+  // check (it holds even when a pooled connection would serve it), else when a connection is
+  // opened.
+  std::optional<std::vector<tcp::endpoint>> endpoints;
   if (request.address_check != nullptr) {
     auto checked = co_await Resolve(target, request.address_check);
     if (!checked.ok()) co_return checked.status();
+    endpoints = std::move(*checked);
   }
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto conn = TakeIdle(key);
     const bool reused = conn != nullptr;
     if (!conn) {
-      auto endpoints = co_await Resolve(target, request.address_check);
-      if (!endpoints.ok()) co_return endpoints.status();
+      if (!endpoints) {
+        auto resolved = co_await Resolve(target, nullptr);
+        if (!resolved.ok()) co_return resolved.status();
+        endpoints = std::move(*resolved);
+      }
       conn = std::make_unique<Conn>(executor, tls_ctx);
       conn->lowest().expires_after(timeout);
       auto [ec, ep] = co_await conn->lowest().async_connect(*endpoints, kTuple);
