@@ -334,11 +334,8 @@ asio::awaitable<StatusOr<QueryResult>> Api::PrepareWorkflow(Trans t) {
 }
 
 asio::awaitable<Status> Api::SubmitWorkflow(Trans t) {
+  LYNX_CO_RETURN_IF_ERROR(CheckWorkflowOutcome(t.req_extra));
   const std::string status = t.req_extra["status"];
-  if (status != store::kStatusSucceed && status != store::kStatusFailed) {
-    co_return Status::InvalidArgument(
-        "a workflow's submit needs req_extra.status succeed or failed");
-  }
   auto dbt = co_await LoadTrans(t.g.gid);
   if (!dbt.ok()) co_return Status::Failure("no workflow with gid " + t.g.gid);
   if (dbt->g.trans_type != "workflow") {

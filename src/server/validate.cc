@@ -248,6 +248,21 @@ Status CheckRegistrationUrls(const BranchRegistration& r, const UrlPolicy& polic
   return Status::Ok();
 }
 
+Status CheckWorkflowOutcome(const StringMap& req_extra) {
+  auto status = req_extra.find("status");
+  if (status == req_extra.end() || (status->second != "succeed" && status->second != "failed")) {
+    return Bad("a workflow's submit needs req_extra.status succeed or failed");
+  }
+  for (const char* key : {"result", "rollback_reason"}) {
+    auto it = req_extra.find(key);
+    if (it != req_extra.end() && it->second.size() > kMaxOutcomeBytes) {
+      return Bad(std::string("req_extra.") + key + " is longer than " +
+                 std::to_string(kMaxOutcomeBytes) + " bytes");
+    }
+  }
+  return Status::Ok();
+}
+
 Status CheckRegistration(const BranchRegistration& r) {
   if (Status st = CheckId("branch_id", r.branch_id); !st.ok()) return st;
   if (r.trans_type == "workflow") {

@@ -41,6 +41,11 @@ Status CheckOptions(const TransOptions& o);
 // gRPC transaction a printable ASCII gid (it travels as gRPC metadata).
 Status CheckTrans(const Trans& t, const Limits& limits);
 
+// A workflow's submit (req_extra): status succeed or failed; result and rollback_reason at most
+// kMaxOutcomeBytes each (the SQL stores' column size, DTM's schema), so every store keeps them.
+inline constexpr size_t kMaxOutcomeBytes = 1024;
+Status CheckWorkflowOutcome(const StringMap& req_extra);
+
 // registerBranch: branch id, URLs.
 Status CheckRegistration(const BranchRegistration& r);
 

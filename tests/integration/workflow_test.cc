@@ -101,6 +101,8 @@ TEST_F(WorkflowTest, SubmitRecordsTheOutcomeOnce) {
   ASSERT_EQ(PrepareWorkflow(Body(gid)).status, 200);
   ASSERT_EQ(Step(gid, "01", "action", kSucceed, "r").status, 200);
   EXPECT_EQ(SubmitWorkflow(gid, "bogus").status, 400);
+  // The outcome must fit every store (1 KiB, the SQL columns).
+  EXPECT_EQ(SubmitWorkflow(gid, kSucceed, std::string(1028, 'A')).status, 400);
   auto done = SubmitWorkflow(gid, kSucceed, "cmVzdWx0");
   ASSERT_EQ(done.status, 200) << done.body;
   EXPECT_EQ(dtm_.Status(gid), kSucceed);
