@@ -343,7 +343,10 @@ asio::awaitable<Status> Api::SubmitWorkflow(Trans t) {
                               ", not a workflow");
   }
   if (dbt->g.status == status) co_return Status::Ok();  // a repeated submit
-  if (dbt->g.status != store::kStatusPrepared) {
+  // A workflow that timed out (aborting) can only end failed, once its client rolled back.
+  const bool may_end = dbt->g.status == store::kStatusPrepared ||
+                       (dbt->g.status == store::kStatusAborting && status == store::kStatusFailed);
+  if (!may_end) {
     co_return Status::Failure("workflow " + t.g.gid + " is already " + dbt->g.status +
                               ", cannot submit it as " + status);
   }
@@ -379,10 +382,18 @@ asio::awaitable<Status> Api::RegisterWorkflowStep(BranchRegistration r) {
         "workflow " + gid + " has " + std::to_string(existing->size()) +
         " steps; more would exceed Limits.MaxBranches (" + std::to_string(max_branches) + ")");
   }
+  const bool is_rollback = b.op == "rollback";
   std::vector<TransBranch> rows{std::move(b)};
   Status st = co_await engine_.store().Run([&](store::Store& s) {
     return s.LockGlobalSaveBranches(gid, store::kStatusPrepared, rows, true);
   });
+  if (st.IsNotFound() && is_rollback) {
+    // A workflow that timed out is aborting: its client still records the rollbacks it runs, but
+    // no new action, commit or business step.
+    st = co_await engine_.store().Run([&](store::Store& s) {
+      return s.LockGlobalSaveBranches(gid, store::kStatusAborting, rows, true);
+    });
+  }
   if (st.IsNotFound()) {
     co_return Status::Failure("no trans with gid: " + gid + " status: prepared found");
   }

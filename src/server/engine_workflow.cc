@@ -20,7 +20,17 @@ namespace asio = boost::asio;
 
 asio::awaitable<Status> Engine::ProcessWorkflow(std::shared_ptr<Run> run) {
   Trans& t = run->t;
-  if (t.g.status != store::kStatusPrepared) co_return Status::Ok();
+  if (t.g.status != store::kStatusPrepared && t.g.status != store::kStatusAborting) {
+    co_return Status::Ok();
+  }
+  // DTM never times a workflow out. Here a workflow given timeout_to_fail (there is no default:
+  // workflows are often long) and still unfinished then turns aborting: its steps can no longer
+  // take actions, and the resumed client rolls back what it did and submits failed.
+  if (t.g.status == store::kStatusPrepared && t.opts.timeout_to_fail > 0 && IsTimeout(t)) {
+    LYNX_CO_RETURN_IF_ERROR(co_await ChangeStatus(
+        t, store::kStatusAborting,
+        "Timeout after " + std::to_string(t.opts.timeout_to_fail) + " seconds"));
+  }
   auto custom = ParseWorkflowCustom(t.g.custom_data);
   if (!custom.ok()) {
     // Checked at prepareWorkflow; a stored value that still cannot be read fails this pass.

@@ -161,6 +161,29 @@ TEST_F(WorkflowTest, ASlowResumeHoldsItsLease) {
   EXPECT_EQ(busi_.Calls("WorkflowResume", gid).size(), 1u);
 }
 
+TEST_F(WorkflowTest, ATimedOutWorkflowIsResumedToRollBack) {
+  const std::string gid = TestName();
+  bj::object b = Body(gid);
+  b["timeout_to_fail"] = 30;
+  ASSERT_EQ(PrepareWorkflow(b).status, 200);
+  ASSERT_EQ(Step(gid, "01", "action", kSucceed, "out-done").status, 200);
+  EXPECT_EQ(dtm_.CronOnce(20), gid);  // resumed, not yet timed out
+  EXPECT_EQ(dtm_.Status(gid), kPrepared);
+  EXPECT_EQ(dtm_.CronOnce(60), gid);  // past its 30 s: aborting, and resumed to roll back
+  EXPECT_EQ(dtm_.Status(gid), kAborting);
+  EXPECT_EQ(busi_.Calls("WorkflowResume", gid).size(), 2u);
+  auto progress = PrepareWorkflow(Body(gid)).Json();
+  EXPECT_EQ(S(progress.at("transaction").at("status")), kAborting);
+  EXPECT_EQ(S(progress.at("transaction").at("rollback_reason")), "Timeout after 30 seconds");
+  // No new action; the rollbacks are recorded; it can only end failed.
+  EXPECT_EQ(Step(gid, "02", "action", kSucceed, "in-done").status, 409);
+  EXPECT_EQ(Step(gid, "01", "commit", kSucceed, "").status, 409);
+  EXPECT_EQ(Step(gid, "01", "rollback", kSucceed, "").status, 200);
+  EXPECT_EQ(SubmitWorkflow(gid, kSucceed).status, 409);
+  ASSERT_EQ(SubmitWorkflow(gid, kFailed).status, 200);
+  EXPECT_EQ(dtm_.Status(gid), kFailed);
+}
+
 TEST_F(WorkflowTest, BadWorkflowRequestsAreRefused) {
   bj::object no_name = Body(TestName());
   no_name["custom_data"] = R"({"data":""})";
