@@ -214,6 +214,26 @@ Xa DTMClient::NewXaGrpc(const std::string& gid, const Context& ctx) const {
   return Configure(dtm::NewXaGrpc(GetGRPCServer(), gid, GrpcTls()), ctx);
 }
 
+WorkflowEngine DTMClient::NewWorkflowEngine(const std::string& callback_url) const {
+  WorkflowEngine engine = WorkflowEngine::Http(GetServerURL(), callback_url);
+  ConfigureWorkflows(engine);
+  return engine;
+}
+
+WorkflowEngine DTMClient::NewWorkflowEngineGrpc(const std::string& callback_host) const {
+  WorkflowEngine engine = WorkflowEngine::Grpc(GetGRPCServer(), callback_host, GrpcTls());
+  ConfigureWorkflows(engine);
+  return engine;
+}
+
+void DTMClient::ConfigureWorkflows(WorkflowEngine& engine) const {
+  WorkflowOptions defaults;
+  defaults.trans.request_timeout = config_.timeout;
+  defaults.trans.retry_interval = config_.retry_interval;
+  engine.SetDefaultOptions(std::move(defaults));
+  engine.SetPassThroughHeaders(config_.pass_through_headers);
+}
+
 std::string DTMClient::GetServerURL() const {
   return config_.enabled ? config_.server_url : std::string();
 }

@@ -7,6 +7,7 @@
 
 #include "common/base64.h"
 #include "common/json_util.h"
+#include "proto/workflow.pb.h"
 #include "server/limits.h"
 
 namespace lynx::server {
@@ -116,16 +117,9 @@ StatusOr<WorkflowCustom> ParseWorkflowCustom(const std::string& custom_data) {
 }
 
 std::string EncodeWorkflowData(const std::string& data) {
-  if (data.empty()) return "";  // proto3: an empty bytes field is not written
-  std::string out(1, '\x0a');   // field 1, wire type 2
-  for (uint64_t n = data.size();; n >>= 7) {
-    if (n < 0x80) {
-      out.push_back(static_cast<char>(n));
-      break;
-    }
-    out.push_back(static_cast<char>((n & 0x7f) | 0x80));
-  }
-  return out + data;
+  workflow::WorkflowData msg;
+  msg.set_data(data);
+  return msg.SerializeAsString();
 }
 
 }  // namespace lynx::server

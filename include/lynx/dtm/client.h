@@ -20,6 +20,7 @@
 #include <lynx/dtm/msg.h>
 #include <lynx/dtm/saga.h>
 #include <lynx/dtm/tcc.h>
+#include <lynx/dtm/workflow.h>
 #include <lynx/dtm/xa.h>
 #include <lynx/plugin.h>
 #include <lynx/status.h>
@@ -79,6 +80,15 @@ class DTMClient : public lynx::Plugin {
   Tcc NewTccGrpc(const std::string& gid, const Context& ctx = Context()) const;
   Xa NewXaGrpc(const std::string& gid, const Context& ctx = Context()) const;
 
+  // Workflow engines talking to server_url over HTTP (dtmd resumes their workflows at
+  // callback_url, served by WorkflowEngine::ServeHttp) or to grpc_server over gRPC (callback_host
+  // "host:port" of a GrpcBranchServer with ServeGrpc). Workflows registered without options get
+  // request_timeout = timeout and retry_interval = retry_interval; no timeout_to_fail (DTM
+  // never times a workflow out; set WorkflowOptions::trans.timeout_to_fail to have dtmd roll an
+  // unfinished one back). Execute's context passes the pass_through_headers on to the steps.
+  WorkflowEngine NewWorkflowEngine(const std::string& callback_url) const;
+  WorkflowEngine NewWorkflowEngineGrpc(const std::string& callback_host) const;
+
   // The headers of ctx named in pass_through_headers (names as configured, matched
   // case-insensitively), merged under `custom` (custom values win).
   std::map<std::string, std::string> BranchHeaders(
@@ -98,6 +108,7 @@ class DTMClient : public lynx::Plugin {
  private:
   template <class T>
   T Configure(T trans, const Context& ctx) const;
+  void ConfigureWorkflows(WorkflowEngine& engine) const;
 
   DtmConfig config_;
   Status config_status_;

@@ -19,5 +19,6 @@
 #include <lynx/dtm/sql.h>
 #include <lynx/dtm/tcc.h>
 #include <lynx/dtm/trans_base.h>
+#include <lynx/dtm/workflow.h>
 #include <lynx/dtm/xa.h>
 #include <lynx/status.h>

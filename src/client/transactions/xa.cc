@@ -3,6 +3,7 @@
 #include <lynx/dtm/barrier.h>
 #include <spdlog/spdlog.h>
 
+#include "client/transactions/xa_local.h"
 #include "client/transports/call_util.h"
 
 namespace lynx::dtm {
@@ -58,31 +59,20 @@ std::string XaSql(SqlDriver driver, const std::string& step, const std::string& 
   return "XA " + step + " " + quoted;
 }
 
-Status CheckXaDriver(const DBConf& conf) {
-  if (conf.driver == "postgres" || conf.driver == "postgresql" || conf.driver == "mysql" ||
-      conf.driver == "mariadb") {
-    return Status::Ok();
-  }
-  return Status::InvalidArgument("XA needs a postgres or mysql database, not '" + conf.driver +
-                                 "'");
-}
-
 // An unknown xid on commit / rollback is a repeated phase 2 (Go ignores these errors too).
 bool IsUnknownXid(const Status& st) {
   return st.message().find("XAER_NOTA") != std::string::npos ||
          st.message().find("does not exist") != std::string::npos;
 }
 
-Status XaPhase2(const Xa& xa, const DBConf& conf, const std::string& xid) {
-  auto db = SharedSqlDbPool(conf).Acquire();
-  if (!db.ok()) return db.status();
-  Status st = (*db)->Exec(XaSql((*db)->driver(), xa.op(), xid));
-  if (!st.ok() && IsUnknownXid(st)) st = Status::Ok();
-  if (st.ok() && xa.op() == "rollback") {
-    // After this row exists, a local transaction that has not prepared yet fails its own insert.
-    st = InsertBarrier(**db, "xa", xa.gid(), xa.branch_id(), "action", "01", "rollback").status();
+// gid-branch_id, quoted into the XA statements: a quote or backslash cannot be part of it.
+StatusOr<std::string> XaId(const std::string& gid, const std::string& branch_id) {
+  std::string xid = gid + "-" + branch_id;
+  if (xid.find_first_of("'\\") != std::string::npos) {
+    return Status::InvalidArgument("gid/branch_id '" + xid +
+                                   "' cannot be an XA id (quote or backslash)");
   }
-  return st;
+  return xid;
 }
 
 }  // namespace
@@ -163,14 +153,49 @@ Status XaLocalTransactionGrpc(const GrpcMetadata& metadata, const DBConf& conf,
 
 Status Xa::RunLocalTransaction(Xa& xa, const DBConf& conf,
                                const std::function<Status(SqlDb&, Xa&)>& fn) {
-  if (Status st = CheckXaDriver(conf); !st.ok()) return st;
-  const std::string xid = xa.gid() + "-" + xa.branch_id();
-  if (xid.find_first_of("'\\") != std::string::npos) {
-    return Status::InvalidArgument("gid/branch_id '" + xid +
-                                   "' cannot be an XA id (quote or backslash)");
+  if (xa.op() == "commit" || xa.op() == "rollback") {
+    if (Status st = internal::CheckXaDriver(conf); !st.ok()) return st;
+    return internal::RunXaPhase2(conf, "xa", xa.gid(), xa.branch_id(), xa.op());
   }
-  if (xa.op() == "commit" || xa.op() == "rollback") return XaPhase2(xa, conf, xid);
+  return internal::RunXaLocal(conf, "xa", xa.gid(), xa.branch_id(), [&](SqlDb& db) {
+    Status st = fn(db, xa);
+    if (!st.ok()) return st;
+    return xa.RegisterBranch({{"url", xa.phase2_url()}, {"branch_id", xa.branch_id()}});
+  });
+}
 
+namespace internal {
+
+Status CheckXaDriver(const DBConf& conf) {
+  if (conf.driver == "postgres" || conf.driver == "postgresql" || conf.driver == "mysql" ||
+      conf.driver == "mariadb") {
+    return Status::Ok();
+  }
+  return Status::InvalidArgument("XA needs a postgres or mysql database, not '" + conf.driver +
+                                 "'");
+}
+
+Status RunXaPhase2(const DBConf& conf, const std::string& trans_type, const std::string& gid,
+                   const std::string& branch_id, const std::string& op) {
+  auto xid = XaId(gid, branch_id);
+  if (!xid.ok()) return xid.status();
+  auto db = SharedSqlDbPool(conf).Acquire();
+  if (!db.ok()) return db.status();
+  Status st = (*db)->Exec(XaSql((*db)->driver(), op, *xid));
+  if (!st.ok() && IsUnknownXid(st)) st = Status::Ok();
+  if (st.ok() && op == "rollback") {
+    // After this row exists, a local transaction that has not prepared yet fails its own insert.
+    st = InsertBarrier(**db, trans_type, gid, branch_id, "action", "01", "rollback").status();
+  }
+  return st;
+}
+
+Status RunXaLocal(const DBConf& conf, const std::string& trans_type, const std::string& gid,
+                  const std::string& branch_id, const std::function<Status(SqlDb&)>& work) {
+  if (Status st = CheckXaDriver(conf); !st.ok()) return st;
+  auto checked = XaId(gid, branch_id);
+  if (!checked.ok()) return checked.status();
+  const std::string& xid = *checked;
   // A dedicated connection: the prepared XA transaction outlives it on the server.
   auto opened = OpenSqlDb(conf);
   if (!opened.ok()) return opened.status();
@@ -179,11 +204,8 @@ Status Xa::RunLocalTransaction(Xa& xa, const DBConf& conf,
   if (Status st = db.Exec(XaSql(driver, "start", xid)); !st.ok()) return st;
   Status result;
   try {
-    result = InsertBarrier(db, "xa", xa.gid(), xa.branch_id(), "action", "01", "action").status();
-    if (result.ok()) result = fn(db, xa);
-    if (result.ok()) {
-      result = xa.RegisterBranch({{"url", xa.phase2_url()}, {"branch_id", xa.branch_id()}});
-    }
+    result = InsertBarrier(db, trans_type, gid, branch_id, "action", "01", "action").status();
+    if (result.ok()) result = work(db);
   } catch (...) {
     if (std::string end = XaSql(driver, "end", xid); !end.empty()) db.Exec(end);
     db.Exec(XaSql(driver, "abort", xid));
@@ -198,5 +220,7 @@ Status Xa::RunLocalTransaction(Xa& xa, const DBConf& conf,
   }
   return result;
 }
+
+}  // namespace internal
 
 }  // namespace lynx::dtm

@@ -83,7 +83,9 @@ StatusOr<std::string> CallDtmServerMs(Transport& transport, const Context& ctx,
     }
     return Status(st.code(), operation + ": " + st.message());
   }
-  if (method == "GET") {
+  // Replies that are data, not a result (newGid, query, prepareWorkflow's progress, whose
+  // recorded results may well contain "FAILURE"), are judged by their status only.
+  if (method == "GET" || operation == "prepareWorkflow") {
     if (reply->status == 200) return std::move(reply->body);
     if (reply->status == 409)
       return Status::Failure(WithDtmSuffix(reply->body, StatusCode::kFailure));

@@ -27,7 +27,8 @@ StatusOr<HttpReply> SendWithUserAgent(Transport& transport, HttpRequest request)
 
 // `method` {server_url}/{operation} (operation may carry a query). Transport errors become
 // Unavailable naming the server. POSTs are judged by ClassifyDtmReply (a "FAILURE" in a 200 body
-// is a failure); GETs (newGid, query) by their status only, since their bodies are data.
+// is a failure); GETs (newGid, query) and prepareWorkflow by their status only, since their
+// bodies are data.
 // Returns the reply body.
 StatusOr<std::string> CallDtmServer(Transport& transport, const Context& ctx,
                                     const std::string& server_url, int64_t request_timeout_s,

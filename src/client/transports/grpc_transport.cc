@@ -251,6 +251,22 @@ Status GrpcCallDtm(const std::string& server, const GrpcTlsOptions& tls, int64_t
   return FromGrpcStatus(st, server + "/dtmgimp.Dtm/" + method);
 }
 
+StatusOr<dtmgimp::DtmProgressesReply> GrpcPrepareWorkflow(const std::string& server,
+                                                          const GrpcTlsOptions& tls,
+                                                          int64_t timeout_ms,
+                                                          const dtmgimp::DtmRequest& request) {
+  Status error;
+  auto stub = DtmStub(server, tls, &error);
+  if (!stub) return error;
+  grpc::ClientContext ctx;
+  SetUpDtmCall(&ctx, server, timeout_ms);
+  dtmgimp::DtmProgressesReply reply;
+  Status st = FromGrpcStatus(stub->PrepareWorkflow(&ctx, request, &reply),
+                             server + "/dtmgimp.Dtm/PrepareWorkflow");
+  if (!st.ok()) return st;
+  return reply;
+}
+
 Status GrpcRegisterBranch(const std::string& server, const GrpcTlsOptions& tls, int64_t timeout_ms,
                           const dtmgimp::DtmBranchRequest& request) {
   Status error;

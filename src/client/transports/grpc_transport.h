@@ -54,6 +54,11 @@ std::string DtmGrpcMethod(const std::string& operation);
 // /dtmgimp.Dtm/{Prepare,Submit,Abort} (`method` as DtmGrpcMethod gives it).
 Status GrpcCallDtm(const std::string& server, const GrpcTlsOptions& tls, int64_t timeout_ms,
                    const std::string& method, const dtmgimp::DtmRequest& request);
+// /dtmgimp.Dtm/PrepareWorkflow: the workflow's transaction and recorded progress.
+StatusOr<dtmgimp::DtmProgressesReply> GrpcPrepareWorkflow(const std::string& server,
+                                                          const GrpcTlsOptions& tls,
+                                                          int64_t timeout_ms,
+                                                          const dtmgimp::DtmRequest& request);
 // /dtmgimp.Dtm/RegisterBranch.
 Status GrpcRegisterBranch(const std::string& server, const GrpcTlsOptions& tls, int64_t timeout_ms,
                           const dtmgimp::DtmBranchRequest& request);
