@@ -41,6 +41,9 @@ func TestMain(m *testing.M) {
 		logger.WithLogger(quietLogger{})
 	}
 	sendTokensWhenRequired()
+	if os.Getenv(wfChildEnv) != "" {
+		runWorkflowChild() // the client process TestWorkflowClientKilled kills; never returns
+	}
 	os.Exit(m.Run())
 }
 

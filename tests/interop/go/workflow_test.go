@@ -1,8 +1,10 @@
 package interop
 
 import (
+	"database/sql"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -169,9 +171,89 @@ func TestWorkflow(t *testing.T) {
 		}
 	})
 
-	for _, name := range []string{"mixed grpc+http+DoXa", "DoXa"} {
-		t.Run(name, func(t *testing.T) {
-			t.Skip("not run against dtmd yet: the DoXa scenarios are the next part of issue 15")
+	// DoXa: each branch's work is an XA local transaction on the business database, prepared as
+	// the step and committed or rolled back by the workflow's phase 2.
+	t.Run("DoXa", func(t *testing.T) {
+		forEachDB(t, func(t *testing.T, db *testDB) {
+			e := newEnv(t)
+			workflow.InitHTTP(e.D.Server(), e.B.URL("WorkflowResume"))
+			g := gid(t)
+			name := "interop_wf_xa_" + g
+			from, to := "wfxa-from-"+g, "wfxa-to-"+g
+			db.account(t, from, 100)
+			db.account(t, to, 0)
+			xaStep := func(wf *workflow.Workflow, id string, amount int64) error {
+				_, err := wf.NewBranch().DoXa(db.Conf, func(sdb *sql.DB) ([]byte, error) {
+					return nil, adjust(sdb, db.Name, id, amount)
+				})
+				return err
+			}
+			noErr(t, "register", workflow.Register(name, func(wf *workflow.Workflow, data []byte) error {
+				amount, _ := strconv.ParseInt(string(data), 10, 64)
+				if err := xaStep(wf, from, -amount); err != nil {
+					return err
+				}
+				return xaStep(wf, to, amount)
+			}))
+			noErr(t, "execute", workflow.Execute(name, g, []byte("30")))
+			eq(t, "status", e.D.Status(g), succeed)
+			eq(t, "from", db.balance(t, from), int64(70))
+			eq(t, "to", db.balance(t, to), int64(30))
+			// 500 is more than the 70 left: the first branch's prepared work is rolled back too.
+			g2 := g + "-2"
+			if err := workflow.Execute(name, g2, []byte("500")); !errors.Is(err, dtmcli.ErrFailure) {
+				t.Fatalf("execute: got %v, want ErrFailure", err)
+			}
+			eq(t, "status", e.D.Status(g2), failed)
+			eq(t, "from unchanged", db.balance(t, from), int64(70))
+			eq(t, "to unchanged", db.balance(t, to), int64(30))
 		})
-	}
+	})
+
+	// A gRPC workflow mixing a gRPC call, an HTTP call and a DoXa step (DTM's TestWorkflowMixed).
+	t.Run("mixed grpc+http+DoXa", func(t *testing.T) {
+		forEachDB(t, func(t *testing.T, db *testDB) {
+			e := newEnv(t)
+			g := gid(t)
+			lis, err := net.Listen("tcp", "127.0.0.1:0")
+			noErr(t, "listen", err)
+			srv := grpc.NewServer()
+			workflow.InitGrpc(e.D.GrpcServer(), lis.Addr().String(), srv)
+			go func() { _ = srv.Serve(lis) }()
+			t.Cleanup(srv.Stop)
+			busiAddr := strings.Split(e.B.GrpcURL("TransOut"), "/")[0]
+			conn, err := grpc.Dial(busiAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+				grpc.WithUnaryInterceptor(workflow.Interceptor))
+			noErr(t, "dial", err)
+			t.Cleanup(func() { conn.Close() })
+			to := "wfmix-to-" + g
+			db.account(t, to, 0)
+			name := "interop_wf_mixed_" + g
+			noErr(t, "register", workflow.Register(name, func(wf *workflow.Workflow, data []byte) error {
+				wf.NewBranch().OnRollback(func(bb *dtmcli.BranchBarrier) error {
+					return conn.Invoke(wf.Context, "/busi.Busi/TransOutRevert", &emptypb.Empty{}, &emptypb.Empty{})
+				})
+				if err := conn.Invoke(wf.Context, "/busi.Busi/TransOut", &emptypb.Empty{}, &emptypb.Empty{}); err != nil {
+					return err
+				}
+				wf.NewBranch().OnRollback(func(bb *dtmcli.BranchBarrier) error {
+					_, err := wf.NewRequest().SetBody(req{Amount: 30}).Post(e.B.URL("TransInRevert"))
+					return err
+				})
+				if _, err := wf.NewRequest().SetBody(req{Amount: 30}).Post(e.B.URL("TransIn")); err != nil {
+					return err
+				}
+				_, err := wf.NewBranch().DoXa(db.Conf, func(sdb *sql.DB) ([]byte, error) {
+					return nil, adjust(sdb, db.Name, to, 30)
+				})
+				return err
+			}))
+			noErr(t, "execute", workflow.Execute(name, g, []byte("input")))
+			eq(t, "status", e.D.Status(g), succeed)
+			eq(t, "protocol", e.D.Query(g).Transaction.Protocol, "grpc")
+			eq(t, "grpc step", len(e.B.Calls("TransOut", g)), 1)
+			eq(t, "http step", len(e.B.Calls("TransIn", g)), 1)
+			eq(t, "xa step", db.balance(t, to), int64(30))
+		})
+	})
 }
