@@ -170,6 +170,7 @@ Status AccountService::Forward(Incoming in, int64_t sign) {
   const Transfer& t = *in.transfer;
   auto busi = [&](dtm::SqlDb& tx) { return Adjust(tx, t.user_id, sign * t.amount); };
   if (in.barrier->trans_type() == "msg") return barrier_->HandleMsg(*in.barrier, busi);
+  if (in.barrier->trans_type() == "workflow") return barrier_->HandleWorkflow(*in.barrier, busi);
   return barrier_->HandleSAGA(*in.barrier, busi);
 }
 
@@ -177,8 +178,10 @@ Status AccountService::Revert(Incoming in, int64_t sign) {
   if (!in.transfer.ok()) return in.transfer.status();
   if (!in.barrier.ok()) return in.barrier.status();
   const Transfer& t = *in.transfer;
-  return barrier_->HandleSAGA(
-      *in.barrier, [&](dtm::SqlDb& tx) { return Adjust(tx, t.user_id, -sign * t.amount); });
+  auto busi = [&](dtm::SqlDb& tx) { return Adjust(tx, t.user_id, -sign * t.amount); };
+  // A workflow's compensation comes from its OnRollback with op rollback.
+  if (in.barrier->trans_type() == "workflow") return barrier_->HandleWorkflow(*in.barrier, busi);
+  return barrier_->HandleSAGA(*in.barrier, busi);
 }
 
 Status AccountService::Tcc(Incoming in, int64_t sign, const std::string& phase) {

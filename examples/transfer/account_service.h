@@ -2,8 +2,8 @@
 // PostgreSQL or MySQL/MariaDB), with the branch handlers of every DTM mode at the URLs of the
 // seed's snippets. Each handler dispatches on the trans_type DTM sends, so one URL serves a saga
 // step, a 2-phase message step and an XA branch, as in the seed:
-//   POST {prefix}/TransOut, /TransIn            saga action, msg step, xa branch
-//   POST {prefix}/TransOutRevert, /TransInRevert saga compensation
+//   POST {prefix}/TransOut, /TransIn            saga action, msg step, xa branch, workflow step
+//   POST {prefix}/TransOutRevert, /TransInRevert saga compensation, workflow rollback
 //   POST {prefix}/TransOutTry|Confirm|Cancel, /TransInTry|Confirm|Cancel   TCC
 //   GET  {prefix}/QueryPrepared                 msg back-check
 // A body is {"amount": N} with optional "user_id" (default: 1 pays, 2 receives). Business

@@ -1,5 +1,6 @@
-// transfer_example: the seed's snippets in C++ — SAGA, TCC (helper), XA (helper) and the 2-phase
-// message — each run once succeeding and once failing, against dtmd, with the account service of
+// transfer_example: the seed's snippets in C++ — SAGA, TCC (helper), XA (helper), the 2-phase
+// message and the workflow — each run once succeeding and once failing (the workflow also once
+// resumed by dtmd after its client process crashed), against dtmd, with the account service of
 // account_service.h serving the branches from this process (balances in a real database). When
 // lynx.dtm.grpc_server is set, the same modes run again over gRPC: transactions sent to dtmd's
 // gRPC service, branches served by a GrpcBranchServer (busi.Busi methods, busi.ReqGrpc bodies).
@@ -9,11 +10,17 @@
 #include <lynx/dtm/dtm.h>
 #include <CLI/CLI.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "account_service.h"
 #include "proto/busi.pb.h"
+#include "workflow_transfer.h"
 
 namespace {
 
@@ -39,6 +46,9 @@ struct Runner {
   std::string grpc_busi;  // gRPC target of the branches, e.g. 127.0.0.1:58081
   bool grpc = false;      // run the scenarios over gRPC
   int failures = 0;
+  dtm::WorkflowEngine* workflows = nullptr;
+  std::string callback = {};                 // where dtmd resumes workflows (this process)
+  std::vector<std::string> child_args = {};  // this program with --config: the crashing client
 
   // A branch URL: http://host:port/api/<route>, or over gRPC host:port/busi.Busi/<route>.
   std::string Url(const std::string& route) const {
@@ -143,6 +153,54 @@ struct Runner {
     });
   }
 
+  // The transfer as a workflow (workflow_transfer.h): the steps are recorded as they complete;
+  // TransIn to an unknown account fails and TransOut is compensated.
+  void Workflow(bool fail) {
+    std::string gid = client.GenerateGid();
+    Scenario(Name("workflow", fail), !fail, gid, [&] {
+      return workflows
+          ->Execute(lynx::example::kTransferWorkflow, gid,
+                    lynx::example::TransferInput(kAmount, fail ? 99 : kTransInUser))
+          .status();
+    });
+  }
+
+  // The client dies after its first step: another process (this program again, with
+  // --workflow-child) starts the workflow and exits in the middle; dtmd then resumes it through
+  // this process's callback, which replays TransOut from its record and runs TransIn.
+  void WorkflowCrash() {
+    std::string gid = client.GenerateGid();
+    Scenario("workflow resumed after crash", true, gid, [&]() -> lynx::Status {
+      std::vector<std::string> args = child_args;
+      for (const char* a : {"--workflow-child", gid.c_str(), "--workflow-busi", busi.c_str(),
+                            "--workflow-callback", callback.c_str()}) {
+        args.emplace_back(a);
+      }
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      const pid_t pid = fork();
+      if (pid == 0) {
+        execv("/proc/self/exe", argv.data());
+        _exit(127);
+      }
+      int wstatus = 0;
+      if (pid < 0 || waitpid(pid, &wstatus, 0) != pid || !WIFEXITED(wstatus) ||
+          WEXITSTATUS(wstatus) != lynx::example::kCrashExitCode) {
+        return lynx::Status::Internal("the client process did not crash as planned");
+      }
+      std::printf("%-28s the client process died after TransOut; dtmd resumes the workflow\n", "");
+      dtm::TransactionHelper helper(client);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      while (std::chrono::steady_clock::now() < deadline) {
+        auto status = helper.CheckTransactionStatus(gid);
+        if (status.ok() && *status == "succeed") return lynx::Status::Ok();
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));  // awaiting dtmd's cron
+      }
+      return lynx::Status::Unavailable("dtmd did not finish the workflow within 60 s");
+    });
+  }
+
   // The reliable outbox: the local transaction (account 1 pays) commits together with the
   // message's barrier row, and DTM delivers TransIn; when it fails, the message is aborted.
   void MsgOutbox(bool fail) {
@@ -174,7 +232,10 @@ int main(int argc, char** argv) {
   dtm::DBConf db{.driver = "postgres", .user = "postgres", .db = "postgres"};
   std::string listen = "127.0.0.1";
   uint16_t port = 0;
-  std::string modes = "saga,tcc,xa,msg,grpc";
+  std::string modes = "saga,tcc,xa,msg,workflow,grpc";
+  std::string workflow_child;
+  std::string workflow_busi;
+  std::string workflow_callback;
   cli.add_option("-c,--config", config, "YAML file with lynx.dtm");
   cli.add_option("--db-driver", db.driver, "postgres | mysql | sqlite (sqlite: no XA)");
   cli.add_option("--db-host", db.host);
@@ -187,8 +248,13 @@ int main(int argc, char** argv) {
   uint16_t grpc_port = 0;
   cli.add_option("--grpc-port", grpc_port, "port of the gRPC branch handlers (0: any)");
   cli.add_option("--modes", modes,
-                 "comma-separated subset of saga,tcc,xa,msg,grpc (grpc: every mode over gRPC, "
-                 "when lynx.dtm.grpc_server is set)");
+                 "comma-separated subset of saga,tcc,xa,msg,workflow,grpc (grpc: every mode "
+                 "over gRPC, when lynx.dtm.grpc_server is set)");
+  cli.add_option("--workflow-child", workflow_child,
+                 "internal: run the transfer workflow as gid and crash after its first step");
+  cli.add_option("--workflow-busi", workflow_busi, "internal: the branches' base URL");
+  cli.add_option("--workflow-callback", workflow_callback,
+                 "internal: the workflow callback of the process that survives");
   CLI11_PARSE(cli, argc, argv);
 
   lynx::App app = lynx::App::FromFile(config);
@@ -198,6 +264,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto& client = app.GetPlugin<dtm::DTMClient>("dtm.server");
+  if (!workflow_child.empty()) {
+    // The crashing client of WorkflowCrash. Its callback is the surviving process's, as a
+    // service's instances share one address behind their load balancer.
+    dtm::WorkflowEngine engine = client.NewWorkflowEngine(workflow_callback);
+    lynx::example::RegisterTransferWorkflow(engine, workflow_busi, /*crash_after_first_step=*/true);
+    auto res = engine.Execute(lynx::example::kTransferWorkflow, workflow_child,
+                              lynx::example::TransferInput(kAmount, kTransInUser));
+    std::fprintf(stderr, "the workflow client did not crash: %s\n",
+                 res.ok() ? "it finished" : res.status().message().c_str());
+    return 3;
+  }
 
   AccountService service(db, &client.Metrics());
   if (lynx::Status st = service.Init(); !st.ok()) {
@@ -206,8 +283,18 @@ int main(int argc, char** argv) {
   }
   dtm::HttpBranchServer server({.address = listen, .port = port, .threads = 4});
   service.Register(server, "/api");
+  // dtmd resumes unfinished workflows at /workflow/resume (its URL is known once started).
+  dtm::WorkflowEngine workflows = client.NewWorkflowEngine("");
+  workflows.ServeHttp(server, "/workflow/resume");
   if (lynx::Status st = server.Start(); !st.ok()) {
     std::fprintf(stderr, "branch server: %s\n", st.message().c_str());
+    return 1;
+  }
+  workflows.SetCallback(server.Url("/workflow/resume"));
+  if (lynx::Status st = lynx::example::RegisterTransferWorkflow(workflows, server.Url("/api"),
+                                                                /*crash_after_first_step=*/false);
+      !st.ok()) {
+    std::fprintf(stderr, "workflow: %s\n", st.message().c_str());
     return 1;
   }
   dtm::GrpcBranchServer grpc_server({.address = listen, .port = grpc_port, .threads = 4});
@@ -227,6 +314,9 @@ int main(int argc, char** argv) {
 
   Runner r{client, service, server.Url("/api"),
            listen + ":" + std::to_string(grpc ? grpc_server.port() : 0)};
+  r.workflows = &workflows;
+  r.child_args = {argv[0], "--config", config};
+  r.callback = server.Url("/workflow/resume");
   auto has = [&](const char* m) {
     return ("," + modes + ",").find(std::string(",") + m + ",") != std::string::npos;
   };
@@ -246,6 +336,11 @@ int main(int argc, char** argv) {
     r.Msg();
     r.MsgOutbox(false);
     r.MsgOutbox(true);
+  }
+  if (has("workflow")) {
+    r.Workflow(false);
+    r.Workflow(true);
+    r.WorkflowCrash();
   }
   if (has("grpc") && grpc) {  // the same modes over gRPC
     r.grpc = true;

@@ -42,6 +42,11 @@ class BarrierHandler {
   Status HandleSAGA(BranchBarrier& bb, const Busi& busi) {
     return Run(bb, {"action", "compensate"}, busi);
   }
+  // A workflow's step (op action) and the callbacks of its branch (OnRollback: op rollback,
+  // OnCommit: op commit), called through Workflow::CallHttp / CallGrpc.
+  Status HandleWorkflow(BranchBarrier& bb, const Busi& busi) {
+    return Run(bb, {"action", "rollback", "commit"}, busi);
+  }
   // A msg step delivered by DTM (op action), or the local transaction of DoAndSubmit (op msg).
   Status HandleMsg(BranchBarrier& bb, const Busi& busi) { return Run(bb, {"action", "msg"}, busi); }
   // The back-check of a msg prepared by DoAndSubmit(DB) (BranchBarrier::QueryPrepared).

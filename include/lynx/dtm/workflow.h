@@ -222,6 +222,11 @@ class WorkflowEngine {
   // Handles /workflow.Workflow/Execute on `server` (metadata dtm-op, dtm-gid; WorkflowData).
   void ServeGrpc(GrpcBranchServer& server) const;
 
+  // Sets the callback dtmd resumes workflows at (HTTP: the URL; gRPC: host:port), for a program
+  // that learns its own address only once its server started (port 0). Before the first
+  // Execute.
+  void SetCallback(const std::string& callback);
+
   // The options of workflows registered without their own; and the names of the headers of
   // Execute's context passed on to the steps' calls (DTMClient's pass_through_headers).
   void SetDefaultOptions(WorkflowOptions options);

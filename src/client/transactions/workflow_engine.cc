@@ -49,6 +49,11 @@ WorkflowEngine WorkflowEngine::Grpc(std::string grpc_server, std::string callbac
   return WorkflowEngine(std::move(impl));
 }
 
+void WorkflowEngine::SetCallback(const std::string& callback) {
+  std::lock_guard lock(impl_->mu);
+  impl_->callback = impl_->grpc ? callback + "/workflow.Workflow/Execute" : callback;
+}
+
 void WorkflowEngine::SetDefaultOptions(WorkflowOptions options) {
   std::lock_guard lock(impl_->mu);
   impl_->defaults = std::move(options);
@@ -84,6 +89,7 @@ StatusOr<std::string> WorkflowEngine::Execute(const std::string& name, const std
   if (gid.empty()) return Status::InvalidArgument("workflow '" + name + "' needs a gid");
   Impl::Entry entry;
   std::vector<std::string> pass_through;
+  std::string callback;
   {
     std::lock_guard lock(impl_->mu);
     auto it = impl_->workflows.find(name);
@@ -92,6 +98,7 @@ StatusOr<std::string> WorkflowEngine::Execute(const std::string& name, const std
     }
     entry = it->second;
     pass_through = impl_->pass_through;
+    callback = impl_->callback;
     // dtmd never resumes a workflow twice at once, but the program's own Execute and dtmd's
     // callback may meet here: the second one waits for the next resume.
     if (!impl_->running.insert(gid).second) {
@@ -106,7 +113,7 @@ StatusOr<std::string> WorkflowEngine::Execute(const std::string& name, const std
       impl.running.erase(gid);
     }
   } release{*impl_, gid};
-  Workflow wf(impl_->server, gid, name, input, impl_->grpc, impl_->tls, impl_->callback,
+  Workflow wf(impl_->server, gid, name, input, impl_->grpc, impl_->tls, std::move(callback),
               entry.options);
   wf.SetContext(ctx);
   wf.options().branch_headers =
