@@ -202,10 +202,11 @@ TEST_F(WorkflowSdkTest, AStoppedRunIsResumedByTheServerOverGrpc) {
   EXPECT_EQ(CallLog(gid),
             (std::vector<std::string>{"grpc:TransOut/01/action", "grpc:TransIn/02/action"}));
   EXPECT_EQ(busi_.Calls("grpc:TransOut", gid)[0].Header("dtm-op"), "action");
-  // The result survives: a later Execute reads it back from the server.
+  // The result survives: a later Execute reads it back from the server. DTM's gRPC
+  // PrepareWorkflow reply leaves the result out (docs/compatibility.md), so there it is lost.
   auto res = engine.Execute("grpc-transfer", gid, "in");
   ASSERT_TRUE(res.ok()) << res.status().message();
-  EXPECT_EQ(*res, "input was in");
+  EXPECT_EQ(*res, kReferenceServer ? "" : "input was in");
 
   // An ABORTED step is a recorded failure: the workflow rolls back over gRPC.
   const std::string gid2 = client_->GenerateGid();
