@@ -263,6 +263,45 @@ TEST_P(StoreContractTest, AppendKeepsInsertionOrderAndRejectsDuplicates) {
   EXPECT_EQ(Branches("g1").size(), 2u);
 }
 
+// A workflow (dtm-protocol.md §5.6): created without branches, its steps appended one by one with
+// their outcome and raw result bytes; once timed out (aborting) only its rollback steps, saved
+// under the aborting status; the submit writes the outcome and the base64 result.
+TEST_P(StoreContractTest, WorkflowStepsAreRecordedExactly) {
+  TransGlobal g = NewGlobal("wf");
+  g.trans_type = "workflow";
+  g.custom_data = R"({"data":"aW5wdXQ=","name":"transfer"})";
+  std::vector<TransBranch> none;
+  ASSERT_TRUE(store_->MaySaveNewTrans(g, none).ok());
+  EXPECT_TRUE(Branches("wf").empty());
+  TransBranch step = NewBranch("wf", "01", "action");
+  step.status = kStatusSucceed;
+  step.bin_data = std::string("lynx-wf http POST http://a/b\n\0\xff{}", 33);  // any bytes
+  ASSERT_TRUE(store_->LockGlobalSaveBranches("wf", kStatusPrepared, {step}, true).ok());
+  EXPECT_EQ(store_->LockGlobalSaveBranches("wf", kStatusPrepared, {step}, true).code(),
+            StatusCode::kUniqueConflict);  // one record per (branch, op)
+  ASSERT_TRUE(store_
+                  ->ChangeGlobalStatus("wf", kStatusPrepared,
+                                       {kStatusAborting, kNow + 1, "Timeout", std::nullopt})
+                  .ok());
+  TransBranch rollback = NewBranch("wf", "01", "rollback");
+  rollback.status = kStatusSucceed;
+  EXPECT_EQ(store_->LockGlobalSaveBranches("wf", kStatusPrepared, {rollback}, true).code(),
+            StatusCode::kNotFound);
+  ASSERT_TRUE(store_->LockGlobalSaveBranches("wf", kStatusAborting, {rollback}, true).ok());
+  auto rows = Branches("wf");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].bin_data, step.bin_data);
+  EXPECT_EQ(Keys(rows), (std::vector<std::string>{"01/action/succeed", "01/rollback/succeed"}));
+  ASSERT_TRUE(store_
+                  ->ChangeGlobalStatus("wf", kStatusAborting,
+                                       {kStatusFailed, kNow + 2, "Timeout", "cmVzdWx0"})
+                  .ok());
+  TransGlobal done = Find("wf");
+  EXPECT_EQ(done.status, kStatusFailed);
+  EXPECT_EQ(done.rollback_reason, "Timeout");
+  EXPECT_EQ(done.result, "cmVzdWx0");
+}
+
 TEST_P(StoreContractTest, SaveBranchesNeedsTheExpectedStatus) {
   Save("g1");
   auto rows = std::vector<TransBranch>{NewBranch("g1", "02", "action")};
