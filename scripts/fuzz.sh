@@ -28,7 +28,12 @@ export CCACHE_BASEDIR="$repo"
 export CCACHE_NOHASHDIR=1
 cmake -S "$repo/fuzz" -B "$build_dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
   -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
-cmake --build "$build_dir" -j "${LYNX_JOBS:-2}" >/dev/null
+# Quiet when it works; a failing build shows why (the test log would otherwise be empty).
+if ! cmake --build "$build_dir" -j "${LYNX_JOBS:-2}" >"$build_dir/build.log" 2>&1; then
+  tail -n 40 "$build_dir/build.log" >&2
+  echo "fuzz: building the targets failed (whole log: $build_dir/build.log)" >&2
+  exit 1
+fi
 [ "$build_only" = 1 ] && exit 0
 
 targets=(http_request_fuzz api_body_fuzz grpc_request_fuzz branch_reply_fuzz config_fuzz)

@@ -7,7 +7,6 @@
 
 #include "common/base64.h"
 #include "common/json_util.h"
-#include "proto/workflow.pb.h"
 #include "server/limits.h"
 
 namespace lynx::server {
@@ -114,12 +113,6 @@ StatusOr<WorkflowCustom> ParseWorkflowCustom(const std::string& custom_data) {
   }
   w.data = std::move(*decoded);
   return w;
-}
-
-std::string EncodeWorkflowData(const std::string& data) {
-  workflow::WorkflowData msg;
-  msg.set_data(data);
-  return msg.SerializeAsString();
 }
 
 }  // namespace lynx::server

@@ -35,7 +35,4 @@ struct WorkflowCustom {
 };
 StatusOr<WorkflowCustom> ParseWorkflowCustom(const std::string& custom_data);
 
-// The gRPC resume body: workflow.WorkflowData{Data = data} serialised (field 1, bytes).
-std::string EncodeWorkflowData(const std::string& data);
-
 }  // namespace lynx::server

@@ -10,6 +10,7 @@
 // interval.
 #include <spdlog/spdlog.h>
 
+#include "proto/workflow.pb.h"
 #include "server/custom_data.h"
 #include "server/engine.h"
 #include "server/engine_run.h"
@@ -17,6 +18,17 @@
 namespace lynx::server {
 
 namespace asio = boost::asio;
+
+namespace {
+
+// The gRPC resume call's request message (DTM's wfpb.WorkflowData).
+std::string EncodeWorkflowData(const std::string& data) {
+  workflow::WorkflowData msg;
+  msg.set_data(data);
+  return msg.SerializeAsString();
+}
+
+}  // namespace
 
 asio::awaitable<Status> Engine::ProcessWorkflow(std::shared_ptr<Run> run) {
   Trans& t = run->t;
