@@ -8,6 +8,8 @@
 #   bench/compare.sh --stores "embedded redis" --modes saga --duration 10 --rounds 3
 #   bench/compare.sh --concurrency "1 8 32 128"        # scaling curve
 #   bench/compare.sh --history 100000                  # with 100k finished transactions stored
+#   bench/compare.sh --servers "dtmd dtmd-nohistory"   # the attempt history's cost (dtmd with
+#                                                      # Attempts.KeepPerBranch 0 as baseline)
 #
 # Stores: embedded (dtmd's SQLite vs DTM's BoltDB), redis, postgres, mysql (MariaDB). The
 # database servers are private instances started with durable settings (LYNX_DB_DURABLE=1 of
@@ -143,9 +145,10 @@ start_server() {
     postgres) store_yaml="Store:\n  Driver: postgres\n  Host: 127.0.0.1\n  Port: $LYNX_TEST_PG_PORT\n  User: postgres\n  Db: postgres\n  Schema: $scope\n" ;;
     mysql) store_yaml="Store:\n  Driver: mysql\n  Host: 127.0.0.1\n  Port: $LYNX_TEST_MYSQL_PORT\n  User: lynx\n  Db: $scope\n" ;;
   esac
-  if [[ $server == dtmd ]]; then
+  if [[ $server == dtmd* ]]; then
     printf "ListenAddress: 127.0.0.1\nHttpPort: $port\nGrpcPort: $grpc\nUpdateBranchSync: $update_branch_sync\nLogLevel: warn\nStore:\n  DataDir: $dir/data\n" >"$dir/conf.yml"
     [[ -n $store_yaml ]] && printf "$store_yaml" | sed '1d' >>"$dir/conf.yml"
+    [[ $server == dtmd-nohistory ]] && printf "Attempts:\n  KeepPerBranch: 0\n" >>"$dir/conf.yml"
     "$dtmd_bin" -c "$dir/conf.yml" >"$dir/server.log" 2>&1 &
   else
     # DTM: BoltDB file ./dtm.bolt in its working dir; SQL tables and Redis data reset by -r.

@@ -197,6 +197,11 @@ asio::awaitable<StatusOr<QueryResult>> Api::Query(const std::string& gid) {
   co_return QueryResult{std::move(*global), std::move(*branches)};
 }
 
+asio::awaitable<StatusOr<std::vector<store::BranchAttempt>>> Api::Attempts(const std::string& gid) {
+  if (gid.empty()) co_return Status::InvalidArgument("gid is required");
+  co_return co_await engine_.store().Run([&gid](store::Store& s) { return s.FindAttempts(gid); });
+}
+
 asio::awaitable<StatusOr<AllResult>> Api::All(AllRequest req) {
   AllResult out;
   if (!req.gid.empty()) {

@@ -56,6 +56,9 @@ class Api {
   boost::asio::awaitable<StatusOr<QueryResult>> PrepareWorkflow(Trans t);
   boost::asio::awaitable<StatusOr<QueryResult>> Query(const std::string& gid);
   boost::asio::awaitable<StatusOr<AllResult>> All(AllRequest req);
+  // The attempt history of gid, oldest first (empty when there is none or it is off).
+  boost::asio::awaitable<StatusOr<std::vector<store::BranchAttempt>>> Attempts(
+      const std::string& gid);
   // timeout_s < 0 means DTM's default 3 * TimeoutToFail.
   boost::asio::awaitable<StatusOr<store::ResetCronResult>> ResetCronTime(int64_t timeout_s,
                                                                          int64_t limit);

@@ -71,6 +71,7 @@ boost::asio::awaitable<Status> NetBranchCaller::CallJsonRpc(const BranchCall& ca
   if (address_check_) req.address_check = &address_check_;
   auto res = co_await pool_.Send(std::move(req));
   if (!res.ok()) co_return res.status();
+  if (call.reply_code != nullptr) *call.reply_code = res->status;
   if (Status st = ClassifyHttpReply(res->status, res->body); !st.ok()) co_return st;
   co_return ClassifyJsonRpcReply(res->body);
 }
@@ -91,6 +92,7 @@ boost::asio::awaitable<Status> NetBranchCaller::CallHttp(const BranchCall& call)
   if (address_check_) req.address_check = &address_check_;
   auto res = co_await pool_.Send(std::move(req));
   if (!res.ok()) co_return res.status();
+  if (call.reply_code != nullptr) *call.reply_code = res->status;
   co_return ClassifyHttpReply(res->status, res->body);
 }
 

@@ -29,6 +29,8 @@ struct BranchCall {
   std::string body;  // sent verbatim; empty means no body
   const std::map<std::string, std::string>* headers = nullptr;  // branch_headers
   int64_t timeout_ms = 3000;
+  // Set, when not null, to the reply's HTTP status or gRPC code (left alone when no reply came).
+  int64_t* reply_code = nullptr;
 };
 
 class BranchCaller {

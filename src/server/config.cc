@@ -147,6 +147,8 @@ std::vector<Key> Keys(ServerConfig* c) {
   list("BranchUrlPolicy.DenyPorts", &u.deny_ports);
   list("Redaction.Headers", &c->redact_headers);
   num("Redaction.MaxQuotedReplyBytes", &c->max_quoted_reply_bytes);
+  num("Attempts.KeepPerBranch", &c->attempts_keep_per_branch);
+  num("Attempts.QueueCapacity", &c->attempts_queue_capacity);
   Limits& l = c->limits;
   num("Limits.MaxBranches", &l.max_branches);
   num("Limits.MaxTopicSubscribers", &l.max_topic_subscribers);
@@ -324,6 +326,12 @@ Status ValidateConfig(const ServerConfig& c) {
   }
   if (c.auth.reload_check_interval <= 0) {
     return bad("config key Auth.ReloadCheckInterval: must be positive");
+  }
+  if (c.attempts_keep_per_branch < 0 || c.attempts_keep_per_branch > 1000) {
+    return bad("config key Attempts.KeepPerBranch: must be between 0 (off) and 1000");
+  }
+  if (c.attempts_queue_capacity < 1 || c.attempts_queue_capacity > 10'000'000) {
+    return bad("config key Attempts.QueueCapacity: must be between 1 and 10000000");
   }
   if (c.max_quoted_reply_bytes < 64) {
     return bad("config key Redaction.MaxQuotedReplyBytes: must be at least 64");

@@ -116,6 +116,10 @@ struct ServerConfig {
                                              "X-Api-Key"};
   // Branch reply bodies and error texts quoted in rollback_reason, errors and logs are cut here.
   int64_t max_quoted_reply_bytes = 512;
+  // Attempt history (attempt_log.h): the newest attempts kept per (gid, branch_id, op), 0 = none
+  // recorded; and the records queued for the store at most (more are dropped and counted).
+  int64_t attempts_keep_per_branch = 20;
+  int64_t attempts_queue_capacity = 10000;
   // Resource limits against hostile or buggy peers (Limits.*, docs/limits.md).
   Limits limits;
 };

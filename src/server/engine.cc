@@ -1,5 +1,6 @@
 #include "server/engine.h"
 
+#include "server/attempt_log.h"
 #include "server/branch_batch_writer.h"
 
 #include <spdlog/spdlog.h>
@@ -10,7 +11,10 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+
+#include <unistd.h>
 
 #include "common/http_client.h"
 #include "server/engine_run.h"
@@ -22,6 +26,15 @@ namespace asio = boost::asio;
 using store::TransBranch;
 
 Engine::Engine(EngineDeps deps) : deps_(std::move(deps)) {}
+
+const std::string& InstanceOwner() {
+  static const std::string owner = [] {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    return "dtmd-" + std::string(host) + "-" + std::to_string(getpid());
+  }();
+  return owner;
+}
 
 int64_t Engine::NextCronInterval(const Trans& t, CronType type) const {
   // Saturating: a stored interval is read back from the store and may be anything.
@@ -175,12 +188,32 @@ asio::awaitable<Status> Engine::CallUrl(const Run& run, const std::string& url,
   int64_t timeout_s =
       run.t.opts.request_timeout > 0 ? run.t.opts.request_timeout : config().request_timeout;
   call.timeout_ms = std::min(timeout_s, kMaxOptionSeconds) * 1000;
+  int64_t code = 0;
+  call.reply_code = &code;
+  const UnixMs start = clock().Now();
+  const auto started = std::chrono::steady_clock::now();
+  Status result;
   try {
-    co_return co_await deps_.caller->Call(call);
+    result = co_await deps_.caller->Call(call);
   } catch (const std::exception& e) {
     // A transport bug must cost this call only: it is a retryable error like a reset.
-    co_return Status::Internal("branch call to " + url + " failed: " + e.what());
+    result = Status::Internal("branch call to " + url + " failed: " + e.what());
   }
+  if (deps_.attempt_log != nullptr) {
+    store::BranchAttempt a;
+    a.gid = run.t.g.gid;
+    a.branch_id = branch_id;
+    a.op = op;
+    a.start_time = start;
+    a.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+    a.target = url;
+    a.code = code;
+    a.owner = InstanceOwner();
+    deps_.attempt_log->Record(std::move(a), result);
+  }
+  co_return result;
 }
 
 asio::awaitable<Status> Engine::ExecBranch(std::shared_ptr<Run> run, size_t i) {
@@ -381,11 +414,7 @@ asio::awaitable<std::string> Engine::CronOnce(int64_t expire_in_ms) {
 asio::awaitable<std::string> Engine::CronOnceInner(int64_t expire_in_ms) {
   UnixMs now = clock().Now();
   int64_t lease = config().retry_interval;
-  static const std::string owner = [] {
-    char buf[32];
-    snprintf(buf, sizeof buf, "dtmd-%d", static_cast<int>(getpid()));
-    return std::string(buf);
-  }();
+  const std::string& owner = InstanceOwner();
   auto leased = co_await store().Run(
       [&](store::Store& s) { return s.LockOneGlobalTrans(now, expire_in_ms, lease, owner); });
   if (!leased.ok()) {

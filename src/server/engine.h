@@ -31,6 +31,11 @@ namespace lynx::server {
 
 enum class CronType { kBackoff, kReset, kKeep };
 
+// This process as the owner of its cron leases and the instance of its attempts:
+// "dtmd-<host>-<pid>".
+const std::string& InstanceOwner();
+
+class AttemptLog;
 class BranchBatchWriter;
 
 struct EngineDeps {
@@ -43,6 +48,7 @@ struct EngineDeps {
   http::ClientPool* alert_client = nullptr;  // optional: for AlertWebHook
   // Set only in DTM's batched mode (UpdateBranchSync: 0 on a store that supports it).
   BranchBatchWriter* batch_writer = nullptr;
+  AttemptLog* attempt_log = nullptr;  // optional: the attempt history
   boost::asio::any_io_executor executor;
 };
 

@@ -49,6 +49,11 @@ struct Metrics::Impl {
           .Name("dtmd_batched_branch_rows_total")
           .Help("Branch statuses written by the batched path (UpdateBranchSync 0)")
           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& attempts =
+      prometheus::BuildCounter()
+          .Name("dtmd_attempt_rows_total")
+          .Help("Branch-call attempts recorded by the attempt history, by result")
+          .Register(*registry);
   // Prometheus' Go client default buckets, as DTM uses them.
   const prometheus::Histogram::BucketBoundaries buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                         0.5,   1,    2.5,   5,    10};
@@ -97,6 +102,10 @@ void Metrics::ObserveBranch(const std::string& model, const std::string& branch_
 }
 
 void Metrics::ObservePurged(int64_t n) { impl_->purged.Add({}).Increment(static_cast<double>(n)); }
+
+void Metrics::ObserveAttempts(int64_t rows, const std::string& result) {
+  impl_->attempts.Add({{"result", result}}).Increment(static_cast<double>(rows));
+}
 
 void Metrics::ObserveBatchedBranches(int64_t rows, bool written) {
   impl_->batched.Add({{"result", written ? "written" : "dropped"}})

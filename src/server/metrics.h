@@ -23,6 +23,9 @@ class Metrics {
   void ObservePurged(int64_t n);
   // dtmd_batched_branch_rows_total{result=written|dropped} (UpdateBranchSync 0).
   void ObserveBatchedBranches(int64_t rows, bool written);
+  // dtmd_attempt_rows_total{result=written|dropped|overflow} (attempt history; overflow: the
+  // queue was full).
+  void ObserveAttempts(int64_t rows, const std::string& result);
   std::string Serialize() const;
 
  private:

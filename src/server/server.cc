@@ -19,6 +19,7 @@
 #include "common/http_client.h"
 #include "common/tls.h"
 #include "server/api.h"
+#include "server/attempt_log.h"
 #include "server/branch_batch_writer.h"
 #include "server/branch_caller.h"
 #include "server/engine.h"
@@ -163,6 +164,7 @@ struct Server::Impl {
   std::unique_ptr<Engine> engine;
   std::unique_ptr<Retention> retention;
   std::unique_ptr<BranchBatchWriter> batch_writer;
+  std::unique_ptr<AttemptLog> attempt_log;
   std::unique_ptr<Api> api;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<GrpcServer> grpc;
@@ -337,6 +339,13 @@ Status Server::Start() {
     spdlog::info("UpdateBranchSync 0: store {} writes branch statuses synchronously anyway",
                  d.config.store.driver);
   }
+  if (d.config.attempts_keep_per_branch > 0) {
+    d.attempt_log =
+        std::make_unique<AttemptLog>(*d.runner, &d.metrics, d.config.attempts_keep_per_branch,
+                                     static_cast<size_t>(d.config.attempts_queue_capacity),
+                                     static_cast<size_t>(d.config.max_quoted_reply_bytes));
+    deps.attempt_log = d.attempt_log.get();
+  }
   d.engine = std::make_unique<Engine>(deps);
   d.api = std::make_unique<Api>(*d.engine, &*d.url_policy);
   d.retention = std::make_unique<Retention>(d.config.store, d.clock, *d.runner, &d.metrics);
@@ -384,6 +393,7 @@ Status Server::Start() {
       d.Spawn("batched branch writer", [&d] { return d.batch_writer->Loop(d.io); });
     }
   }
+  if (d.attempt_log) d.Spawn("attempt history", [&d] { return d.attempt_log->Loop(d.io); });
   if (d.retention->Enabled()) {
     d.Spawn("retention", [&d] { return d.retention->Loop(d.io); });
   }
@@ -449,6 +459,12 @@ void Server::Stop() {
       spdlog::error("batched branch writer did not finish its batch within 10 s");
     }
   }
+  if (d.attempt_log) {
+    d.attempt_log->Stop();
+    if (!d.threads.empty() && !d.attempt_log->AwaitLoopsDone(std::chrono::seconds(10))) {
+      spdlog::error("attempt history did not finish its batch within 10 s");
+    }
+  }
   if (d.http) d.http->Stop();
   if (d.grpc) d.grpc->Stop();  // while the io threads still run the calls in flight
   d.work.reset();
@@ -461,6 +477,13 @@ void Server::Stop() {
     d.batch_writer->Stop();
     if (Status st = d.batch_writer->Drain(); !st.ok()) {
       spdlog::error("queued branch statuses not written at shutdown: {}", st.message());
+    }
+  }
+  if (d.attempt_log) {
+    // Calls made while stopping (the last passes) are recorded too.
+    d.attempt_log->Stop();
+    if (Status st = d.attempt_log->Drain(); !st.ok()) {
+      spdlog::error("queued attempts not written at shutdown: {}", st.message());
     }
   }
   d.stop_cv.notify_all();

@@ -89,4 +89,31 @@ KV ReadKV(const Result& r, int i) {
             r.Int(i, 4), r.Time(i, 5), r.Time(i, 6)};
 }
 
+// Columns: id, gid, branch_id, op, start_time, duration_ms, target, outcome, code, detail, owner.
+template <class Result>
+BranchAttempt ReadAttempt(const Result& r, int i) {
+  BranchAttempt a;
+  a.id = r.Int(i, 0);
+  a.gid = r.Text(i, 1);
+  a.branch_id = r.Text(i, 2);
+  a.op = r.Text(i, 3);
+  a.start_time = r.Int(i, 4);
+  a.duration_ms = r.Int(i, 5);
+  a.target = r.Text(i, 6);
+  a.outcome = r.Text(i, 7);
+  a.code = r.Int(i, 8);
+  a.detail = r.Text(i, 9);
+  a.owner = r.Text(i, 10);
+  return a;
+}
+
+// The insert's parameters: every column but id, in the order above.
+template <class Params>
+Params AttemptParams(const BranchAttempt& a) {
+  Params p;
+  p.Text(a.gid).Text(a.branch_id).Text(a.op).Int(a.start_time).Int(a.duration_ms);
+  p.Text(a.target).Text(a.outcome).Int(a.code).Text(a.detail).Text(a.owner);
+  return p;
+}
+
 }  // namespace lynx::store::sql

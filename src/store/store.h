@@ -61,6 +61,24 @@ struct TransBranch {
   UnixMs rollback_time = 0;
 };
 
+// One call dtmd made for a transaction (not in DTM): a branch call, a retry, a phase-2 call, a
+// msg back-check (branch_id "00", op "query_prepared") or a workflow resume (branch_id "00", op
+// the workflow's name). Kept per (gid, branch_id, op), the newest `keep` (AddAttempts), and
+// deleted with the transaction by PurgeFinished.
+struct BranchAttempt {
+  int64_t id = 0;  // assigned by the store, increasing: the order of the attempts
+  std::string gid;
+  std::string branch_id;
+  std::string op;
+  UnixMs start_time = 0;
+  int64_t duration_ms = 0;
+  std::string target;   // the URL called
+  std::string outcome;  // SUCCESS | FAILURE | ONGOING | ERROR
+  int64_t code = 0;     // HTTP status or gRPC code; 0 when no reply came
+  std::string detail;   // the reply or error text, cut short
+  std::string owner;    // the instance that made the call
+};
+
 // One row of kv (topics use cat "topics").
 struct KV {
   int64_t id = 0;
@@ -166,10 +184,18 @@ class Store {
   virtual bool SupportsBatchedBranchUpdates() const { return false; }
   virtual Status UpdateBranches(const std::vector<TransBranch>& rows) { return Status::Ok(); }
 
+  // Attempt history: inserts `rows` (ids assigned by the store, increasing) and keeps only the
+  // newest `keep` attempts of each (gid, branch_id, op) they touch, in one store transaction.
+  // The transaction is not checked (attempts are written behind the calls, batched).
+  virtual Status AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) = 0;
+  // Every attempt of gid, oldest first.
+  virtual StatusOr<std::vector<BranchAttempt>> FindAttempts(const std::string& gid) = 0;
+
   // Retention: deletes at most `limit` finished transactions (succeed / failed) whose update_time
   // (the time they finished) is before `before`, together with their branches, and returns how
   // many transactions were deleted. Callers purge in small batches, calling again while a batch
   // comes back full, so no call holds locks for long. Unfinished transactions are never deleted.
+  // Their attempts go with them.
   // Several dtmd instances may purge at once: each row is deleted once, none is reported twice.
   virtual StatusOr<int64_t> PurgeFinished(UnixMs before, int64_t limit) = 0;
 };

@@ -45,12 +45,19 @@ TEST_F(RetentionTest, PurgesFinishedTransactionsOlderThanTheAge) {
   EXPECT_EQ(PurgeOnce(dtm_, 0), 0);
   EXPECT_EQ(PurgeOnce(dtm_, kDay - 60), 0);
   EXPECT_TRUE(dtm_.Exists("r-ok"));
-  // A day and a minute later the three finished ones go, with their branches.
+  // The attempt history of the saga is written behind its calls: await it before purging.
+  auto attempts = [&](const char* gid) {
+    bj::value v = dtm_.Get("attempts", {{"gid", gid}}).Json();
+    return v.is_object() ? v.at("attempts").as_array().size() : size_t{0};
+  };
+  ASSERT_TRUE(WaitUntil([&] { return attempts("r-ok") == 2; }));
+  // A day and a minute later the three finished ones go, with their branches and attempts.
   EXPECT_EQ(PurgeOnce(dtm_, kDay + 60), 3);
   for (const char* gone : {"r-ok", "r-rollback", "r-msg"}) {
     EXPECT_FALSE(dtm_.Exists(gone)) << gone;
     EXPECT_EQ(dtm_.Status(gone), "") << gone;
     EXPECT_TRUE(dtm_.BranchStatuses(gone).empty()) << gone;
+    EXPECT_EQ(attempts(gone), 0u) << gone;
   }
   EXPECT_EQ(dtm_.Status("r-waiting"), kPrepared);
   EXPECT_EQ(PurgeOnce(dtm_, 10 * kDay), 0);

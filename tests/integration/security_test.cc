@@ -103,6 +103,7 @@ TEST_F(AuthTest, EveryHttpRouteNeedsTheRightRole) {
       {"POST", "/api/dtmsvr/prepareWorkflow", msg, "client"},
       {"POST", "/api/json-rpc", R"({"jsonrpc":"2.0","id":"1","method":"newGid"})", "client"},
       {"GET", "/api/dtmsvr/query?gid=" + gid, "", "both"},
+      {"GET", "/api/dtmsvr/attempts?gid=" + gid, "", "both"},
       {"GET", "/api/dtmsvr/version", "", "both"},
       {"GET", "/api/dtmsvr/all", "", "reader"},
       {"GET", "/api/dtmsvr/scanKV?cat=topics", "", "reader"},

@@ -268,6 +268,7 @@ asio::awaitable<Status> GrpcBranchCaller::Call(const BranchCall& call) {
   grpc::Status result =
       co_await asio::async_initiate<decltype(asio::use_awaitable), void(grpc::Status)>(
           initiate, asio::use_awaitable);
+  if (call.reply_code != nullptr) *call.reply_code = static_cast<int64_t>(result.error_code());
   co_return ClassifyGrpcReply(result.error_code(), result.error_message(), call.url);
 }
 

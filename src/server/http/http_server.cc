@@ -1,6 +1,7 @@
 #include "server/http/http_server.h"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json.hpp>
 
 #include <charconv>
 #include <map>
@@ -10,6 +11,7 @@
 #include "common/clock.h"
 #include "common/http_server.h"
 #include "common/json_util.h"
+#include "common/time_format.h"
 #include "server/api.h"
 #include "server/config.h"
 #include "server/engine.h"
@@ -29,6 +31,7 @@ namespace {
 constexpr const char* kVersion = "v1.19.0-dtmd-0.1.0";
 constexpr size_t kConcurrentHeavyReads = 4;
 
+namespace bj = boost::json;
 using Request = http::ServerRequest;
 using Reply = http::ServerReply;
 
@@ -39,6 +42,7 @@ bool IsKnownApi(const std::string& name) {
                                               "newGid",
                                               "query",
                                               "all",
+                                              "attempts",
                                               "resetCronTime",
                                               "subscribe",
                                               "unsubscribe",
@@ -172,6 +176,27 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     return body + "]}";
   }
 
+  // {"attempts": [{id, branch_id, op, start_time (RFC 3339), duration_ms, target, outcome,
+  // code, detail, owner}, ...]}, oldest first (docs/operations.md).
+  asio::awaitable<Reply> HandleAttempts(const Request& r) {
+    auto res = co_await api().Attempts(Param(r, "gid"));
+    if (!res.ok()) co_return FromStatus(res.status());
+    bj::array list;
+    for (const auto& a : *res) {
+      list.push_back(bj::object{{"id", a.id},
+                                {"branch_id", a.branch_id},
+                                {"op", a.op},
+                                {"start_time", FormatRfc3339(a.start_time)},
+                                {"duration_ms", a.duration_ms},
+                                {"target", a.target},
+                                {"outcome", a.outcome},
+                                {"code", a.code},
+                                {"detail", a.detail},
+                                {"owner", a.owner}});
+    }
+    co_return Json(200, bj::serialize(bj::object{{"attempts", std::move(list)}}));
+  }
+
   asio::awaitable<Reply> HandleQuery(const Request& r) {
     auto res = co_await api().Query(Param(r, "gid"));
     if (!res.ok()) co_return FromStatus(res.status());
@@ -303,6 +328,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       }
       if (name == "query") co_return co_await HeavyRead([&] { return HandleQuery(r); });
       if (name == "all") co_return co_await HeavyRead([&] { return HandleAll(r); });
+      if (name == "attempts") co_return co_await HeavyRead([&] { return HandleAttempts(r); });
       if (name == "resetCronTime") co_return co_await HandleResetCronTime(r);
       if (name == "subscribe") {
         co_return FromStatus(

@@ -58,7 +58,7 @@ Access AccessOf(std::string_view api) {
       api == "prepareWorkflow" || api == "json-rpc") {
     return Access::kClient;
   }
-  if (api == "query" || api == "version") return Access::kClientOrReader;
+  if (api == "query" || api == "attempts" || api == "version") return Access::kClientOrReader;
   if (api == "all" || api == "scanKV" || api == "queryKV" || api == "metrics") {
     return Access::kReader;
   }

@@ -288,11 +288,42 @@ StatusOr<int64_t> MemoryStore::PurgeFinished(UnixMs before, int64_t limit) {
       continue;
     }
     branches_.erase(g.gid);
+    attempts_.erase(g.gid);
     gid_to_id_.erase(g.gid);
     it = globals_.erase(it);
     ++purged;
   }
   return purged;
+}
+
+Status MemoryStore::AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) {
+  std::lock_guard lock(mu_);
+  for (BranchAttempt a : rows) {
+    a.id = next_attempt_id_++;
+    std::vector<BranchAttempt>& list = attempts_[a.gid];
+    const std::string branch_id = a.branch_id;
+    const std::string op = a.op;
+    list.push_back(std::move(a));
+    // Oldest first: drop the first ones of this (branch_id, op) beyond `keep`.
+    int64_t same = 0;
+    for (const auto& e : list) same += e.branch_id == branch_id && e.op == op;
+    for (auto it = list.begin(); same > keep && it != list.end();) {
+      if (it->branch_id == branch_id && it->op == op) {
+        it = list.erase(it);
+        --same;
+      } else {
+        ++it;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::vector<BranchAttempt>> MemoryStore::FindAttempts(const std::string& gid) {
+  std::lock_guard lock(mu_);
+  auto it = attempts_.find(gid);
+  if (it == attempts_.end()) return std::vector<BranchAttempt>{};
+  return it->second;
 }
 
 }  // namespace lynx::store

@@ -52,6 +52,9 @@ class MemoryStore : public Store {
   Status UpdateKV(KV& kv, UnixMs now) override;
   Status DeleteKV(const std::string& cat, const std::string& k) override;
 
+  Status AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) override;
+  StatusOr<std::vector<BranchAttempt>> FindAttempts(const std::string& gid) override;
+
   StatusOr<int64_t> PurgeFinished(UnixMs before, int64_t limit) override;
 
  private:
@@ -77,6 +80,9 @@ class MemoryStore : public Store {
   int64_t next_global_id_ = 1;
   int64_t next_branch_id_ = 1;
   int64_t next_kv_id_ = 1;
+  // Attempts of each gid, oldest first.
+  std::unordered_map<std::string, std::vector<BranchAttempt>> attempts_;
+  int64_t next_attempt_id_ = 1;
 };
 
 }  // namespace lynx::store

@@ -80,12 +80,29 @@ inline constexpr char kCreateKV[] =
     " PRIMARY KEY (id),"
     " UNIQUE KEY uniq_k (cat, k)"
     ") ENGINE = InnoDB DEFAULT CHARSET = utf8mb4";
+// Attempt history (not in DTM): each (gid, branch_id, op) keeps its newest attempts.
+inline constexpr char kCreateAttempts[] =
+    "CREATE TABLE IF NOT EXISTS {db}.trans_branch_attempt ("
+    " id bigint(22) NOT NULL AUTO_INCREMENT,"
+    " gid varchar(128) NOT NULL,"
+    " branch_id varchar(128) NOT NULL,"
+    " op varchar(128) NOT NULL,"
+    " start_time bigint(22) NOT NULL DEFAULT 0,"
+    " duration_ms bigint(22) NOT NULL DEFAULT 0,"
+    " target text,"
+    " outcome varchar(16) NOT NULL DEFAULT '',"
+    " code bigint(22) NOT NULL DEFAULT 0,"
+    " detail text,"
+    " owner varchar(128) NOT NULL DEFAULT '',"
+    " PRIMARY KEY (id),"
+    " KEY attempt_key (gid, branch_id, op, id)"
+    ") ENGINE = InnoDB DEFAULT CHARSET = utf8mb4";
 // CREATE DATABASE is issued only when the database is missing: it needs a privilege a
 // restricted user may lack even when the database is already there.
 inline constexpr char kDatabaseExists[] =
     "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?";
-inline constexpr const char* kSchemaTables[] = {kCreateTransGlobal, kCreateTransBranchOp,
-                                                kCreateKV};
+inline constexpr const char* kSchemaTables[] = {kCreateTransGlobal, kCreateTransBranchOp, kCreateKV,
+                                                kCreateAttempts};
 
 // Serialises PopulateSchema across dtmd instances (concurrent CREATE ... IF NOT EXISTS of the
 // same table can fail on the data dictionary). A named lock is per server, held by the session
@@ -188,6 +205,21 @@ inline constexpr char kPurgeCandidates[] =
     " LIMIT ? FOR UPDATE SKIP LOCKED";
 inline constexpr char kPurgeBranchesPrefix[] = "DELETE FROM trans_branch_op WHERE gid IN (";
 inline constexpr char kPurgeGlobalsPrefix[] = "DELETE FROM trans_global WHERE id IN (";
+
+inline constexpr char kPurgeAttemptsPrefix[] = "DELETE FROM trans_branch_attempt WHERE gid IN (";
+#define LYNX_ATTEMPT_COLUMNS \
+  "id, gid, branch_id, op, start_time, duration_ms, target, outcome, code, detail, owner"
+inline constexpr char kInsertAttempt[] =
+    "INSERT INTO trans_branch_attempt (gid, branch_id, op, start_time, duration_ms, target,"
+    " outcome, code, detail, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+// Everything of the key up to the (keep+1)-th newest; nothing when there are at most `keep`. The
+// derived table lets MySQL read the table it deletes from.
+inline constexpr char kTrimAttempts[] =
+    "DELETE FROM trans_branch_attempt WHERE gid = ? AND branch_id = ? AND op = ? AND id <= ("
+    "SELECT id FROM (SELECT id FROM trans_branch_attempt WHERE gid = ? AND branch_id = ?"
+    " AND op = ? ORDER BY id DESC LIMIT 1 OFFSET ?) AS cut)";
+inline constexpr char kFindAttempts[] =
+    "SELECT " LYNX_ATTEMPT_COLUMNS " FROM trans_branch_attempt WHERE gid = ? ORDER BY id";
 
 inline constexpr char kFindBranches[] =
     "SELECT " LYNX_BRANCH_COLUMNS " FROM trans_branch_op WHERE gid = ? ORDER BY id";

@@ -8,6 +8,8 @@
 #include <charconv>
 #include <chrono>
 #include <limits>
+#include <set>
+#include <tuple>
 #include <utility>
 
 #include "store/mysql/mysql_conn.h"
@@ -488,6 +490,42 @@ Status MysqlStore::UpdateBranches(const std::vector<TransBranch>& rows) {
   });
 }
 
+Status MysqlStore::AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) {
+  return Write(*pool_, [&](MyConn& c) {
+    return my::InTransaction(c, [&]() -> Status {
+      std::set<std::tuple<std::string, std::string, std::string>> keys;
+      for (const auto& a : rows) {
+        auto r = c.Run(my::kInsertAttempt, sql::AttemptParams<MyParams>(a));
+        if (!r.ok()) return r.status();
+        keys.emplace(a.gid, a.branch_id, a.op);
+      }
+      for (const auto& [gid, branch_id, op] : keys) {
+        auto r = c.Run(
+            my::kTrimAttempts,
+            MyParams().Text(gid).Text(branch_id).Text(op).Text(gid).Text(branch_id).Text(op).Int(
+                keep));
+        if (!r.ok()) return r.status();
+      }
+      return Status::Ok();
+    });
+  });
+}
+
+StatusOr<std::vector<BranchAttempt>> MysqlStore::FindAttempts(const std::string& gid) {
+  std::vector<BranchAttempt> out;
+  Status st = Read(*pool_, [&](MyConn& c) -> Status {
+    auto r = c.Run(my::kFindAttempts, MyParams().Text(gid));
+    if (!r.ok()) return r.status();
+    out.clear();
+    for (int i = 0; i < r->rows(); ++i) {
+      out.push_back(sql::ReadAttempt(*r, i));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 StatusOr<int64_t> MysqlStore::PurgeFinished(UnixMs before, int64_t limit) {
   if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t purged = 0;
@@ -509,13 +547,15 @@ StatusOr<int64_t> MysqlStore::PurgeFinished(UnixMs before, int64_t limit) {
       purged = 0;
       for (size_t from = 0; from < ids.size(); from += kInListChunk) {
         const size_t to = std::min(ids.size(), from + kInListChunk);
-        std::string sql = my::kPurgeBranchesPrefix;
+        std::string in_list;  // "?,?,...)" of the batch's gids
         MyParams p;
         for (size_t i = from; i < to; ++i) {
-          sql += i > from ? ",?" : "?";
+          in_list += i > from ? ",?" : "?";
           p.Text(gids[i]);
         }
-        if (auto b = c.RunOnce(sql + ")", p); !b.ok()) return b.status();
+        in_list += ")";
+        if (auto b = c.RunOnce(my::kPurgeBranchesPrefix + in_list, p); !b.ok()) return b.status();
+        if (auto a = c.RunOnce(my::kPurgeAttemptsPrefix + in_list, p); !a.ok()) return a.status();
         auto g = c.RunOnce(IdList(my::kPurgeGlobalsPrefix, ids, from, to), MyParams());
         if (!g.ok()) return g.status();
         purged += g->Affected();

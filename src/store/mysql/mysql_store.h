@@ -86,6 +86,8 @@ class MysqlStore : public Store {
 
   bool SupportsBatchedBranchUpdates() const override { return true; }
   Status UpdateBranches(const std::vector<TransBranch>& rows) override;
+  Status AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) override;
+  StatusOr<std::vector<BranchAttempt>> FindAttempts(const std::string& gid) override;
   StatusOr<int64_t> PurgeFinished(UnixMs before, int64_t limit) override;
 
   // Drops the whole database with its tables (tests, which use a database each).

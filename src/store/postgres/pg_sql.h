@@ -79,7 +79,24 @@ inline constexpr char kSchemaTables[] =
     " create_time " LYNX_TS ", update_time " LYNX_TS
     ","
     " PRIMARY KEY (id),"
-    " CONSTRAINT uniq_k UNIQUE (cat, k));";
+    " CONSTRAINT uniq_k UNIQUE (cat, k));"
+    // Attempt history (not in DTM): each (gid, branch_id, op) keeps its newest attempts.
+    "CREATE SEQUENCE IF NOT EXISTS trans_branch_attempt_seq;"
+    "CREATE TABLE IF NOT EXISTS trans_branch_attempt ("
+    " id bigint NOT NULL DEFAULT nextval('trans_branch_attempt_seq'),"
+    " gid varchar(128) NOT NULL,"
+    " branch_id varchar(128) NOT NULL,"
+    " op varchar(128) NOT NULL,"
+    " start_time bigint NOT NULL DEFAULT 0,"
+    " duration_ms bigint NOT NULL DEFAULT 0,"
+    " target text NOT NULL DEFAULT '',"
+    " outcome varchar(16) NOT NULL DEFAULT '',"
+    " code bigint NOT NULL DEFAULT 0,"
+    " detail text NOT NULL DEFAULT '',"
+    " owner varchar(128) NOT NULL DEFAULT '',"
+    " PRIMARY KEY (id));"
+    "CREATE INDEX IF NOT EXISTS trans_branch_attempt_key"
+    " ON trans_branch_attempt (gid, branch_id, op, id);";
 
 // Serialises concurrent PopulateSchema calls (CREATE ... IF NOT EXISTS races on the catalogs).
 inline constexpr char kSchemaLock[] = "SELECT pg_advisory_xact_lock(hashtext('lynx-dtm schema'))";
@@ -161,11 +178,26 @@ inline constexpr char kPurgeFinished[] =
     " WHERE status IN ('succeed', 'failed') AND update_time < $1::timestamptz"
     " LIMIT $2::bigint FOR UPDATE SKIP LOCKED),"
     " b AS (DELETE FROM trans_branch_op WHERE gid IN (SELECT gid FROM doomed)),"
+    " a AS (DELETE FROM trans_branch_attempt WHERE gid IN (SELECT gid FROM doomed)),"
     " g AS (DELETE FROM trans_global WHERE id IN (SELECT id FROM doomed) RETURNING 1)"
     " SELECT count(*) FROM g";
 inline constexpr char kResetByGid[] =
     "UPDATE trans_global SET next_cron_time = $1::timestamptz, update_time = $1::timestamptz"
     " WHERE gid = $2::text";
+
+#define LYNX_ATTEMPT_COLUMNS \
+  "id, gid, branch_id, op, start_time, duration_ms, target, outcome, code, detail, owner"
+inline constexpr char kInsertAttempt[] =
+    "INSERT INTO trans_branch_attempt (gid, branch_id, op, start_time, duration_ms, target,"
+    " outcome, code, detail, owner) VALUES ($1::text, $2::text, $3::text, $4::bigint,"
+    " $5::bigint, $6::text, $7::text, $8::bigint, $9::text, $10::text)";
+// Everything of the key up to the (keep+1)-th newest; nothing when there are at most `keep`.
+inline constexpr char kTrimAttempts[] =
+    "DELETE FROM trans_branch_attempt WHERE gid = $1::text AND branch_id = $2::text"
+    " AND op = $3::text AND id <= (SELECT id FROM trans_branch_attempt WHERE gid = $1::text"
+    " AND branch_id = $2::text AND op = $3::text ORDER BY id DESC LIMIT 1 OFFSET $4::bigint)";
+inline constexpr char kFindAttempts[] =
+    "SELECT " LYNX_ATTEMPT_COLUMNS " FROM trans_branch_attempt WHERE gid = $1::text ORDER BY id";
 
 inline constexpr char kFindBranches[] =
     "SELECT " LYNX_BRANCH_COLUMNS " FROM trans_branch_op WHERE gid = $1::text ORDER BY id";

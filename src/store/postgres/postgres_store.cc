@@ -9,6 +9,8 @@
 #include <charconv>
 #include <limits>
 #include <map>
+#include <set>
+#include <tuple>
 #include <utility>
 
 #include "common/pg_status.h"
@@ -430,6 +432,39 @@ Status PostgresStore::UpdateBranches(const std::vector<TransBranch>& rows) {
       return Status::Ok();
     });
   });
+}
+
+Status PostgresStore::AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) {
+  return Write(*pool_, [&](PgConn& c) {
+    return pg::InTransaction(c, [&]() -> Status {
+      std::set<std::tuple<std::string, std::string, std::string>> keys;
+      for (const auto& a : rows) {
+        auto r = c.Run(pg::kInsertAttempt, sql::AttemptParams<PgParams>(a));
+        if (!r.ok()) return r.status();
+        keys.emplace(a.gid, a.branch_id, a.op);
+      }
+      for (const auto& [gid, branch_id, op] : keys) {
+        auto r = c.Run(pg::kTrimAttempts, PgParams().Text(gid).Text(branch_id).Text(op).Int(keep));
+        if (!r.ok()) return r.status();
+      }
+      return Status::Ok();
+    });
+  });
+}
+
+StatusOr<std::vector<BranchAttempt>> PostgresStore::FindAttempts(const std::string& gid) {
+  std::vector<BranchAttempt> out;
+  Status st = Read(*pool_, [&](PgConn& c) -> Status {
+    auto r = c.Run(pg::kFindAttempts, PgParams().Text(gid));
+    if (!r.ok()) return r.status();
+    out.clear();
+    for (int i = 0; i < r->rows(); ++i) {
+      out.push_back(sql::ReadAttempt(*r, i));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
 }
 
 StatusOr<int64_t> PostgresStore::PurgeFinished(UnixMs before, int64_t limit) {

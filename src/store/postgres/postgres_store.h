@@ -84,6 +84,8 @@ class PostgresStore : public Store {
 
   bool SupportsBatchedBranchUpdates() const override { return true; }
   Status UpdateBranches(const std::vector<TransBranch>& rows) override;
+  Status AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) override;
+  StatusOr<std::vector<BranchAttempt>> FindAttempts(const std::string& gid) override;
   StatusOr<int64_t> PurgeFinished(UnixMs before, int64_t limit) override;
 
   // Drops the whole schema with its tables (tests, which use a schema each).

@@ -199,6 +199,41 @@ std::string EncodeKVBody(const KV& kv) {
   return WithoutBrace(j);
 }
 
+std::string EncodeAttemptBody(const BranchAttempt& a) {
+  bj::object j;
+  j["gid"] = a.gid;
+  j["branch_id"] = a.branch_id;
+  j["op"] = a.op;
+  j["start_time"] = a.start_time;
+  j["duration_ms"] = a.duration_ms;
+  j["target"] = a.target;
+  j["outcome"] = a.outcome;
+  j["code"] = a.code;
+  j["detail"] = a.detail;
+  j["owner"] = a.owner;
+  return WithoutBrace(j);
+}
+
+StatusOr<BranchAttempt> DecodeAttempt(std::string_view json) {
+  auto o = ParseObject(json, "attempt");
+  if (!o.ok()) return o.status();
+  BranchAttempt a;
+  Reader r(*o, "attempt");
+  r.Int("id", &a.id);
+  r.Str("gid", &a.gid);
+  r.Str("branch_id", &a.branch_id);
+  r.Str("op", &a.op);
+  r.Int("start_time", &a.start_time);
+  r.Int("duration_ms", &a.duration_ms);
+  r.Str("target", &a.target);
+  r.Str("outcome", &a.outcome);
+  r.Int("code", &a.code);
+  r.Str("detail", &a.detail);
+  r.Str("owner", &a.owner);
+  if (!r.status().ok()) return r.status();
+  return a;
+}
+
 StatusOr<TransGlobal> DecodeGlobal(std::string_view json) {
   auto o = ParseObject(json, "global");
   if (!o.ok()) return o.status();

@@ -27,11 +27,14 @@ std::string TimeText(UnixMs ms);
 std::string EncodeGlobalBody(const TransGlobal& g);
 std::string EncodeBranchBody(const std::string& gid, const TransBranch& b);
 std::string EncodeKVBody(const KV& kv);
+// An attempt without its id (the script assigns it); DecodeAttempt reads it back with the id.
+std::string EncodeAttemptBody(const BranchAttempt& a);
 
 // Accept what DTM or dtmd wrote (unknown members such as steps, payloads and the flattened
 // options are ignored; a global's options come from its "options" text, as DTM reads them).
 StatusOr<TransGlobal> DecodeGlobal(std::string_view json);
 StatusOr<TransBranch> DecodeBranch(std::string_view json);
 StatusOr<KV> DecodeKV(std::string_view json);
+StatusOr<BranchAttempt> DecodeAttempt(std::string_view json);
 
 }  // namespace lynx::store::redis

@@ -17,6 +17,7 @@ local U, ALL, F, ID = P .. '_u', P .. '_all', P .. '_f', P .. '_id'
 local function gkey(gid) return P .. '_g_' .. gid end
 local function bkey(gid) return P .. '_b_' .. gid end
 local function skey(gid) return P .. '_s_' .. gid end
+local function akey(gid) return P .. '_a_' .. gid end
 local function kvkey(cat, k) return P .. '_kv_' .. cat .. '_' .. k end
 local function kvcat(cat) return P .. '_kvc_' .. cat end
 local function finished(s) return s == 'succeed' or s == 'failed' end
@@ -303,13 +304,48 @@ for _, gid in ipairs(gids) do
   redis.call('ZREM', F, gid)
   local st = redis.call('GET', skey(gid))
   if st == false or finished(st) then
-    redis.call('DEL', gkey(gid), bkey(gid), skey(gid))
+    redis.call('DEL', gkey(gid), bkey(gid), skey(gid), akey(gid))
     redis.call('ZREM', ALL, gid)
     redis.call('ZREM', U, gid)
     n = n + 1
   end
 end
 return n
+)lua";
+
+// ARGV[4] keep, then per attempt ARGV[i..i+3]: gid, branch_id, op, body (without its id). Each
+// gid's attempts are one list, oldest first; per (branch_id, op) the oldest beyond `keep` go.
+// The list expires with the transaction's keys (or after DataExpire when there are none).
+constexpr const char* kAddAttempts = R"lua(
+local keep = tonumber(ARGV[4])
+local touched = {}
+for i = 5, #ARGV, 4 do
+  local gid, b, op = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local id = redis.call('INCR', ID)
+  redis.call('RPUSH', akey(gid), with_id(id, ARGV[i + 3]))
+  touched[gid .. '\0' .. b .. '\0' .. op] = {gid, b, op}
+end
+for _, t in pairs(touched) do
+  local key, b, op = akey(t[1]), t[2], t[3]
+  local list = redis.call('LRANGE', key, 0, -1)
+  local same = 0
+  local mine = {}
+  for _, v in ipairs(list) do
+    local a = cjson.decode(v)
+    if a.branch_id == b and a.op == op then
+      same = same + 1
+      mine[#mine + 1] = v
+    end
+  end
+  for j = 1, same - keep do redis.call('LREM', key, 1, mine[j]) end
+  local left = redis.call('PTTL', gkey(t[1]))
+  if left > 0 then
+    redis.call('PEXPIRE', key, left)
+  elseif DATA_TTL > 0 then
+    redis.call('EXPIRE', key, DATA_TTL)
+  end
+end
+return 'OK'
 )lua";
 
 // ARGV[4...] gids seen in an index whose global was missing. Checked again here: the gid may
@@ -420,6 +456,7 @@ const ScriptSource& Script(ScriptId id) {
       Make("ResetCronTime", kResetCron),
       Make("ResetTransGlobalCronTime", kResetOne),
       Make("PurgeFinished", kPurge),
+      Make("AddAttempts", kAddAttempts),
       Make("CleanGlobals", kCleanGlobals),
       Make("CreateKV", kCreateKV),
       Make("UpdateKV", kUpdateKV),

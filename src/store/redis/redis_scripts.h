@@ -23,6 +23,7 @@ enum class ScriptId : size_t {
   kResetCron,     // ResetCronTime
   kResetOne,      // ResetTransGlobalCronTime
   kPurge,         // PurgeFinished
+  kAddAttempts,   // AddAttempts
   kCleanGlobals,  // drops index entries of globals whose keys expired
   kCreateKV,
   kUpdateKV,

@@ -591,6 +591,35 @@ Status RedisStore::DeleteKV(const std::string& cat, const std::string& k) {
   return r->Is(kNotFound) ? Status::NotFound("kv " + cat + "/" + k) : Status::Ok();
 }
 
+Status RedisStore::AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) {
+  if (rows.empty()) return Status::Ok();
+  std::vector<std::string> args{std::to_string(keep)};
+  for (const auto& a : rows) {
+    args.push_back(a.gid);
+    args.push_back(a.branch_id);
+    args.push_back(a.op);
+    args.push_back(redis::EncodeAttemptBody(a));
+  }
+  return Run(ScriptId::kAddAttempts, Key("a", rows.front().gid), std::move(args)).status();
+}
+
+StatusOr<std::vector<BranchAttempt>> RedisStore::FindAttempts(const std::string& gid) {
+  std::vector<BranchAttempt> out;
+  Status st = Read(*pool_, [&](RedisConn& c) -> Status {
+    auto r = Call(c, {"LRANGE", Key("a", gid), "0", "-1"});
+    if (!r.ok()) return r.status();
+    out.clear();
+    for (size_t i = 0; i < (*r)->elements; ++i) {
+      auto a = redis::DecodeAttempt(Str((*r)->element[i]));
+      if (!a.ok()) return a.status();
+      out.push_back(std::move(*a));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 StatusOr<int64_t> RedisStore::PurgeFinished(UnixMs before, int64_t limit) {
   if (limit <= 0) return int64_t{0};
   auto r = Run(ScriptId::kPurge, options_.prefix + "_f",

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+#include <set>
+#include <tuple>
 #include <utility>
 
 #include "store/sqlite/group_commit.h"
@@ -71,7 +73,22 @@ constexpr char kSchema[] =
     " v TEXT NOT NULL DEFAULT '',"
     " version INTEGER NOT NULL DEFAULT 1,"
     " create_time INTEGER, update_time INTEGER,"
-    " UNIQUE(cat, k));";
+    " UNIQUE(cat, k));"
+    // Attempt history (not in DTM): each (gid, branch_id, op) keeps its newest attempts.
+    "CREATE TABLE IF NOT EXISTS trans_branch_attempt ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " gid TEXT NOT NULL,"
+    " branch_id TEXT NOT NULL,"
+    " op TEXT NOT NULL,"
+    " start_time INTEGER NOT NULL DEFAULT 0,"
+    " duration_ms INTEGER NOT NULL DEFAULT 0,"
+    " target TEXT NOT NULL DEFAULT '',"
+    " outcome TEXT NOT NULL DEFAULT '',"
+    " code INTEGER NOT NULL DEFAULT 0,"
+    " detail TEXT NOT NULL DEFAULT '',"
+    " owner TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX IF NOT EXISTS trans_branch_attempt_key"
+    " ON trans_branch_attempt(gid, branch_id, op, id);";
 
 // Column lists; ReadGlobal/ReadBranch/ReadKV read them by position.
 #define LYNX_GLOBAL_COLUMNS                                                                \
@@ -146,6 +163,19 @@ constexpr char kUpdateKV[] =
     "UPDATE kv SET v = ?1, version = version + 1, update_time = ?2"
     " WHERE cat = ?3 AND k = ?4 AND version = ?5";
 constexpr char kDeleteKV[] = "DELETE FROM kv WHERE cat = ?1 AND k = ?2";
+#define LYNX_ATTEMPT_COLUMNS \
+  "id, gid, branch_id, op, start_time, duration_ms, target, outcome, code, detail, owner"
+constexpr char kInsertAttempt[] =
+    "INSERT INTO trans_branch_attempt (gid, branch_id, op, start_time, duration_ms, target,"
+    " outcome, code, detail, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+// Everything of the key up to the (keep+1)-th newest; nothing when there are at most `keep`.
+constexpr char kTrimAttempts[] =
+    "DELETE FROM trans_branch_attempt WHERE gid = ?1 AND branch_id = ?2 AND op = ?3 AND id <= ("
+    "SELECT id FROM trans_branch_attempt WHERE gid = ?1 AND branch_id = ?2 AND op = ?3"
+    " ORDER BY id DESC LIMIT 1 OFFSET ?4)";
+constexpr char kFindAttempts[] =
+    "SELECT " LYNX_ATTEMPT_COLUMNS " FROM trans_branch_attempt WHERE gid = ?1 ORDER BY id";
+constexpr char kDeleteAttempts[] = "DELETE FROM trans_branch_attempt WHERE gid = ?1";
 constexpr char kPing[] = "SELECT 1";
 constexpr char kPurgeCandidates[] = "SELECT id, gid FROM trans_global WHERE " LYNX_FINISHED
                                     " AND update_time < ?1 ORDER BY update_time LIMIT ?2";
@@ -639,6 +669,62 @@ StatusOr<std::string> SqliteStore::CronQueryPlan() {
   return plan;
 }
 
+Status SqliteStore::AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) {
+  return writer_->Run([&](SqliteConn& c) -> Status {
+    std::set<std::tuple<std::string, std::string, std::string>> keys;
+    for (const auto& a : rows) {
+      auto n = Write(c, kInsertAttempt, [&](Stmt& s) {
+        s.Bind(1, a.gid);
+        s.Bind(2, a.branch_id);
+        s.Bind(3, a.op);
+        s.Bind(4, a.start_time);
+        s.Bind(5, a.duration_ms);
+        s.Bind(6, a.target);
+        s.Bind(7, a.outcome);
+        s.Bind(8, a.code);
+        s.Bind(9, a.detail);
+        s.Bind(10, a.owner);
+      });
+      if (!n.ok()) return n.status();
+      keys.emplace(a.gid, a.branch_id, a.op);
+    }
+    for (const auto& [gid, branch_id, op] : keys) {
+      auto n = Write(c, kTrimAttempts, [&](Stmt& s) {
+        s.Bind(1, gid);
+        s.Bind(2, branch_id);
+        s.Bind(3, op);
+        s.Bind(4, keep);
+      });
+      if (!n.ok()) return n.status();
+    }
+    return Status::Ok();
+  });
+}
+
+StatusOr<std::vector<BranchAttempt>> SqliteStore::FindAttempts(const std::string& gid) {
+  std::vector<BranchAttempt> out;
+  auto conn = readers_->Acquire();
+  Status st = Query(
+      *conn, kFindAttempts, [&](Stmt& s) { s.Bind(1, gid); },
+      [&](const Stmt& s) {
+        BranchAttempt a;
+        a.id = s.Int(0);
+        a.gid = s.Text(1);
+        a.branch_id = s.Text(2);
+        a.op = s.Text(3);
+        a.start_time = s.Int(4);
+        a.duration_ms = s.Int(5);
+        a.target = s.Text(6);
+        a.outcome = s.Text(7);
+        a.code = s.Int(8);
+        a.detail = s.Text(9);
+        a.owner = s.Text(10);
+        out.push_back(std::move(a));
+      });
+  if (!st.ok()) return st;
+  return out;
+}
+
 StatusOr<int64_t> SqliteStore::PurgeFinished(UnixMs before, int64_t limit) {
   if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t purged = 0;
@@ -656,6 +742,8 @@ StatusOr<int64_t> SqliteStore::PurgeFinished(UnixMs before, int64_t limit) {
     for (const auto& [id, gid] : doomed) {
       auto b = Write(c, kDeleteBranches, [&](Stmt& s) { s.Bind(1, gid); });
       if (!b.ok()) return b.status();
+      auto a = Write(c, kDeleteAttempts, [&](Stmt& s) { s.Bind(1, gid); });
+      if (!a.ok()) return a.status();
       auto g = Write(c, kDeleteGlobal, [&](Stmt& s) { s.Bind(1, id); });
       if (!g.ok()) return g.status();
     }

@@ -81,6 +81,8 @@ class SqliteStore : public Store {
   Status UpdateKV(KV& kv, UnixMs now) override;
   Status DeleteKV(const std::string& cat, const std::string& k) override;
 
+  Status AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) override;
+  StatusOr<std::vector<BranchAttempt>> FindAttempts(const std::string& gid) override;
   StatusOr<int64_t> PurgeFinished(UnixMs before, int64_t limit) override;
 
   // Write operations run and transactions committed since Open; writes() / commits() is the

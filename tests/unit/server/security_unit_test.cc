@@ -154,6 +154,8 @@ TEST_F(AuthenticatorTest, RolesDecidePerOperation) {
   EXPECT_EQ(check("0123456789abcdef-client", "all").outcome, AuthDecision::Outcome::kForbidden);
   EXPECT_TRUE(check("0123456789abcdef-client", "query").allowed());
   EXPECT_TRUE(check("0123456789abcdef-reader", "query").allowed());
+  EXPECT_TRUE(check("0123456789abcdef-reader", "attempts").allowed());
+  EXPECT_TRUE(check("0123456789abcdef-client", "attempts").allowed());
   EXPECT_TRUE(check("0123456789abcdef-reader", "metrics").allowed());
   EXPECT_EQ(check("0123456789abcdef-reader", "prepare").outcome, AuthDecision::Outcome::kForbidden);
   EXPECT_EQ(check("0123456789abcdef-reader", "forceStop").outcome,

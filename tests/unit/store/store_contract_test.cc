@@ -139,6 +139,22 @@ TransGlobal NewGlobal(const std::string& gid, UnixMs next_cron_time = kNow + kRe
   return g;
 }
 
+BranchAttempt Attempt(const std::string& gid, const std::string& branch_id, const std::string& op,
+                      const std::string& outcome) {
+  BranchAttempt a;
+  a.gid = gid;
+  a.branch_id = branch_id;
+  a.op = op;
+  a.start_time = kNow;
+  a.duration_ms = 42;
+  a.target = "http://busi/" + op;
+  a.outcome = outcome;
+  a.code = 503;
+  a.detail = "reply";
+  a.owner = "instance-1";
+  return a;
+}
+
 TransBranch NewBranch(const std::string& gid, const std::string& branch_id, const std::string& op) {
   TransBranch b;
   b.gid = gid;
@@ -261,6 +277,43 @@ TEST_P(StoreContractTest, AppendKeepsInsertionOrderAndRejectsDuplicates) {
   EXPECT_EQ(store_->LockGlobalSaveBranches("g1", kStatusPrepared, rows, true).code(),
             StatusCode::kUniqueConflict);
   EXPECT_EQ(Branches("g1").size(), 2u);
+}
+
+// Attempt history: every call of a branch, oldest first, the newest `keep` per (branch_id, op),
+// with text that reads back exactly.
+TEST_P(StoreContractTest, AttemptsKeepTheNewestPerBranchOp) {
+  Save("g1");
+  std::vector<BranchAttempt> batch;
+  for (int i = 0; i < 5; ++i) {
+    BranchAttempt a = Attempt("g1", "01", "action", i < 4 ? "ERROR" : "SUCCESS");
+    a.start_time = kNow + i;
+    a.detail = "try " + std::to_string(i) + ": caf\xc3\xa9 \"quoted\" \\ {json}";
+    batch.push_back(a);
+  }
+  batch.push_back(Attempt("g1", "02", "action", "FAILURE"));
+  ASSERT_TRUE(store_->AddAttempts(batch, 3).ok());
+  ASSERT_TRUE(store_->AddAttempts({Attempt("g1", "01", "compensate", "ONGOING")}, 3).ok());
+  ASSERT_TRUE(store_->AddAttempts({Attempt("other", "01", "action", "SUCCESS")}, 3).ok());
+  auto got = store_->FindAttempts("g1");
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  std::vector<std::string> keys;
+  for (const auto& a : *got) {
+    keys.push_back(a.branch_id + "/" + a.op + "/" + a.outcome + "/" + std::to_string(a.start_time));
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"01/action/ERROR/" + std::to_string(kNow + 2),
+                                            "01/action/ERROR/" + std::to_string(kNow + 3),
+                                            "01/action/SUCCESS/" + std::to_string(kNow + 4),
+                                            "02/action/FAILURE/" + std::to_string(kNow),
+                                            "01/compensate/ONGOING/" + std::to_string(kNow)}));
+  for (size_t i = 1; i < got->size(); ++i) EXPECT_GT((*got)[i].id, (*got)[i - 1].id);
+  const BranchAttempt& last = (*got)[2];
+  EXPECT_EQ(last.detail, batch[4].detail);
+  EXPECT_EQ(last.target, "http://busi/action");
+  EXPECT_EQ(last.code, 503);
+  EXPECT_EQ(last.duration_ms, 42);
+  EXPECT_EQ(last.owner, "instance-1");
+  EXPECT_EQ(last.gid, "g1");
+  EXPECT_TRUE(store_->FindAttempts("nope")->empty());
 }
 
 // A workflow (dtm-protocol.md §5.6): created without branches, its steps appended one by one with
@@ -686,6 +739,9 @@ TEST_P(StoreContractTest, PurgeFinishedDeletesOldFinishedTransactionsInBatches) 
   finish("recent", kStatusSucceed, kNow + kDay);
   Save("unfinished");  // prepared since kNow: old, but never purged
   ASSERT_TRUE(store_->CreateKV("topics", "t", "v", kNow).ok());
+  for (const char* gid : {"old-ok", "recent"}) {
+    ASSERT_TRUE(store_->AddAttempts({Attempt(gid, "01", "action", "ERROR")}, 20).ok());
+  }
 
   const UnixMs cutoff = kNow + kDay / 2;
   auto first = store_->PurgeFinished(cutoff, 1);
@@ -703,7 +759,9 @@ TEST_P(StoreContractTest, PurgeFinishedDeletesOldFinishedTransactionsInBatches) 
     ASSERT_TRUE(g.ok());
     EXPECT_FALSE(g->has_value()) << gone;
     EXPECT_TRUE(Branches(gone).empty()) << gone;
+    EXPECT_TRUE(store_->FindAttempts(gone)->empty()) << gone;
   }
+  EXPECT_EQ(store_->FindAttempts("recent")->size(), 1u);
   for (const char* kept : {"recent", "unfinished"}) {
     EXPECT_EQ(Find(kept).gid, kept);
     EXPECT_EQ(Branches(kept).size(), 1u) << kept;
