@@ -56,8 +56,8 @@ AttemptLog::AttemptLog(StoreRunner& store, Metrics* metrics, int64_t keep_per_br
     : BatchQueue(
           store, "attempt history",
           {.capacity = capacity,
-           .batch_rows = 200,
-           .collect_ms = 100,
+           .batch_rows = 1000,
+           .collect_ms = 200,
            .poll_ms = 20,
            .attempts = 3},
           [keep_per_branch](store::Store& s, const std::vector<store::BranchAttempt>& rows) {

@@ -211,6 +211,8 @@ asio::awaitable<Status> Engine::CallUrl(const Run& run, const std::string& url,
     a.target = url;
     a.code = code;
     a.owner = InstanceOwner();
+    // A successful call ends its branch op; a workflow's resume may succeed again and again.
+    a.final = result.ok() && run.t.g.trans_type != "workflow";
     deps_.attempt_log->Record(std::move(a), result);
   }
   co_return result;

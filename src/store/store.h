@@ -77,6 +77,9 @@ struct BranchAttempt {
   int64_t code = 0;     // HTTP status or gRPC code; 0 when no reply came
   std::string detail;   // the reply or error text, cut short
   std::string owner;    // the instance that made the call
+  // Not stored: the call ended its branch op (a success), so no attempt of the key follows and
+  // AddAttempts need not trim it. Spares the common path one statement per call.
+  bool final = false;
 };
 
 // One row of kv (topics use cat "topics").
@@ -185,7 +188,8 @@ class Store {
   virtual Status UpdateBranches(const std::vector<TransBranch>& rows) { return Status::Ok(); }
 
   // Attempt history: inserts `rows` (ids assigned by the store, increasing) and keeps only the
-  // newest `keep` attempts of each (gid, branch_id, op) they touch, in one store transaction.
+  // newest `keep` attempts of each (gid, branch_id, op) that a non-final row of `rows` touches,
+  // in one store transaction. A key is thus never longer than `keep` retries plus its final call.
   // The transaction is not checked (attempts are written behind the calls, batched).
   virtual Status AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) = 0;
   // Every attempt of gid, oldest first.

@@ -303,7 +303,9 @@ Status MemoryStore::AddAttempts(const std::vector<BranchAttempt>& rows, int64_t 
     std::vector<BranchAttempt>& list = attempts_[a.gid];
     const std::string branch_id = a.branch_id;
     const std::string op = a.op;
+    const bool final = a.final;
     list.push_back(std::move(a));
+    if (final) continue;
     // Oldest first: drop the first ones of this (branch_id, op) beyond `keep`.
     int64_t same = 0;
     for (const auto& e : list) same += e.branch_id == branch_id && e.op == op;

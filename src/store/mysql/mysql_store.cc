@@ -497,7 +497,7 @@ Status MysqlStore::AddAttempts(const std::vector<BranchAttempt>& rows, int64_t k
       for (const auto& a : rows) {
         auto r = c.Run(my::kInsertAttempt, sql::AttemptParams<MyParams>(a));
         if (!r.ok()) return r.status();
-        keys.emplace(a.gid, a.branch_id, a.op);
+        if (!a.final) keys.emplace(a.gid, a.branch_id, a.op);
       }
       for (const auto& [gid, branch_id, op] : keys) {
         auto r = c.Run(

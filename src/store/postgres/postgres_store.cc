@@ -441,7 +441,7 @@ Status PostgresStore::AddAttempts(const std::vector<BranchAttempt>& rows, int64_
       for (const auto& a : rows) {
         auto r = c.Run(pg::kInsertAttempt, sql::AttemptParams<PgParams>(a));
         if (!r.ok()) return r.status();
-        keys.emplace(a.gid, a.branch_id, a.op);
+        if (!a.final) keys.emplace(a.gid, a.branch_id, a.op);
       }
       for (const auto& [gid, branch_id, op] : keys) {
         auto r = c.Run(pg::kTrimAttempts, PgParams().Text(gid).Text(branch_id).Text(op).Int(keep));

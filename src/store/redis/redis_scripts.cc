@@ -313,17 +313,20 @@ end
 return n
 )lua";
 
-// ARGV[4] keep, then per attempt ARGV[i..i+3]: gid, branch_id, op, body (without its id). Each
-// gid's attempts are one list, oldest first; per (branch_id, op) the oldest beyond `keep` go.
+// ARGV[4] keep, then per attempt ARGV[i..i+4]: gid, branch_id, op, final ("1": do not trim for
+// it), body (without its id). Each gid's attempts are one list, oldest first; per (branch_id, op)
+// touched by a non-final attempt the oldest beyond `keep` go.
 // The list expires with the transaction's keys (or after DataExpire when there are none).
 constexpr const char* kAddAttempts = R"lua(
 local keep = tonumber(ARGV[4])
 local touched = {}
-for i = 5, #ARGV, 4 do
+local gids = {}
+for i = 5, #ARGV, 5 do
   local gid, b, op = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local id = redis.call('INCR', ID)
-  redis.call('RPUSH', akey(gid), with_id(id, ARGV[i + 3]))
-  touched[gid .. '\0' .. b .. '\0' .. op] = {gid, b, op}
+  redis.call('RPUSH', akey(gid), with_id(id, ARGV[i + 4]))
+  if ARGV[i + 3] ~= '1' then touched[gid .. '\0' .. b .. '\0' .. op] = {gid, b, op} end
+  gids[gid] = true
 end
 for _, t in pairs(touched) do
   local key, b, op = akey(t[1]), t[2], t[3]
@@ -338,11 +341,13 @@ for _, t in pairs(touched) do
     end
   end
   for j = 1, same - keep do redis.call('LREM', key, 1, mine[j]) end
-  local left = redis.call('PTTL', gkey(t[1]))
+end
+for gid in pairs(gids) do
+  local left = redis.call('PTTL', gkey(gid))
   if left > 0 then
-    redis.call('PEXPIRE', key, left)
+    redis.call('PEXPIRE', akey(gid), left)
   elseif DATA_TTL > 0 then
-    redis.call('EXPIRE', key, DATA_TTL)
+    redis.call('EXPIRE', akey(gid), DATA_TTL)
   end
 end
 return 'OK'

@@ -598,6 +598,7 @@ Status RedisStore::AddAttempts(const std::vector<BranchAttempt>& rows, int64_t k
     args.push_back(a.gid);
     args.push_back(a.branch_id);
     args.push_back(a.op);
+    args.push_back(a.final ? "1" : "0");
     args.push_back(redis::EncodeAttemptBody(a));
   }
   return Run(ScriptId::kAddAttempts, Key("a", rows.front().gid), std::move(args)).status();

@@ -686,7 +686,7 @@ Status SqliteStore::AddAttempts(const std::vector<BranchAttempt>& rows, int64_t 
         s.Bind(10, a.owner);
       });
       if (!n.ok()) return n.status();
-      keys.emplace(a.gid, a.branch_id, a.op);
+      if (!a.final) keys.emplace(a.gid, a.branch_id, a.op);
     }
     for (const auto& [gid, branch_id, op] : keys) {
       auto n = Write(c, kTrimAttempts, [&](Stmt& s) {

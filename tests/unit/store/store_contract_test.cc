@@ -316,6 +316,24 @@ TEST_P(StoreContractTest, AttemptsKeepTheNewestPerBranchOp) {
   EXPECT_TRUE(store_->FindAttempts("nope")->empty());
 }
 
+// A final attempt (a success: nothing follows it) is added without trimming its key: a key holds
+// at most `keep` retries and its final call. A later non-final one trims again.
+TEST_P(StoreContractTest, FinalAttemptsAreAddedWithoutTrimming) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(store_->AddAttempts({Attempt("g2", "01", "action", "ERROR")}, 2).ok());
+  }
+  EXPECT_EQ(store_->FindAttempts("g2")->size(), 2u);
+  BranchAttempt done = Attempt("g2", "01", "action", "SUCCESS");
+  done.final = true;
+  ASSERT_TRUE(store_->AddAttempts({done}, 2).ok());
+  EXPECT_EQ(store_->FindAttempts("g2")->size(), 3u);
+  ASSERT_TRUE(store_->AddAttempts({Attempt("g2", "01", "action", "ERROR")}, 2).ok());
+  auto got = store_->FindAttempts("g2");
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ(got->at(0).outcome, "SUCCESS");
+  EXPECT_EQ(got->at(1).outcome, "ERROR");
+}
+
 // A workflow (dtm-protocol.md §5.6): created without branches, its steps appended one by one with
 // their outcome and raw result bytes; once timed out (aborting) only its rollback steps, saved
 // under the aborting status; the submit writes the outcome and the base64 result.
