@@ -7,6 +7,8 @@ namespace lynx::server {
 
 namespace {
 
+constexpr size_t kMaxKeyBytes = 128;
+
 // Invalid UTF-8 and NUL bytes become '?': the text goes into text columns (PostgreSQL, MySQL)
 // and JSON (Redis, the API), which take neither.
 std::string ValidUtf8(const std::string& s) {
@@ -76,6 +78,11 @@ void AttemptLog::Record(store::BranchAttempt attempt, const Status& status) {
   attempt.outcome = AttemptOutcome(status);
   attempt.detail = ValidUtf8(QuoteLimited(status.message(), max_detail_bytes_));
   attempt.target = ValidUtf8(attempt.target);
+  // The key columns are 128 bytes wide on the SQL stores; a workflow's name (the op of its
+  // resume) is the one that may be longer. One row the store refuses would cost its whole batch.
+  for (std::string* key : {&attempt.gid, &attempt.branch_id, &attempt.op}) {
+    if (key->size() > kMaxKeyBytes) *key = ValidUtf8(key->substr(0, kMaxKeyBytes));
+  }
   if (!Enqueue(std::move(attempt)) && metrics_ != nullptr) metrics_->ObserveAttempts(1, "overflow");
 }
 

@@ -75,20 +75,22 @@ constexpr char kSchema[] =
     " create_time INTEGER, update_time INTEGER,"
     " UNIQUE(cat, k));"
     // Attempt history (not in DTM): each (gid, branch_id, op) keeps its newest attempts.
+    // Clustered by its key (WITHOUT ROWID): one B-tree insert per attempt instead of a row and
+    // an index entry, and every query (find by gid, trim, purge) is a range of that key. The
+    // ids are assigned by the store (AddAttempts runs on the single writer).
     "CREATE TABLE IF NOT EXISTS trans_branch_attempt ("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " gid TEXT NOT NULL,"
     " branch_id TEXT NOT NULL,"
     " op TEXT NOT NULL,"
+    " id INTEGER NOT NULL,"
     " start_time INTEGER NOT NULL DEFAULT 0,"
     " duration_ms INTEGER NOT NULL DEFAULT 0,"
     " target TEXT NOT NULL DEFAULT '',"
     " outcome TEXT NOT NULL DEFAULT '',"
     " code INTEGER NOT NULL DEFAULT 0,"
     " detail TEXT NOT NULL DEFAULT '',"
-    " owner TEXT NOT NULL DEFAULT '');"
-    "CREATE INDEX IF NOT EXISTS trans_branch_attempt_key"
-    " ON trans_branch_attempt(gid, branch_id, op, id);";
+    " owner TEXT NOT NULL DEFAULT '',"
+    " PRIMARY KEY (gid, branch_id, op, id)) WITHOUT ROWID;";
 
 // Column lists; ReadGlobal/ReadBranch/ReadKV read them by position.
 #define LYNX_GLOBAL_COLUMNS                                                                \
@@ -167,7 +169,8 @@ constexpr char kDeleteKV[] = "DELETE FROM kv WHERE cat = ?1 AND k = ?2";
   "id, gid, branch_id, op, start_time, duration_ms, target, outcome, code, detail, owner"
 constexpr char kInsertAttempt[] =
     "INSERT INTO trans_branch_attempt (gid, branch_id, op, start_time, duration_ms, target,"
-    " outcome, code, detail, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    " outcome, code, detail, owner, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+constexpr char kMaxAttemptId[] = "SELECT coalesce(max(id), 0) FROM trans_branch_attempt";
 // Everything of the key up to the (keep+1)-th newest; nothing when there are at most `keep`.
 constexpr char kTrimAttempts[] =
     "DELETE FROM trans_branch_attempt WHERE gid = ?1 AND branch_id = ?2 AND op = ?3 AND id <= ("
@@ -671,8 +674,14 @@ StatusOr<std::string> SqliteStore::CronQueryPlan() {
 
 Status SqliteStore::AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) {
   return writer_->Run([&](SqliteConn& c) -> Status {
+    if (next_attempt_id_ == 0) {
+      Status q = Query(
+          c, kMaxAttemptId, [](Stmt&) {}, [&](const Stmt& s) { next_attempt_id_ = s.Int(0) + 1; });
+      if (!q.ok()) return q;
+    }
     std::set<std::tuple<std::string, std::string, std::string>> keys;
     for (const auto& a : rows) {
+      const int64_t id = next_attempt_id_++;
       auto n = Write(c, kInsertAttempt, [&](Stmt& s) {
         s.Bind(1, a.gid);
         s.Bind(2, a.branch_id);
@@ -684,8 +693,9 @@ Status SqliteStore::AddAttempts(const std::vector<BranchAttempt>& rows, int64_t 
         s.Bind(8, a.code);
         s.Bind(9, a.detail);
         s.Bind(10, a.owner);
+        s.Bind(11, id);
       });
-      if (!n.ok()) return n.status();
+      if (!n.ok()) return n.status();  // ids taken by a rolled-back batch are skipped
       if (!a.final) keys.emplace(a.gid, a.branch_id, a.op);
     }
     for (const auto& [gid, branch_id, op] : keys) {

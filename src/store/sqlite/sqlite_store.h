@@ -98,6 +98,8 @@ class SqliteStore : public Store {
 
   std::unique_ptr<sqlite::GroupCommitWriter> writer_;
   std::unique_ptr<sqlite::ConnPool> readers_;
+  // The next attempt id (0: not read from the table yet). Used on the writer thread only.
+  int64_t next_attempt_id_ = 0;
 };
 
 }  // namespace lynx::store
