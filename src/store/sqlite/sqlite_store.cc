@@ -171,6 +171,26 @@ constexpr char kInsertAttempt[] =
     "INSERT INTO trans_branch_attempt (gid, branch_id, op, start_time, duration_ms, target,"
     " outcome, code, detail, owner, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 constexpr char kMaxAttemptId[] = "SELECT coalesce(max(id), 0) FROM trans_branch_attempt";
+constexpr int kAttemptColumns = 11;
+// kInsertAttempt for kAttemptChunk rows in one statement: a batch of attempts costs a fraction of
+// the statement executions (the statement is cached like the others: its text is built once).
+constexpr int kAttemptChunk = 16;
+const char* InsertAttemptsChunk() {
+  static const std::string sql = [] {
+    std::string s =
+        "INSERT INTO trans_branch_attempt (gid, branch_id, op, start_time, duration_ms, target,"
+        " outcome, code, detail, owner, id) VALUES ";
+    for (int r = 0; r < kAttemptChunk; ++r) {
+      s += r ? ",(" : "(";
+      for (int k = 1; k <= kAttemptColumns; ++k) {
+        s += (k > 1 ? ",?" : "?") + std::to_string(r * kAttemptColumns + k);
+      }
+      s += ")";
+    }
+    return s;
+  }();
+  return sql.c_str();
+}
 // Everything of the key up to the (keep+1)-th newest; nothing when there are at most `keep`.
 constexpr char kTrimAttempts[] =
     "DELETE FROM trans_branch_attempt WHERE gid = ?1 AND branch_id = ?2 AND op = ?3 AND id <= ("
@@ -680,22 +700,32 @@ Status SqliteStore::AddAttempts(const std::vector<BranchAttempt>& rows, int64_t 
       if (!q.ok()) return q;
     }
     std::set<std::tuple<std::string, std::string, std::string>> keys;
-    for (const auto& a : rows) {
-      const int64_t id = next_attempt_id_++;
-      auto n = Write(c, kInsertAttempt, [&](Stmt& s) {
-        s.Bind(1, a.gid);
-        s.Bind(2, a.branch_id);
-        s.Bind(3, a.op);
-        s.Bind(4, a.start_time);
-        s.Bind(5, a.duration_ms);
-        s.Bind(6, a.target);
-        s.Bind(7, a.outcome);
-        s.Bind(8, a.code);
-        s.Bind(9, a.detail);
-        s.Bind(10, a.owner);
-        s.Bind(11, id);
+    // Row `a` at parameter offset `base` (0 for kInsertAttempt).
+    auto bind = [this](Stmt& s, int base, const BranchAttempt& a) {
+      s.Bind(base + 1, a.gid);
+      s.Bind(base + 2, a.branch_id);
+      s.Bind(base + 3, a.op);
+      s.Bind(base + 4, a.start_time);
+      s.Bind(base + 5, a.duration_ms);
+      s.Bind(base + 6, a.target);
+      s.Bind(base + 7, a.outcome);
+      s.Bind(base + 8, a.code);
+      s.Bind(base + 9, a.detail);
+      s.Bind(base + 10, a.owner);
+      s.Bind(base + 11, next_attempt_id_++);  // ids of a rolled-back batch are skipped
+    };
+    size_t i = 0;
+    for (; i + kAttemptChunk <= rows.size(); i += kAttemptChunk) {
+      auto n = Write(c, InsertAttemptsChunk(), [&](Stmt& s) {
+        for (int r = 0; r < kAttemptChunk; ++r) bind(s, r * kAttemptColumns, rows[i + r]);
       });
-      if (!n.ok()) return n.status();  // ids taken by a rolled-back batch are skipped
+      if (!n.ok()) return n.status();
+    }
+    for (; i < rows.size(); ++i) {
+      auto n = Write(c, kInsertAttempt, [&](Stmt& s) { bind(s, 0, rows[i]); });
+      if (!n.ok()) return n.status();
+    }
+    for (const auto& a : rows) {
       if (!a.final) keys.emplace(a.gid, a.branch_id, a.op);
     }
     for (const auto& [gid, branch_id, op] : keys) {

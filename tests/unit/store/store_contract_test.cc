@@ -316,6 +316,30 @@ TEST_P(StoreContractTest, AttemptsKeepTheNewestPerBranchOp) {
   EXPECT_TRUE(store_->FindAttempts("nope")->empty());
 }
 
+// A batch as large as the writer sends (several multi-row statements and a remainder).
+TEST_P(StoreContractTest, ALargeBatchOfAttemptsIsStoredInOrder) {
+  std::vector<BranchAttempt> batch;
+  for (int i = 0; i < 37; ++i) {
+    char branch[8];
+    snprintf(branch, sizeof branch, "%02d", i + 1);
+    BranchAttempt a = Attempt("big", branch, "action", "SUCCESS");
+    a.final = i % 2 == 0;
+    a.start_time = kNow + i;
+    batch.push_back(a);
+  }
+  ASSERT_TRUE(store_->AddAttempts(batch, 20).ok());
+  auto got = store_->FindAttempts("big");
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_EQ((*got)[i].branch_id, batch[i].branch_id);
+    EXPECT_EQ((*got)[i].start_time, batch[i].start_time);
+    if (i > 0) {
+      EXPECT_GT((*got)[i].id, (*got)[i - 1].id);
+    }
+  }
+}
+
 // A final attempt (a success: nothing follows it) is added without trimming its key: a key holds
 // at most `keep` retries and its final call. A later non-final one trims again.
 TEST_P(StoreContractTest, FinalAttemptsAreAddedWithoutTrimming) {
