@@ -61,6 +61,11 @@ struct Metrics::Impl {
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
   impl_->info.Add({{"gin_version", "none"}, {"grpc_version", "none"}}).Set(1);
+  // dtmd's own counters exist from the start at 0 (a series that appears only with its first
+  // event makes rate() and alerts blind until then), with every label value they can take.
+  impl_->purged.Add({});
+  for (const char* r : {"written", "dropped"}) impl_->batched.Add({{"result", r}});
+  for (const char* r : {"written", "dropped", "overflow"}) impl_->attempts.Add({{"result", r}});
 }
 Metrics::~Metrics() = default;
 
