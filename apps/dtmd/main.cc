@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "common/log.h"
 #include "server/config.h"
 #include "server/server.h"
 
@@ -94,8 +95,11 @@ int main(int argc, char** argv) {
     setenv("TZ", tz.c_str(), 1);
     tzset();
   }
-  spdlog::set_level(debug ? spdlog::level::debug : spdlog::level::from_str(cfg.log_level));
-  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+  st = lynx::log::Configure(cfg.log_format, debug ? "debug" : cfg.log_level, cfg.log_levels);
+  if (!st.ok()) {
+    std::fprintf(stderr, "dtmd: %s\n", st.message().c_str());
+    return 2;
+  }
 
   if (reset) {
     st = lynx::server::PopulateStore(cfg);

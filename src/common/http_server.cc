@@ -25,6 +25,7 @@
 
 #include "common/http_limits.h"
 #include "common/http_parse.h"
+#include "common/log.h"
 
 namespace lynx::http {
 
@@ -147,7 +148,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     beast::get_lowest_layer(tls_stream).expires_after(std::chrono::seconds(10));
     auto [hec] = co_await tls_stream.async_handshake(asio::ssl::stream_base::server, kTuple);
     if (hec) {
-      spdlog::debug("TLS handshake with {} failed: {}", peer, hec.message());
+      log::Log(log::Component::kHttp, spdlog::level::debug, "TLS handshake with {} failed: {}",
+               peer, hec.message());
       beast::get_lowest_layer(tls_stream).socket().close(ignored);
       co_return;
     }
@@ -239,7 +241,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       what = e.what();
     }
     // A handler bug costs this request only: the client gets a 500 and the connection goes on.
-    spdlog::error("{} {}: unexpected exception: {}", r.method, r.path, what);
+    log::Log(log::Component::kHttp, spdlog::level::err, "{} {}: unexpected exception: {}", r.method,
+             r.path, what);
     co_return JsonMessage(500, "internal error");
   }
 
@@ -312,8 +315,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         // backlog until one closes.
         const auto now = std::chrono::steady_clock::now();
         if (now - last_log >= std::chrono::seconds(10)) {
-          spdlog::warn("{} connections open (Limits.MaxConnections): accepting paused",
-                       connections.load());
+          log::Log(log::Component::kHttp, spdlog::level::warn,
+                   "{} connections open (Limits.MaxConnections): accepting paused",
+                   connections.load());
           last_log = now;
         }
         pause.expires_after(std::chrono::milliseconds(50));
@@ -330,7 +334,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
           try {
             std::rethrow_exception(e);
           } catch (const std::exception& ex) {
-            spdlog::error("HTTP connection ended by an exception: {}", ex.what());
+            log::Log(log::Component::kHttp, spdlog::level::err,
+                     "HTTP connection ended by an exception: {}", ex.what());
           }
         });
         continue;
@@ -339,8 +344,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       ++errors;
       const auto now = std::chrono::steady_clock::now();
       if (now - last_log >= std::chrono::seconds(10)) {
-        spdlog::warn("accept: {} ({} accept errors since the last report); backing off",
-                     ec.message(), errors);
+        log::Log(log::Component::kHttp, spdlog::level::warn,
+                 "accept: {} ({} accept errors since the last report); backing off", ec.message(),
+                 errors);
         errors = 0;
         last_log = now;
       }
@@ -377,7 +383,9 @@ uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); 
 
 void Server::Start() {
   asio::co_spawn(impl_->io, impl_->Accept(), [](std::exception_ptr e) {
-    if (e) spdlog::critical("HTTP accept loop ended by an exception");
+    if (e)
+      log::Log(log::Component::kHttp, spdlog::level::critical,
+               "HTTP accept loop ended by an exception");
   });
 }
 

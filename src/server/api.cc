@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/log.h"
 #include "common/shortuuid.h"
 #include "server/engine_run.h"
 #include "server/security/url_policy.h"
@@ -24,7 +25,8 @@ asio::awaitable<StatusOr<Trans>> Api::LoadTrans(const std::string& gid) {
   Trans t;
   t.g = std::move(**found);
   if (Status st = DecodeOptions(t.g.options, &t.opts); !st.ok()) {
-    spdlog::warn("gid {}: unreadable options: {}", gid, st.message());
+    log::Log(log::Component::kApi, spdlog::level::warn, {.gid = gid}, "unreadable options: {}",
+             st.message());
   }
   co_return t;
 }

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "common/log.h"
 #include "server/store_runner.h"
 #include "store/store.h"
 
@@ -136,12 +137,14 @@ class BatchQueue {
         Count(batch.size(), true);
         co_return;
       }
-      spdlog::warn("{}: writing {} rows failed (attempt {}/{}): {}", what_, batch.size(), attempt,
-                   limits_.attempts, st.message());
+      log::Log(log::Component::kStore, spdlog::level::warn,
+               "{}: writing {} rows failed (attempt {}/{}): {}", what_, batch.size(), attempt,
+               limits_.attempts, st.message());
       if (attempt < limits_.attempts) co_await Pause(io, 1000);
     }
     Count(batch.size(), false);
-    spdlog::error("{}: dropped {} rows after {} attempts", what_, batch.size(), limits_.attempts);
+    log::Log(log::Component::kStore, spdlog::level::err, "{}: dropped {} rows after {} attempts",
+             what_, batch.size(), limits_.attempts);
   }
 
   void Count(size_t rows, bool written) {

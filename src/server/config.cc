@@ -1,5 +1,7 @@
 #include "server/config.h"
 
+#include "common/log.h"
+
 #include "common/http_limits.h"
 #include "server/security/url_policy.h"
 
@@ -111,6 +113,8 @@ std::vector<Key> Keys(ServerConfig* c) {
   num("UpdateBranchSync", &c->update_branch_sync);
   num("UpdateBranchAsyncGoroutineNum", &c->update_branch_async_goroutine_num);
   str("LogLevel", &c->log_level);
+  str("Log.Format", &c->log_format);
+  str("Log.Levels", &c->log_levels);
   str("Log.Outputs", &c->log_outputs);
   str("TimeZoneOffset", &c->time_zone_offset);
   num("ConfigUpdateInterval", &c->config_update_interval);
@@ -409,10 +413,7 @@ Status ValidateConfig(const ServerConfig& c) {
       return bad("config key TimeZoneOffset: must be whole hours such as +8 or -5");
     }
   }
-  static const std::set<std::string> levels = {"debug", "info", "warn", "error"};
-  if (!levels.count(c.log_level))
-    return bad("config key LogLevel: must be debug, info, warn or error");
-  return Status::Ok();
+  return lynx::log::Validate(c.log_format, c.log_level, c.log_levels);
 }
 
 }  // namespace lynx::server

@@ -75,6 +75,9 @@ struct ServerConfig {
   int64_t update_branch_sync = 1;
   int64_t update_branch_async_goroutine_num = 1;
   std::string log_level = "info";
+  // Log.Format (text | json) and Log.Levels ("engine=debug,http=warn"): common/log.h.
+  std::string log_format = "text";
+  std::string log_levels;
   std::string time_zone_offset;
   int64_t config_update_interval = 3;  // s, topic map refresh
   int64_t alert_retry_limit = 3;

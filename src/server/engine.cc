@@ -1,5 +1,6 @@
 #include "server/engine.h"
 
+#include "common/log.h"
 #include "server/attempt_log.h"
 #include "server/branch_batch_writer.h"
 
@@ -148,7 +149,8 @@ asio::awaitable<Status> Engine::ChangeStatus(Trans& t, const std::string& status
     }
     co_return st;
   }
-  spdlog::debug("gid {} status {} -> {}", gid, old, status);
+  log::Log(log::Component::kEngine, spdlog::level::debug, {.gid = gid}, "status {} -> {}", old,
+           status);
   t.g.status = status;
   t.g.update_time = change.now;
   if (status == store::kStatusSucceed) t.g.finish_time = change.now;
@@ -226,8 +228,10 @@ asio::awaitable<Status> Engine::ExecBranch(std::shared_ptr<Run> run, size_t i) {
     what = e.what();
   }
   // Callers count on a result from every branch (saga mailbox, msg join): never throw.
-  spdlog::error("gid {} branch {}: unexpected exception: {}", run->t.g.gid,
-                run->branches[i].branch_id, what);
+  log::Log(
+      log::Component::kEngine, spdlog::level::err,
+      {.gid = run->t.g.gid, .branch_id = run->branches[i].branch_id, .op = run->branches[i].op},
+      "unexpected exception: {}", what);
   co_return Status::Internal("unexpected exception in branch " + run->branches[i].branch_id + ": " +
                              what);
 }
@@ -272,8 +276,9 @@ asio::awaitable<Status> Engine::ExecBranchInner(std::shared_ptr<Run> run, size_t
       });
     }
     if (!saved.ok()) {
-      spdlog::warn("gid {} branch {} {}: status not saved: {}", gid, b.branch_id, b.op,
-                   saved.message());
+      log::Log(log::Component::kEngine, spdlog::level::warn,
+               {.gid = gid, .branch_id = b.branch_id, .op = b.op}, "status not saved: {}",
+               saved.message());
       co_return saved.IsNotFound()
           ? Status::Internal("status of " + gid + " changed while branch " + b.branch_id + " ran")
           : saved;
@@ -291,7 +296,8 @@ asio::awaitable<Status> Engine::ExecBranchInner(std::shared_ptr<Run> run, size_t
   } else if (err.IsOngoing()) {
     co_await TouchCronTime(*run, CronType::kKeep, 0);
   } else if (!err.ok()) {
-    spdlog::info("gid {} branch {} {} {}: {}", g.gid, b.branch_id, b.op, b.url, err.message());
+    log::Log(log::Component::kEngine, spdlog::level::info,
+             {.gid = g.gid, .branch_id = b.branch_id, .op = b.op}, "{}: {}", b.url, err.message());
     co_await TouchCronTime(*run, CronType::kBackoff, 0);
     int64_t base = NextCronInterval(run->t, CronType::kReset);
     int64_t v = base > 0 ? run->t.g.next_cron_interval / base : 0;
@@ -319,9 +325,11 @@ asio::awaitable<void> Engine::Alert(const Run& run, const std::string& url, cons
   req.timeout_ms = config().request_timeout * 1000;
   auto res = co_await deps_.alert_client->Send(std::move(req));
   if (!res.ok()) {
-    spdlog::error("alerting webhook error: {}", res.status().message());
+    log::Log(log::Component::kEngine, spdlog::level::err, "alerting webhook error: {}",
+             res.status().message());
   } else if (res->status != 200) {
-    spdlog::error("alerting webhook answered {}: {}", res->status, res->body);
+    log::Log(log::Component::kEngine, spdlog::level::err, "alerting webhook answered {}: {}",
+             res->status, res->body);
   }
 }
 
@@ -354,11 +362,13 @@ asio::awaitable<Status> Engine::ProcessInner(std::shared_ptr<Run> run) {
     try {
       co_await TouchCronTime(*run, CronType::kBackoff, 0);
     } catch (const std::exception& e) {
-      spdlog::error("gid {}: back-off not saved: {}", run->t.g.gid, e.what());
+      log::Log(log::Component::kEngine, spdlog::level::err, {.gid = run->t.g.gid},
+               "back-off not saved: {}", e.what());
     }
   }
   if (!st.ok() && !st.IsOngoing()) {
-    spdlog::warn("gid {} processing error: {}", run->t.g.gid, st.message());
+    log::Log(log::Component::kEngine, spdlog::level::warn, {.gid = run->t.g.gid},
+             "processing error: {}", st.message());
   }
   CountPass(run->t.g.gid);
   co_return st;
@@ -409,7 +419,7 @@ asio::awaitable<std::string> Engine::CronOnce(int64_t expire_in_ms) {
   }
   // The pass never lets an exception reach the cron loop; the leased row is retried after its
   // lease like any failed pass.
-  spdlog::error("cron pass: unexpected exception: {}", what);
+  log::Log(log::Component::kCron, spdlog::level::err, "cron pass: unexpected exception: {}", what);
   co_return std::string();
 }
 
@@ -420,24 +430,28 @@ asio::awaitable<std::string> Engine::CronOnceInner(int64_t expire_in_ms) {
   auto leased = co_await store().Run(
       [&](store::Store& s) { return s.LockOneGlobalTrans(now, expire_in_ms, lease, owner); });
   if (!leased.ok()) {
-    spdlog::error("cron lease failed: {}", leased.status().message());
+    log::Log(log::Component::kCron, spdlog::level::err, "cron lease failed: {}",
+             leased.status().message());
     co_return std::string();
   }
   if (!leased->has_value()) co_return std::string();
   Trans t;
   t.g = std::move(**leased);
   if (Status st = DecodeOptions(t.g.options, &t.opts); !st.ok()) {
-    spdlog::error("gid {}: unreadable options '{}': {}", t.g.gid, t.g.options, st.message());
+    log::Log(log::Component::kCron, spdlog::level::err, {.gid = t.g.gid},
+             "unreadable options '{}': {}", t.g.options, st.message());
   }
   std::string gid = t.g.gid;
   auto branches = co_await store().Run([&gid](store::Store& s) { return s.FindBranches(gid); });
   if (!branches.ok()) {
-    spdlog::error("gid {}: loading branches failed: {}", gid, branches.status().message());
+    log::Log(log::Component::kCron, spdlog::level::err, {.gid = gid}, "loading branches failed: {}",
+             branches.status().message());
     co_return gid;
   }
   Status st = co_await Process(std::move(t), std::move(*branches), true);
   if (!st.ok() && !st.IsFailure() && !st.IsOngoing()) {
-    spdlog::info("cron pass of {} ended with: {}", gid, st.message());
+    log::Log(log::Component::kCron, spdlog::level::info, {.gid = gid}, "cron pass ended with: {}",
+             st.message());
   }
   co_return gid;
 }

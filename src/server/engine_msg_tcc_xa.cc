@@ -10,6 +10,7 @@
 
 #include <cctype>
 
+#include "common/log.h"
 #include "server/custom_data.h"
 #include "server/engine.h"
 #include "server/engine_run.h"
@@ -31,7 +32,9 @@ asio::awaitable<Status> Engine::MayQueryPrepared(Run& run) {
   if (st.IsOngoing()) {
     co_await TouchCronTime(run, CronType::kReset, 0);
   } else {
-    spdlog::info("gid {}: query prepared {} failed: {}", t.g.gid, t.g.query_prepared, st.message());
+    log::Log(log::Component::kEngine, spdlog::level::info,
+             {.gid = t.g.gid, .branch_id = "00", .op = "query_prepared"}, "{} failed: {}",
+             t.g.query_prepared, st.message());
     co_await TouchCronTime(run, CronType::kBackoff, 0);
   }
   co_return Status::Ok();

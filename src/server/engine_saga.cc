@@ -12,6 +12,7 @@
 
 #include <deque>
 
+#include "common/log.h"
 #include "server/custom_data.h"
 #include "server/engine.h"
 #include "server/engine_run.h"
@@ -160,8 +161,11 @@ asio::awaitable<Status> Engine::ProcessSaga(std::shared_ptr<Run> run) {
       if (t.opts.retry_limit > 0 && r.status == store::kStatusPrepared) {
         if (t.opts.retry_count < t.opts.retry_limit) {
           ++t.opts.retry_count;
-          spdlog::info("gid {} retrying branch {} ({}/{})", t.g.gid,
-                       run->branches[r.index].branch_id, t.opts.retry_count, t.opts.retry_limit);
+          log::Log(log::Component::kEngine, spdlog::level::info,
+                   {.gid = t.g.gid,
+                    .branch_id = run->branches[r.index].branch_id,
+                    .op = run->branches[r.index].op},
+                   "retrying ({}/{})", t.opts.retry_count, t.opts.retry_limit);
           exec_async(r.index);
           co_return;
         }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "common/log.h"
 #include "server/metrics.h"
 #include "server/store_runner.h"
 
@@ -35,7 +36,8 @@ asio::awaitable<int64_t> Retention::PurgeOnce() {
         [before, batch](store::Store& s) { return s.PurgeFinished(before, batch); });
     if (!n.ok()) {
       // The next round tries again; a store outage must not stop the loop.
-      spdlog::warn("retention: purge of finished transactions failed: {}", n.status().message());
+      log::Log(log::Component::kRetention, spdlog::level::warn,
+               "retention: purge of finished transactions failed: {}", n.status().message());
       break;
     }
     total += *n;
@@ -43,8 +45,9 @@ asio::awaitable<int64_t> Retention::PurgeOnce() {
     if (*n < batch) break;
   }
   if (total > 0) {
-    spdlog::info("retention: purged {} finished transactions older than {} s", total,
-                 config_.finished_data_expire);
+    log::Log(log::Component::kRetention, spdlog::level::info,
+             "retention: purged {} finished transactions older than {} s", total,
+             config_.finished_data_expire);
   }
   co_return total;
 }

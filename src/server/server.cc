@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/http_client.h"
+#include "common/log.h"
 #include "common/tls.h"
 #include "server/api.h"
 #include "server/attempt_log.h"
@@ -132,8 +133,8 @@ StatusOr<std::unique_ptr<store::Store>> OpenStoreWaiting(const StoreConfig& c) {
       }
       pause = std::min(pause, left);
     }
-    spdlog::warn("store {} not reachable (attempt {}): {}; retrying", c.driver, attempt,
-                 st.message());
+    log::Log(log::Component::kServer, spdlog::level::warn,
+             "store {} not reachable (attempt {}): {}; retrying", c.driver, attempt, st.message());
     std::this_thread::sleep_for(pause);
   }
 }
@@ -191,7 +192,8 @@ struct Server::Impl {
       } catch (const std::exception& e) {
         what = e.what();
       }
-      spdlog::error("{} loop: unexpected exception: {}; restarting it", name, what);
+      log::Log(log::Component::kServer, spdlog::level::err,
+               "{} loop: unexpected exception: {}; restarting it", name, what);
       timer.expires_after(std::chrono::seconds(1));
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
@@ -199,7 +201,9 @@ struct Server::Impl {
 
   void Spawn(const char* name, std::function<asio::awaitable<void>()> loop) {
     asio::co_spawn(io, Guarded(name, std::move(loop)), [name](std::exception_ptr e) {
-      if (e) spdlog::critical("{} loop ended by an exception", name);
+      if (e)
+        log::Log(log::Component::kServer, spdlog::level::critical, "{} loop ended by an exception",
+                 name);
     });
   }
 
@@ -211,7 +215,8 @@ struct Server::Impl {
         io.run();
         return;
       } catch (const std::exception& e) {
-        spdlog::critical("io thread: unexpected exception escaped a handler: {}", e.what());
+        log::Log(log::Component::kServer, spdlog::level::critical,
+                 "io thread: unexpected exception escaped a handler: {}", e.what());
       }
     }
   }
@@ -236,14 +241,18 @@ struct Server::Impl {
       Audit("tokenReload", AuthDecision{}, "local",
             std::string("trigger=") + trigger + " tokens=" + std::to_string(auth->token_count()),
             st);
-      if (!st.ok()) spdlog::error("tokens not reloaded (the previous ones stay): {}", st.message());
+      if (!st.ok())
+        log::Log(log::Component::kServer, spdlog::level::err,
+                 "tokens not reloaded (the previous ones stay): {}", st.message());
     }
     if (http_tls) {
       Status st = http_tls->Reload();
       if (st.ok()) {
-        spdlog::info("HTTPS certificate reloaded ({})", trigger);
+        log::Log(log::Component::kServer, spdlog::level::info, "HTTPS certificate reloaded ({})",
+                 trigger);
       } else {
-        spdlog::error("HTTPS certificate not reloaded (the previous one stays): {}", st.message());
+        log::Log(log::Component::kServer, spdlog::level::err,
+                 "HTTPS certificate not reloaded (the previous one stays): {}", st.message());
       }
     }
   }
@@ -272,7 +281,9 @@ struct Server::Impl {
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       if (stopping) break;
       Status st = co_await api->ReloadTopics();
-      if (!st.ok()) spdlog::warn("topic refresh failed: {}", st.message());
+      if (!st.ok())
+        log::Log(log::Component::kServer, spdlog::level::warn, "topic refresh failed: {}",
+                 st.message());
     }
   }
 };
@@ -336,8 +347,9 @@ Status Server::Start() {
     d.batch_writer = std::make_unique<BranchBatchWriter>(*d.runner, &d.metrics);
     deps.batch_writer = d.batch_writer.get();
   } else if (d.config.update_branch_sync == 0) {
-    spdlog::info("UpdateBranchSync 0: store {} writes branch statuses synchronously anyway",
-                 d.config.store.driver);
+    log::Log(log::Component::kServer, spdlog::level::info,
+             "UpdateBranchSync 0: store {} writes branch statuses synchronously anyway",
+             d.config.store.driver);
   }
   if (d.config.attempts_keep_per_branch > 0) {
     d.attempt_log =
@@ -402,19 +414,20 @@ Status Server::Start() {
   size_t n = d.config.worker_threads > 0 ? static_cast<size_t>(d.config.worker_threads)
                                          : std::max(1u, std::thread::hardware_concurrency());
   for (size_t i = 0; i < n; ++i) d.threads.emplace_back([&d] { d.RunIoThread(); });
-  spdlog::info("dtmd listening on {}: HTTP{} {}, gRPC {}{} (store {}, {} threads{}{})",
-               d.config.listen_address, d.http_tls ? "S" : "", d.http->port(), d.grpc->port(),
-               d.config.grpc_cert_file.empty() ? "" : " TLS", d.config.store.driver, n,
-               d.config.auth.enabled
-                   ? ", auth on (" + std::to_string(d.auth->token_count()) + " tokens)"
-                   : std::string(", auth off"),
-               d.config.enable_test_control ? ", TEST CONTROL ENABLED" : "");
+  log::Log(log::Component::kServer, spdlog::level::info,
+           "dtmd listening on {}: HTTP{} {}, gRPC {}{} (store {}, {} threads{}{})",
+           d.config.listen_address, d.http_tls ? "S" : "", d.http->port(), d.grpc->port(),
+           d.config.grpc_cert_file.empty() ? "" : " TLS", d.config.store.driver, n,
+           d.config.auth.enabled
+               ? ", auth on (" + std::to_string(d.auth->token_count()) + " tokens)"
+               : std::string(", auth off"),
+           d.config.enable_test_control ? ", TEST CONTROL ENABLED" : "");
   if (!d.config.auth.enabled && !IsLoopbackAddress(d.config.listen_address)) {
-    spdlog::warn(
-        "authentication is off and dtmd listens on {}: anyone who reaches ports {} and {} can "
-        "read every transaction and force-stop it. Turn on Auth.Enabled or listen on loopback "
-        "(docs/security.md)",
-        d.config.listen_address, d.http->port(), d.grpc->port());
+    log::Log(log::Component::kServer, spdlog::level::warn,
+             "authentication is off and dtmd listens on {}: anyone who reaches ports {} and {} can "
+             "read every transaction and force-stop it. Turn on Auth.Enabled or listen on loopback "
+             "(docs/security.md)",
+             d.config.listen_address, d.http->port(), d.grpc->port());
   }
   return Status::Ok();
 }
@@ -427,7 +440,8 @@ void Server::Wait() {
   asio::io_context signals_io;
   asio::signal_set signals(signals_io, SIGINT, SIGTERM);
   signals.async_wait([this](const boost::system::error_code& ec, int sig) {
-    if (!ec) spdlog::info("signal {} received, stopping", sig);
+    if (!ec)
+      log::Log(log::Component::kServer, spdlog::level::info, "signal {} received, stopping", sig);
     Stop();
   });
   std::thread t([&signals_io] { signals_io.run(); });
@@ -456,13 +470,15 @@ void Server::Stop() {
     d.batch_writer->Stop();
     // A batch a loop holds is written before the io threads stop (the queue is drained below).
     if (!d.threads.empty() && !d.batch_writer->AwaitLoopsDone(std::chrono::seconds(10))) {
-      spdlog::error("batched branch writer did not finish its batch within 10 s");
+      log::Log(log::Component::kServer, spdlog::level::err,
+               "batched branch writer did not finish its batch within 10 s");
     }
   }
   if (d.attempt_log) {
     d.attempt_log->Stop();
     if (!d.threads.empty() && !d.attempt_log->AwaitLoopsDone(std::chrono::seconds(10))) {
-      spdlog::error("attempt history did not finish its batch within 10 s");
+      log::Log(log::Component::kServer, spdlog::level::err,
+               "attempt history did not finish its batch within 10 s");
     }
   }
   if (d.http) d.http->Stop();
@@ -476,14 +492,16 @@ void Server::Stop() {
     // Queued branch statuses are written before exit (the io threads are gone: written here).
     d.batch_writer->Stop();
     if (Status st = d.batch_writer->Drain(); !st.ok()) {
-      spdlog::error("queued branch statuses not written at shutdown: {}", st.message());
+      log::Log(log::Component::kServer, spdlog::level::err,
+               "queued branch statuses not written at shutdown: {}", st.message());
     }
   }
   if (d.attempt_log) {
     // Calls made while stopping (the last passes) are recorded too.
     d.attempt_log->Stop();
     if (Status st = d.attempt_log->Drain(); !st.ok()) {
-      spdlog::error("queued attempts not written at shutdown: {}", st.message());
+      log::Log(log::Component::kServer, spdlog::level::err,
+               "queued attempts not written at shutdown: {}", st.message());
     }
   }
   d.stop_cv.notify_all();

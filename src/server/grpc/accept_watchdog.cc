@@ -1,5 +1,7 @@
 #include "server/grpc/accept_watchdog.h"
 
+#include "common/log.h"
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -38,7 +40,9 @@ AcceptWatchdog::AcceptWatchdog(asio::io_context& io, std::string host, uint16_t 
 
 void AcceptWatchdog::Start() {
   asio::co_spawn(io_, Loop(), [](std::exception_ptr e) {
-    if (e) spdlog::error("gRPC accept watchdog ended by an exception");
+    if (e)
+      log::Log(log::Component::kGrpc, spdlog::level::err,
+               "gRPC accept watchdog ended by an exception");
   });
 }
 
@@ -77,7 +81,8 @@ asio::awaitable<void> AcceptWatchdog::Loop() {
     if (!alive.has_value()) continue;
     failures = *alive ? 0 : failures + 1;
     if (failures >= options_.failures_before_restart) {
-      spdlog::error(
+      log::Log(
+          log::Component::kGrpc, spdlog::level::err,
           "port {} accepts no connections any more (gRPC 1.51 stops accepting after running out "
           "of descriptors); restarting the gRPC server",
           port_);

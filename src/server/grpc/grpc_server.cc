@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "proto/dtmgimp.grpc.pb.h"
 #include "server/api.h"
 #include "server/config.h"
@@ -314,9 +315,11 @@ struct GrpcServer::Impl {
       if (!stopped) {
         Status st = Build(static_cast<uint16_t>(port));
         if (st.ok()) {
-          spdlog::warn("gRPC server restarted on port {}", port);
+          log::Log(log::Component::kGrpc, spdlog::level::warn, "gRPC server restarted on port {}",
+                   port);
         } else {
-          spdlog::error("gRPC server restart failed: {} (tried again later)", st.message());
+          log::Log(log::Component::kGrpc, spdlog::level::err,
+                   "gRPC server restart failed: {} (tried again later)", st.message());
         }
       }
       restarting = false;

@@ -108,6 +108,11 @@ TEST_F(ConfigTest, ErrorsNameTheKey) {
       {"Store:\n  Driver: postgres\n  Port: 5432\n  User: u\n", "config key Store.Host"},
       {"Store:\n  Driver: postgres\n  Host: h\n  User: u\n", "config key Store.Port"},
       {"Store:\n  Driver: postgres\n  Host: h\n  Port: 5432\n", "config key Store.User"},
+      {"Log:\n  Format: xml\n", "config key Log.Format"},
+      {"Log:\n  Levels: engine=loud\n", "config key Log.Levels: 'engine=loud'"},
+      {"Log:\n  Levels: nosuch=debug\n", "config key Log.Levels: 'nosuch=debug'"},
+      {"Attempts:\n  KeepPerBranch: -1\n", "config key Attempts.KeepPerBranch"},
+      {"Attempts:\n  QueueCapacity: 0\n", "config key Attempts.QueueCapacity"},
   };
   for (const auto& k : cases) {
     ServerConfig c;
