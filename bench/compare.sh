@@ -68,6 +68,8 @@ cleanup() {
   [[ -n $server_pid ]] && kill -9 "$server_pid" 2>/dev/null || true
   [[ -n $busi_pid ]] && kill -9 "$busi_pid" 2>/dev/null || true
   lynx_db_stop_all
+  # The results stay; the servers' data (a GiB or more per run) does not.
+  rm -rf "$out_dir"/run*/data "$out_dir"/run*/dtm.bolt "$out_dir/db"
 }
 trap cleanup EXIT
 needs_dbs=0

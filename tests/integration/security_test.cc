@@ -589,7 +589,7 @@ TEST_F(CallTimePolicyTest, NamesResolvingIntoADeniedRangeAreNotCalled) {
   auto grpc_res = dtm_.Post("submit", bj::serialize(grpc_saga));
   EXPECT_NE(grpc_res.status, 200);
   const std::string log = ReadAll(dtm_.dir() + "/dtmd.log");
-  const size_t line = log.find(TestName() + "-grpc branch 01 action localhost" + grpc_port);
+  const size_t line = log.find(TestName() + "-grpc branch 01 action: localhost" + grpc_port);
   ASSERT_NE(line, std::string::npos) << log;
   EXPECT_EQ(log.find("refused by BranchUrlPolicy", line), log.find("retried", line) + 33)
       << log.substr(line, 400);
