@@ -66,6 +66,7 @@ boost::asio::awaitable<Status> NetBranchCaller::CallJsonRpc(const BranchCall& ca
   if (call.headers != nullptr) {
     for (const auto& [k, v] : *call.headers) req.headers.emplace_back(k, v);
   }
+  for (const auto& [k, v] : call.trace_headers) req.headers.emplace_back(k, v);
   req.body = std::move(*body);
   req.timeout_ms = call.timeout_ms;
   if (address_check_) req.address_check = &address_check_;
@@ -87,6 +88,7 @@ boost::asio::awaitable<Status> NetBranchCaller::CallHttp(const BranchCall& call)
   if (call.headers != nullptr) {
     for (const auto& [k, v] : *call.headers) req.headers.emplace_back(k, v);
   }
+  for (const auto& [k, v] : call.trace_headers) req.headers.emplace_back(k, v);
   req.body = call.body;
   req.timeout_ms = call.timeout_ms;
   if (address_check_) req.address_check = &address_check_;

@@ -9,6 +9,8 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/dtm_result.h"
 #include "common/status.h"
@@ -31,6 +33,8 @@ struct BranchCall {
   int64_t timeout_ms = 3000;
   // Set, when not null, to the reply's HTTP status or gRPC code (left alone when no reply came).
   int64_t* reply_code = nullptr;
+  // Sent besides branch_headers (HTTP headers / gRPC metadata): the call's W3C trace context.
+  std::vector<std::pair<std::string, std::string>> trace_headers = {};
 };
 
 class BranchCaller {

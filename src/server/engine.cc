@@ -19,6 +19,7 @@
 
 #include "common/http_client.h"
 #include "server/engine_run.h"
+#include "server/trace_context.h"
 #include "server/trans_codec.h"
 
 namespace lynx::server {
@@ -122,7 +123,6 @@ asio::awaitable<Status> Engine::SaveNew(Trans& t, std::vector<TransBranch>& bran
   t.g.next_cron_interval = NextCronInterval(t, CronType::kReset);
   t.g.next_cron_time = now + t.g.next_cron_interval * 1000;
   t.g.options = EncodeOptions(t.opts);
-  t.g.ext_data.clear();
   t.g.create_time = t.g.update_time = now;
   for (auto& b : branches) b.create_time = b.update_time = now;
   auto* g = &t.g;
@@ -192,6 +192,12 @@ asio::awaitable<Status> Engine::CallUrl(const Run& run, const std::string& url,
   call.timeout_ms = std::min(timeout_s, kMaxOptionSeconds) * 1000;
   int64_t code = 0;
   call.reply_code = &code;
+  if (auto trace = TraceFromExtData(run.t.g.ext_data)) {
+    // Each call is a span of its own under the transaction's.
+    TraceContext span = ChildSpan(*trace);
+    call.trace_headers.emplace_back("traceparent", span.Traceparent());
+    if (!span.tracestate.empty()) call.trace_headers.emplace_back("tracestate", span.tracestate);
+  }
   const UnixMs start = clock().Now();
   const auto started = std::chrono::steady_clock::now();
   Status result;

@@ -224,6 +224,7 @@ asio::awaitable<Status> GrpcBranchCaller::Call(const BranchCall& call) {
     // gRPC metadata keys are lower-case; DTM requires users to write them so, dtmd lowers them.
     for (const auto& [k, v] : *call.headers) metadata.emplace_back(AsciiLower(k), v);
   }
+  for (const auto& [k, v] : call.trace_headers) metadata.emplace_back(k, v);
   for (const auto& [k, v] : metadata) {
     if (!IsValidGrpcMetadata(k, v)) {
       co_return Status::InvalidArgument("grpc " + call.url + ": metadata '" + k +

@@ -25,6 +25,7 @@
 #include "server/metrics.h"
 #include "server/security/audit.h"
 #include "server/security/auth.h"
+#include "server/trace_context.h"
 #include "server/trans_codec.h"
 
 namespace lynx::server {
@@ -119,6 +120,7 @@ class DtmService final : public dtmgimp::Dtm::CallbackService {
     const UnixMs start = SteadyNowMs();
     auto t = TransFromGrpc(*req, true);
     if (!t.ok()) return Done(ctx, "prepareWorkflow", start, t.status());
+    JoinTrace(ctx, *t);
     return Spawn(ctx, "prepareWorkflow", start, PrepareWorkflowInto(std::move(*t), reply));
   }
 
@@ -180,6 +182,19 @@ class DtmService final : public dtmgimp::Dtm::CallbackService {
     AuthDecision who;
   };
 
+  // A new transaction joins the caller's trace (trace_context.h).
+  static void JoinTrace(grpc::CallbackServerContext* ctx, Trans& t) {
+    const auto& md = ctx->client_metadata();
+    auto get = [&md](const char* key) {
+      auto it = md.find(key);
+      return it == md.end() ? std::string_view()
+                            : std::string_view(it->second.data(), it->second.size());
+    };
+    if (auto trace = ParseTraceparent(get("traceparent"), get("tracestate"))) {
+      t.g.ext_data = TraceExtData(ChildSpan(*trace));
+    }
+  }
+
   // Null when the call may go on (then audit->who is the caller); else the reactor finished with
   // UNAUTHENTICATED or PERMISSION_DENIED (audited when `audit` is given).
   grpc::ServerUnaryReactor* Authorize(grpc::CallbackServerContext* ctx, const char* api,
@@ -212,6 +227,7 @@ class DtmService final : public dtmgimp::Dtm::CallbackService {
     const UnixMs start = SteadyNowMs();
     auto t = TransFromGrpc(req, require_type);
     if (!t.ok()) return Done(ctx, api_name, start, t.status());
+    if (require_type) JoinTrace(ctx, *t);
     return Spawn(ctx, api_name, start, (deps_.api->*op)(std::move(*t)));
   }
 

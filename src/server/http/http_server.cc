@@ -20,6 +20,7 @@
 #include "server/retention.h"
 #include "server/security/audit.h"
 #include "server/security/auth.h"
+#include "server/trace_context.h"
 #include "server/trans_codec.h"
 
 namespace lynx::server {
@@ -151,10 +152,22 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     return Status::Ok();
   }
 
+  // A new transaction joins the caller's trace (trace_context.h); the body cannot set ext_data.
+  static void JoinTrace(const Request& r, Trans& t) {
+    auto header = [&r](const char* name) {
+      auto it = r.headers.find(name);
+      return it == r.headers.end() ? std::string_view() : std::string_view(it->second);
+    };
+    if (auto trace = ParseTraceparent(header("traceparent"), header("tracestate"))) {
+      t.g.ext_data = TraceExtData(ChildSpan(*trace));
+    }
+  }
+
   asio::awaitable<Reply> HandleTrans(const Request& r, const std::string& api_name) {
     const bool require_type = api_name == "prepare" || api_name == "submit";
     auto t = DecodeTransRequest(r.body, require_type);
     if (!t.ok()) co_return FromStatus(t.status());
+    if (require_type) JoinTrace(r, *t);
     if (api_name == "prepare") co_return FromStatus(co_await api().Prepare(std::move(*t)));
     if (api_name == "submit") co_return FromStatus(co_await api().Submit(std::move(*t)));
     if (api_name == "abort") co_return FromStatus(co_await api().Abort(std::move(*t)));
@@ -208,6 +221,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   asio::awaitable<Reply> HandlePrepareWorkflow(const Request& r) {
     auto t = DecodeTransRequest(r.body, true);
     if (!t.ok()) co_return FromStatus(t.status());
+    JoinTrace(r, *t);
     auto res = co_await api().PrepareWorkflow(std::move(*t));
     if (!res.ok()) co_return FromStatus(res.status());
     co_return Json(200, TransactionJson(*res, "progresses"));
