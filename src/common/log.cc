@@ -9,7 +9,6 @@
 #include <ctime>
 #include <map>
 #include <memory>
-#include <mutex>
 
 namespace lynx::log {
 
@@ -93,33 +92,28 @@ class JsonFormatter : public spdlog::formatter {
 
 constexpr char kTextPattern[] = "%Y-%m-%d %H:%M:%S.%e %^%l%$ [%n] %v";
 
-struct Registry {
-  std::mutex mu;
-  std::array<std::shared_ptr<spdlog::logger>, kNames.size()> loggers;
-};
+using Loggers = std::array<std::shared_ptr<spdlog::logger>, kNames.size()>;
 
-Registry& Loggers() {
-  static Registry r;
-  return r;
-}
-
-std::shared_ptr<spdlog::logger> Make(const char* name) {
-  auto logger = std::make_shared<spdlog::logger>(
-      name, std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  logger->set_pattern(kTextPattern);
-  logger->set_level(spdlog::get_level());
-  return logger;
+// Created once, on first use (thread-safe static initialisation): a lookup on a hot path (every
+// status change checks its level) takes no lock. Configure changes levels and formatters, which
+// spdlog makes safe to change while others log.
+const Loggers& AllLoggers() {
+  static const Loggers loggers = [] {
+    Loggers out;
+    for (size_t i = 0; i < kNames.size(); ++i) {
+      out[i] = std::make_shared<spdlog::logger>(
+          kNames[i], std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+      out[i]->set_pattern(kTextPattern);
+      out[i]->set_level(spdlog::get_level());
+    }
+    return out;
+  }();
+  return loggers;
 }
 
 }  // namespace
 
-spdlog::logger& Of(Component c) {
-  const auto i = static_cast<size_t>(c);
-  Registry& r = Loggers();
-  std::lock_guard lock(r.mu);
-  if (!r.loggers[i]) r.loggers[i] = Make(kNames[i]);
-  return *r.loggers[i];
-}
+spdlog::logger& Of(Component c) { return *AllLoggers()[static_cast<size_t>(c)]; }
 
 namespace {
 
@@ -194,15 +188,13 @@ Status Configure(const std::string& format, const std::string& level, const std:
   } else {
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
   }
-  Registry& r = Loggers();
-  std::lock_guard lock(r.mu);
+  const Loggers& loggers = AllLoggers();
   for (size_t i = 0; i < kNames.size(); ++i) {
-    if (!r.loggers[i]) r.loggers[i] = Make(kNames[i]);
-    r.loggers[i]->set_level(per[i]);
+    loggers[i]->set_level(per[i]);
     if (g_json) {
-      r.loggers[i]->set_formatter(std::make_unique<JsonFormatter>());
+      loggers[i]->set_formatter(std::make_unique<JsonFormatter>());
     } else {
-      r.loggers[i]->set_pattern(kTextPattern);
+      loggers[i]->set_pattern(kTextPattern);
     }
   }
   return Status::Ok();
