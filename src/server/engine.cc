@@ -19,7 +19,6 @@
 
 #include "common/http_client.h"
 #include "server/engine_run.h"
-#include "server/trace_context.h"
 #include "server/trans_codec.h"
 
 namespace lynx::server {
@@ -192,9 +191,9 @@ asio::awaitable<Status> Engine::CallUrl(const Run& run, const std::string& url,
   call.timeout_ms = std::min(timeout_s, kMaxOptionSeconds) * 1000;
   int64_t code = 0;
   call.reply_code = &code;
-  if (auto trace = TraceFromExtData(run.t.g.ext_data)) {
+  if (run.trace) {
     // Each call is a span of its own under the transaction's.
-    TraceContext span = ChildSpan(*trace);
+    TraceContext span = ChildSpan(*run.trace);
     call.trace_headers.emplace_back("traceparent", span.Traceparent());
     if (!span.tracestate.empty()) call.trace_headers.emplace_back("tracestate", span.tracestate);
   }
@@ -342,6 +341,7 @@ asio::awaitable<void> Engine::Alert(const Run& run, const std::string& url, cons
 asio::awaitable<Status> Engine::ProcessInner(std::shared_ptr<Run> run) {
   run->last_touched = clock().Now();
   run->branch_errors.assign(run->branches.size(), "");
+  run->trace = TraceFromExtData(run->t.g.ext_data);
   const std::string& type = run->t.g.trans_type;
   Status st;
   bool threw = false;

@@ -2,11 +2,13 @@
 // may outlive the pass when its time budget runs out). Only touched on the pass's strand.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "server/engine.h"
+#include "server/trace_context.h"
 
 namespace lynx::server {
 
@@ -15,6 +17,8 @@ struct Engine::Run {
   std::vector<store::TransBranch> branches;
   std::vector<std::string> branch_errors;  // saga: "url:... return failed: ..." per branch
   UnixMs last_touched = 0;
+  // The transaction's span (trace_context.h), read from its ext_data once per pass.
+  std::optional<TraceContext> trace;
 };
 
 #define LYNX_CO_RETURN_IF_ERROR(expr) \
