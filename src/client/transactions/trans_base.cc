@@ -153,13 +153,9 @@ StatusOr<std::string> TransBase::RequestBranch(const std::string& method, const 
   if (method != "GET") req.headers.emplace_back("Content-Type", "application/json");
   for (const auto& [k, v] : options_.branch_headers) req.headers.emplace_back(k, v);
   req.body = body;
-  auto timeout = internal::CallTimeoutMs(context_, options_.request_timeout);
-  if (!timeout.ok()) return timeout.status();
-  req.timeout_ms = *timeout;
-  auto reply = internal::SendWithUserAgent(*transport_, std::move(req));
-  if (!reply.ok()) {
-    return Status(reply.status().code(), op + " " + url + ": " + reply.status().message());
-  }
+  auto reply = internal::SendToBranch(*transport_, context_, options_.request_timeout,
+                                      std::move(req), op + " " + url);
+  if (!reply.ok()) return reply.status();
   Status st = internal::ClassifyBranchReply(reply->status, reply->body);
   if (!st.ok()) return st;
   return std::move(reply->body);

@@ -263,13 +263,9 @@ StatusOr<std::string> Workflow::RawHttp(const std::string& method, const std::st
   }
   if (!has_type && !body.empty()) req.headers.emplace_back("Content-Type", "application/json");
   req.body = body;
-  auto timeout = internal::CallTimeoutMs(context_, options_.request_timeout);
-  if (!timeout.ok()) return timeout.status();
-  req.timeout_ms = *timeout;
-  auto reply = internal::SendWithUserAgent(*transport_, std::move(req));
-  if (!reply.ok()) {
-    return Status(reply.status().code(), method + " " + url + ": " + reply.status().message());
-  }
+  auto reply = internal::SendToBranch(*transport_, context_, options_.request_timeout,
+                                      std::move(req), method + " " + url);
+  if (!reply.ok()) return reply.status();
   // Go's workflow HTTPResp2DtmError: the status code alone decides.
   if (reply->status == 200) return std::move(reply->body);
   if (reply->status == 409) return Status::Failure(reply->body);

@@ -132,8 +132,9 @@ StatusOr<std::string> Workflow::Start(const WorkflowFunction& fn) {
     progress = internal::FromProgressReply(*reply);
   } else {
     auto body =
+        // The progress is data: a recorded step's result may well contain "FAILURE".
         internal::CallDtmServer(*transport_, context_, server_url_, options_.request_timeout,
-                                "POST", "prepareWorkflow", ToJson());
+                                "POST", "prepareWorkflow", ToJson(), internal::DtmReply::kData);
     if (!body.ok()) return body.status();
     progress = internal::ParseProgressJson(*body);
   }

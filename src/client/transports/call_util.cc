@@ -42,20 +42,31 @@ StatusOr<HttpReply> SendWithUserAgent(Transport& transport, HttpRequest request)
   return transport.Do(std::move(request));
 }
 
+StatusOr<HttpReply> SendToBranch(Transport& transport, const Context& ctx,
+                                 int64_t request_timeout_s, HttpRequest request,
+                                 const std::string& what) {
+  auto timeout = CallTimeoutMs(ctx, request_timeout_s);
+  if (!timeout.ok()) return timeout.status();
+  request.timeout_ms = *timeout;
+  auto reply = SendWithUserAgent(transport, std::move(request));
+  if (!reply.ok()) return Status(reply.status().code(), what + ": " + reply.status().message());
+  return reply;
+}
+
 StatusOr<std::string> CallDtmServer(Transport& transport, const Context& ctx,
                                     const std::string& server_url, int64_t request_timeout_s,
                                     const std::string& method, const std::string& operation,
-                                    const std::string& body) {
+                                    const std::string& body, DtmReply reply_kind) {
   auto timeout = CallTimeoutMs(ctx, request_timeout_s);
   if (!timeout.ok())
     return Status(timeout.status().code(), operation + ": " + timeout.status().message());
-  return CallDtmServerMs(transport, ctx, server_url, *timeout, method, operation, body);
+  return CallDtmServerMs(transport, ctx, server_url, *timeout, method, operation, body, reply_kind);
 }
 
 StatusOr<std::string> CallDtmServerMs(Transport& transport, const Context& ctx,
                                       const std::string& server_url, int64_t timeout_ms,
                                       const std::string& method, const std::string& operation,
-                                      const std::string& body) {
+                                      const std::string& body, DtmReply reply_kind) {
   if (server_url.empty()) {
     return Status::InvalidArgument(
         "DTM server URL is not configured (is the dtm.server plugin enabled?)");
@@ -83,9 +94,7 @@ StatusOr<std::string> CallDtmServerMs(Transport& transport, const Context& ctx,
     }
     return Status(st.code(), operation + ": " + st.message());
   }
-  // Replies that are data, not a result (newGid, query, prepareWorkflow's progress, whose
-  // recorded results may well contain "FAILURE"), are judged by their status only.
-  if (method == "GET" || operation == "prepareWorkflow") {
+  if (method == "GET" || reply_kind == DtmReply::kData) {
     if (reply->status == 200) return std::move(reply->body);
     if (reply->status == 409)
       return Status::Failure(WithDtmSuffix(reply->body, StatusCode::kFailure));

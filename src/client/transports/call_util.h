@@ -24,21 +24,30 @@ StatusOr<int64_t> CallTimeoutMs(const Context& ctx, int64_t request_timeout_s);
 
 // Adds the SDK's User-Agent and sends.
 StatusOr<HttpReply> SendWithUserAgent(Transport& transport, HttpRequest request);
+// A call from this SDK to a branch: request_timeout_s (cut to the context) as its timeout, the
+// User-Agent; a transport error's message starts with `what` (e.g. "action <url>").
+StatusOr<HttpReply> SendToBranch(Transport& transport, const Context& ctx,
+                                 int64_t request_timeout_s, HttpRequest request,
+                                 const std::string& what);
+
+// How a reply of DTM is judged: kResult by ClassifyDtmReply (a "FAILURE" in a 200 body is a
+// failure), kData by its status only, since the body is data that may contain any word (GETs
+// such as newGid and query always are; so is prepareWorkflow's progress).
+enum class DtmReply { kResult, kData };
 
 // `method` {server_url}/{operation} (operation may carry a query). Transport errors become
-// Unavailable naming the server. POSTs are judged by ClassifyDtmReply (a "FAILURE" in a 200 body
-// is a failure); GETs (newGid, query) and prepareWorkflow by their status only, since their
-// bodies are data.
-// Returns the reply body.
+// Unavailable naming the server. Returns the reply body.
 StatusOr<std::string> CallDtmServer(Transport& transport, const Context& ctx,
                                     const std::string& server_url, int64_t request_timeout_s,
                                     const std::string& method, const std::string& operation,
-                                    const std::string& body);
+                                    const std::string& body,
+                                    DtmReply reply_kind = DtmReply::kResult);
 // Same with an explicit timeout (ms), still cut to the context.
 StatusOr<std::string> CallDtmServerMs(Transport& transport, const Context& ctx,
                                       const std::string& server_url, int64_t timeout_ms,
                                       const std::string& method, const std::string& operation,
-                                      const std::string& body);
+                                      const std::string& body,
+                                      DtmReply reply_kind = DtmReply::kResult);
 
 // The headers of `incoming` named in `names` (case-insensitive match, the configured spelling is
 // kept), then `custom` on top (custom wins, also over a pass-through name that differs only in
