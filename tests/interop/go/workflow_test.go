@@ -17,6 +17,25 @@ import (
 	"lynx-dtm/interop/internal/busi"
 )
 
+// initGrpcWorkflow sets DTM's workflow SDK to gRPC: the client's own gRPC server carries the
+// workflow callback service dtmd resumes through, and the returned connection to the business
+// service records each call as a step (workflow.Interceptor).
+func initGrpcWorkflow(t *testing.T, e *env) *grpc.ClientConn {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	noErr(t, "listen", err)
+	srv := grpc.NewServer()
+	workflow.InitGrpc(e.D.GrpcServer(), lis.Addr().String(), srv)
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	busiAddr := strings.Split(e.B.GrpcURL("TransOut"), "/")[0]
+	conn, err := grpc.Dial(busiAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithUnaryInterceptor(workflow.Interceptor))
+	noErr(t, "dial", err)
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
 // Workflow (protocol §5.6, checklist §13.6) over HTTP with DTM's own workflow SDK
 // (github.com/dtm-labs/client/workflow): dtmd stores the progress, and resumes an unfinished
 // workflow by calling the client's callback, which replays the recorded steps. The SDK's setup is
@@ -121,18 +140,7 @@ func TestWorkflow(t *testing.T) {
 	t.Run("grpc failure and rollback", func(t *testing.T) {
 		e := newEnv(t)
 		g := gid(t)
-		// The client's own gRPC server carries the workflow callback service.
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		noErr(t, "listen", err)
-		srv := grpc.NewServer()
-		workflow.InitGrpc(e.D.GrpcServer(), lis.Addr().String(), srv)
-		go func() { _ = srv.Serve(lis) }()
-		t.Cleanup(srv.Stop)
-		busiAddr := strings.Split(e.B.GrpcURL("TransOut"), "/")[0]
-		conn, err := grpc.Dial(busiAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithUnaryInterceptor(workflow.Interceptor))
-		noErr(t, "dial", err)
-		t.Cleanup(func() { conn.Close() })
+		conn := initGrpcWorkflow(t, e)
 		call := func(wf *workflow.Workflow, method string) error {
 			return conn.Invoke(wf.Context, "/busi.Busi/"+method, &emptypb.Empty{}, &emptypb.Empty{})
 		}
@@ -146,7 +154,7 @@ func TestWorkflow(t *testing.T) {
 			wf.NewBranch().OnRollback(func(bb *dtmcli.BranchBarrier) error { return call(wf, "TransInRevert") })
 			return call(wf, "TransIn")
 		}))
-		err = workflow.Execute(name, g, []byte("input"))
+		err := workflow.Execute(name, g, []byte("input"))
 		if !errors.Is(err, dtmcli.ErrFailure) {
 			t.Fatalf("execute: got %v, want ErrFailure", err)
 		}
@@ -215,17 +223,7 @@ func TestWorkflow(t *testing.T) {
 		forEachDB(t, func(t *testing.T, db *testDB) {
 			e := newEnv(t)
 			g := gid(t)
-			lis, err := net.Listen("tcp", "127.0.0.1:0")
-			noErr(t, "listen", err)
-			srv := grpc.NewServer()
-			workflow.InitGrpc(e.D.GrpcServer(), lis.Addr().String(), srv)
-			go func() { _ = srv.Serve(lis) }()
-			t.Cleanup(srv.Stop)
-			busiAddr := strings.Split(e.B.GrpcURL("TransOut"), "/")[0]
-			conn, err := grpc.Dial(busiAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-				grpc.WithUnaryInterceptor(workflow.Interceptor))
-			noErr(t, "dial", err)
-			t.Cleanup(func() { conn.Close() })
+			conn := initGrpcWorkflow(t, e)
 			to := "wfmix-to-" + g
 			db.account(t, to, 0)
 			name := "interop_wf_mixed_" + g
