@@ -214,6 +214,7 @@ asio::awaitable<StatusOr<AllResult>> Api::All(AllRequest req) {
     out.next_position = req.position;
     co_return out;
   }
+  if (req.overdue) req.cond.overdue_before = engine_.clock().Now();
   std::vector<TransGlobal> rows;
   std::string position = req.position;
   Status st = co_await engine_.store().Run(
@@ -221,6 +222,36 @@ asio::awaitable<StatusOr<AllResult>> Api::All(AllRequest req) {
   if (!st.ok()) co_return st;
   out.globals = std::move(rows);
   out.next_position = position;
+  co_return out;
+}
+
+asio::awaitable<StatusOr<Summary>> Api::Summarize(int64_t cap) {
+  Summary out;
+  out.cap = cap;
+  const UnixMs now = engine_.clock().Now();
+  // One bounded scan per count, through the same ScanGlobals as /all: every store answers it,
+  // and none needs a COUNT that could read a whole table.
+  auto count = [&](store::ScanCondition cond) -> asio::awaitable<StatusOr<int64_t>> {
+    std::vector<TransGlobal> rows;
+    std::string position;
+    Status st = co_await engine_.store().Run(
+        [&](store::Store& s) { return s.ScanGlobals(&position, cap, cond, &rows); });
+    if (!st.ok()) co_return st;
+    co_return static_cast<int64_t>(rows.size());
+  };
+  for (const char* status : {store::kStatusPrepared, store::kStatusSubmitted,
+                             store::kStatusAborting, store::kStatusSucceed, store::kStatusFailed}) {
+    store::ScanCondition cond;
+    cond.status = status;
+    auto n = co_await count(cond);
+    if (!n.ok()) co_return n.status();
+    out.counts.emplace_back(status, *n);
+  }
+  store::ScanCondition overdue;
+  overdue.overdue_before = now;
+  auto n = co_await count(overdue);
+  if (!n.ok()) co_return n.status();
+  out.overdue = *n;
   co_return out;
 }
 

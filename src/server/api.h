@@ -24,6 +24,15 @@ struct AllRequest {
   std::string position;
   int64_t limit = 100;
   store::ScanCondition cond;
+  bool overdue = false;  // only unfinished transactions already due (cond.overdue_before = now)
+};
+
+// The console's counters: transactions per status and overdue ones, each counted up to `cap`
+// (a count equal to cap means "cap or more": counting reads rows, so it stops there).
+struct Summary {
+  std::vector<std::pair<std::string, int64_t>> counts;  // status -> count, DTM's five statuses
+  int64_t overdue = 0;
+  int64_t cap = 0;
 };
 
 struct AllResult {
@@ -56,6 +65,7 @@ class Api {
   boost::asio::awaitable<StatusOr<QueryResult>> PrepareWorkflow(Trans t);
   boost::asio::awaitable<StatusOr<QueryResult>> Query(const std::string& gid);
   boost::asio::awaitable<StatusOr<AllResult>> All(AllRequest req);
+  boost::asio::awaitable<StatusOr<Summary>> Summarize(int64_t cap);
   // The attempt history of gid, oldest first (empty when there is none or it is off).
   boost::asio::awaitable<StatusOr<std::vector<store::BranchAttempt>>> Attempts(
       const std::string& gid);

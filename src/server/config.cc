@@ -21,6 +21,7 @@ struct Key {
   std::string path;
   std::function<Status(const std::string&)> set;
   bool list = false;  // a YAML sequence of scalars, or one comma-separated string (env)
+  std::function<ConfigEntry()> show;  // the current value, for the console's server view
 };
 
 // "a, b,c" -> {"a", "b", "c"}; empty items dropped.
@@ -65,17 +66,29 @@ Status ParseBool(const std::string& key, const std::string& text, bool* out) {
 
 std::vector<Key> Keys(ServerConfig* c) {
   std::vector<Key> keys;
+  using Kind = ConfigEntry::Kind;
   auto str = [&](std::string path, std::string* p) {
-    keys.push_back({path, [p](const std::string& v) {
+    keys.push_back({path,
+                    [p](const std::string& v) {
                       *p = v;
                       return Status::Ok();
+                    },
+                    false,
+                    [path, p] {
+                      return ConfigEntry{path, Kind::kText, {*p}};
                     }});
   };
   auto num = [&](std::string path, int64_t* p) {
-    keys.push_back({path, [path, p](const std::string& v) { return ParseInt(path, v, p); }});
+    keys.push_back({path, [path, p](const std::string& v) { return ParseInt(path, v, p); }, false,
+                    [path, p] {
+                      return ConfigEntry{path, Kind::kNumber, {std::to_string(*p)}};
+                    }});
   };
   auto boolean = [&](std::string path, bool* p) {
-    keys.push_back({path, [path, p](const std::string& v) { return ParseBool(path, v, p); }});
+    keys.push_back({path, [path, p](const std::string& v) { return ParseBool(path, v, p); }, false,
+                    [path, p] {
+                      return ConfigEntry{path, Kind::kBool, {*p ? "true" : "false"}};
+                    }});
   };
   auto list = [&](std::string path, std::vector<std::string>* p) {
     keys.push_back({path,
@@ -83,7 +96,10 @@ std::vector<Key> Keys(ServerConfig* c) {
                       *p = SplitList(v);
                       return Status::Ok();
                     },
-                    true});
+                    true,
+                    [path, p] {
+                      return ConfigEntry{path, Kind::kList, *p};
+                    }});
   };
   str("Store.Driver", &c->store.driver);
   str("Store.Host", &c->store.host);
@@ -190,6 +206,23 @@ void Flatten(const YAML::Node& node, const std::string& prefix,
 }
 
 }  // namespace
+
+std::vector<ConfigEntry> EffectiveConfig(const ServerConfig& cfg) {
+  ServerConfig copy = cfg;  // Keys binds to a mutable config; nothing is assigned here
+  std::vector<ConfigEntry> out;
+  for (const Key& k : Keys(&copy)) {
+    ConfigEntry e = k.show();
+    // Passwords and the alert webhook (its URL often carries a token) are never shown.
+    const bool secret = k.path.find("Password") != std::string::npos || k.path == "AlertWebHook";
+    if (secret) {
+      for (auto& v : e.values) {
+        if (!v.empty()) v = "***";
+      }
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
 
 std::string EnvNameOf(const std::string& key_path) {
   std::string out;

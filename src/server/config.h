@@ -134,6 +134,16 @@ Status LoadConfig(const std::string& yaml_path, ServerConfig* cfg);
 Status LoadConfigText(const std::string& yaml_text, ServerConfig* cfg);
 Status ValidateConfig(const ServerConfig& cfg);
 
+// One configuration key and its effective value (the console's server view).
+struct ConfigEntry {
+  enum class Kind { kText, kNumber, kBool, kList };
+  std::string path;  // "Store.Driver"
+  Kind kind = Kind::kText;
+  std::vector<std::string> values;  // one value, or the list's items
+};
+// Every key with its value; secrets (passwords, the alert webhook) shown as "***".
+std::vector<ConfigEntry> EffectiveConfig(const ServerConfig& cfg);
+
 // "Store.Driver" -> "STORE_DRIVER", "MicroService.EndPoint" -> "MICRO_SERVICE_END_POINT".
 std::string EnvNameOf(const std::string& key_path);
 

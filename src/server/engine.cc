@@ -340,6 +340,15 @@ asio::awaitable<void> Engine::Alert(const Run& run, const std::string& url, cons
 
 asio::awaitable<Status> Engine::ProcessInner(std::shared_ptr<Run> run) {
   run->last_touched = clock().Now();
+  struct InFlight {  // the gauge follows the pass, however it ends
+    Metrics* m;
+    explicit InFlight(Metrics* metrics) : m(metrics) {
+      if (m) m->AddInFlight(1);
+    }
+    ~InFlight() {
+      if (m) m->AddInFlight(-1);
+    }
+  } in_flight(deps_.metrics);
   run->branch_errors.assign(run->branches.size(), "");
   run->trace = TraceFromExtData(run->t.g.ext_data);
   const std::string& type = run->t.g.trans_type;
@@ -440,7 +449,17 @@ asio::awaitable<std::string> Engine::CronOnceInner(int64_t expire_in_ms) {
              leased.status().message());
     co_return std::string();
   }
-  if (!leased->has_value()) co_return std::string();
+  if (!leased->has_value()) {
+    last_cron_idle_ = now;
+    if (deps_.metrics) deps_.metrics->SetCronLag(0);
+    co_return std::string();
+  }
+  if (deps_.metrics) {
+    UnixMs idle = last_cron_idle_.load();
+    if (idle == 0 && last_cron_idle_.compare_exchange_strong(idle, now))
+      idle = now;  // a backlog at start
+    deps_.metrics->SetCronLag(idle > now ? 0 : (now - idle) / 1000.0);
+  }
   Trans t;
   t.g = std::move(**leased);
   if (Status st = DecodeOptions(t.g.options, &t.opts); !st.ok()) {

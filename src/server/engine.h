@@ -110,6 +110,8 @@ class Engine {
   void CountPass(const std::string& gid);
 
   EngineDeps deps_;
+  // When a cron lease last found nothing due (dtmd_cron_lag_seconds), 0 = not yet.
+  std::atomic<UnixMs> last_cron_idle_{0};
   mutable std::mutex passes_mu_;
   std::map<std::string, int64_t> passes_;
 };

@@ -54,6 +54,17 @@ struct Metrics::Impl {
           .Name("dtmd_attempt_rows_total")
           .Help("Branch-call attempts recorded by the attempt history, by result")
           .Register(*registry);
+  prometheus::Gauge& in_flight = prometheus::BuildGauge()
+                                     .Name("dtmd_transactions_in_flight")
+                                     .Help("Transaction passes running now")
+                                     .Register(*registry)
+                                     .Add({});
+  prometheus::Gauge& cron_lag =
+      prometheus::BuildGauge()
+          .Name("dtmd_cron_lag_seconds")
+          .Help("How long the cron has found due transactions without a break (0: caught up)")
+          .Register(*registry)
+          .Add({});
   // Prometheus' Go client default buckets, as DTM uses them.
   const prometheus::Histogram::BucketBoundaries buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                         0.5,   1,    2.5,   5,    10};
@@ -116,6 +127,10 @@ void Metrics::ObserveBatchedBranches(int64_t rows, bool written) {
   impl_->batched.Add({{"result", written ? "written" : "dropped"}})
       .Increment(static_cast<double>(rows));
 }
+
+void Metrics::AddInFlight(int delta) { impl_->in_flight.Increment(delta); }
+
+void Metrics::SetCronLag(double seconds) { impl_->cron_lag.Set(seconds); }
 
 std::string Metrics::Serialize() const {
   prometheus::TextSerializer serializer;

@@ -26,6 +26,11 @@ class Metrics {
   // dtmd_attempt_rows_total{result=written|dropped|overflow} (attempt history; overflow: the
   // queue was full).
   void ObserveAttempts(int64_t rows, const std::string& result);
+  // dtmd_transactions_in_flight: transaction passes running now (+1 at the start, -1 at the end).
+  void AddInFlight(int delta);
+  // dtmd_cron_lag_seconds: how long the cron has found due transactions at every lease without a
+  // break (0 once a lease finds nothing due): a cron falling behind shows as a growing value.
+  void SetCronLag(double seconds);
   std::string Serialize() const;
 
  private:

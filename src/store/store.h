@@ -99,6 +99,11 @@ struct ScanCondition {
   std::string trans_type;
   UnixMs create_time_start = 0;
   UnixMs create_time_end = 0;
+  // Not in DTM (the console's filters): gids starting with these bytes, compared exactly (no
+  // LIKE patterns); and, when set, only unfinished transactions whose next_cron_time is before
+  // this time (due but not yet picked up by a cron).
+  std::string gid_prefix;
+  UnixMs overdue_before = 0;
 };
 
 // The update applied by ChangeGlobalStatus besides `status` and `update_time = now`.

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "store/store.h"
+
 namespace lynx::store {
 
 Status ParseIdCursor(const std::string& position, int64_t* id) {
@@ -11,6 +13,22 @@ Status ParseIdCursor(const std::string& position, int64_t* id) {
     return Status::InvalidArgument("invalid position: '" + position + "'");
   }
   return Status::Ok();
+}
+
+bool MatchesScan(const TransGlobal& g, const ScanCondition& cond) {
+  if (!cond.status.empty() && g.status != cond.status) return false;
+  if (!cond.trans_type.empty() && g.trans_type != cond.trans_type) return false;
+  // A row without create_time (0 = NULL) never matches a time bound, as in SQL.
+  bool timed = cond.create_time_start != 0 || cond.create_time_end != 0;
+  if (timed && g.create_time == 0) return false;
+  if (cond.create_time_start != 0 && g.create_time < cond.create_time_start) return false;
+  if (cond.create_time_end != 0 && g.create_time > cond.create_time_end) return false;
+  if (g.gid.compare(0, cond.gid_prefix.size(), cond.gid_prefix) != 0) return false;
+  if (cond.overdue_before != 0 &&
+      (g.IsFinished() || g.next_cron_time == 0 || g.next_cron_time >= cond.overdue_before)) {
+    return false;
+  }
+  return true;
 }
 
 Status NoTrans(const std::string& gid, const std::string& status) {

@@ -15,6 +15,8 @@
 #include "server/api.h"
 #include "server/config.h"
 #include "server/engine.h"
+#include "server/http/console_assets.h"
+#include "server/http/console_route.h"
 #include "server/http/json_rpc.h"
 #include "server/metrics.h"
 #include "server/retention.h"
@@ -31,6 +33,8 @@ namespace {
 
 constexpr const char* kVersion = "v1.19.0-dtmd-0.1.0";
 constexpr size_t kConcurrentHeavyReads = 4;
+// The console's per-status counts stop here (each reads up to this many rows; docs/limits.md).
+constexpr int64_t kConsoleCountCap = 1000;
 
 namespace bj = boost::json;
 using Request = http::ServerRequest;
@@ -124,6 +128,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   // Reads whose reply may be large (/query, /all, scanKV) run a few at a time: each holds its
   // rows and their JSON in memory while it is built, so many at once could use any amount.
   AsyncGate heavy_reads{kConcurrentHeavyReads};
+  const UnixMs started_at = WallNow();
 
   // Runs a heavy read when a slot frees up (503 after 30 s of waiting).
   template <class F>
@@ -141,6 +146,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   }
 
   Api& api() { return *deps.api; }
+  // Wall time, unshifted by the test clock: when this instance started, its uptime.
+  static UnixMs WallNow() { return SystemClock().Now(); }
 
   // A page size: positive and at most Limits.MaxPageSize.
   Status CheckLimit(int64_t limit) const {
@@ -233,6 +240,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     req.position = Param(r, "position");
     req.cond.status = Param(r, "status");
     req.cond.trans_type = Param(r, "transType");
+    req.cond.gid_prefix = Param(r, "gidPrefix");
+    if (req.cond.gid_prefix.size() > 128) {
+      co_return FromStatus(Status::InvalidArgument("gidPrefix is longer than a gid (128 bytes)"));
+    }
+    req.overdue = Param(r, "overdue") == "1" || Param(r, "overdue") == "true";
     auto limit = IntParam(r, "limit", 100);
     auto start = IntParam(r, "createTimeStart", 0);
     auto end = IntParam(r, "createTimeEnd", 0);
@@ -250,6 +262,60 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     body += res->globals ? GlobalsJson(*res->globals, deps.redactor) : "null";
     body += R"(,"next_position":)" + JsonQuote(res->next_position) + "}";
     co_return Json(200, body);
+  }
+
+  // The console's counters (api.h Summary): {"counts": {status: n}, "count_cap", "overdue"}.
+  asio::awaitable<Reply> HandleSummary() {
+    auto res = co_await api().Summarize(kConsoleCountCap);
+    if (!res.ok()) co_return FromStatus(res.status());
+    bj::object counts;
+    for (const auto& [status, n] : res->counts) counts[status] = n;
+    co_return Json(200, bj::serialize(bj::object{{"counts", std::move(counts)},
+                                                 {"count_cap", res->cap},
+                                                 {"overdue", res->overdue}}));
+  }
+
+  // The console's server view: what this instance is, who is asking, and its effective config
+  // (secrets hidden, config.h EffectiveConfig) as a nested object.
+  Reply HandleServerInfo(const AuthDecision& who) const {
+    bj::object config;
+    for (const ConfigEntry& e : EffectiveConfig(*deps.config)) {
+      bj::object* node = &config;
+      std::string_view path = e.path;
+      for (size_t dot; (dot = path.find('.')) != std::string_view::npos;
+           path.remove_prefix(dot + 1)) {
+        bj::value& child = (*node)[path.substr(0, dot)];
+        if (!child.is_object()) child = bj::object();
+        node = &child.as_object();
+      }
+      bj::value v;
+      switch (e.kind) {
+        case ConfigEntry::Kind::kNumber:
+          v = std::stoll(e.values.at(0));
+          break;
+        case ConfigEntry::Kind::kBool:
+          v = e.values.at(0) == "true";
+          break;
+        case ConfigEntry::Kind::kList:
+          v = bj::value_from(e.values);
+          break;
+        default:
+          v = e.values.at(0);
+      }
+      (*node)[path] = std::move(v);
+    }
+    const bool auth_on = deps.auth != nullptr && deps.auth->enabled();
+    const UnixMs now = WallNow();
+    return Json(
+        200, bj::serialize(bj::object{{"version", kVersion},
+                                      {"instance", InstanceOwner()},
+                                      {"store", deps.config->store.driver},
+                                      {"started_at", FormatRfc3339(started_at)},
+                                      {"uptime_seconds", (now - started_at) / 1000},
+                                      {"auth_enabled", auth_on},
+                                      {"role", auth_on ? std::string(RoleName(who.role)) : "admin"},
+                                      {"console_embedded", console::Embedded()},
+                                      {"config", std::move(config)}}));
   }
 
   asio::awaitable<Reply> HandleResetCronTime(const Request& r) {
@@ -315,10 +381,19 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     co_return Json(404, R"({"message":"unknown test control route"})");
   }
 
-  asio::awaitable<Reply> Route(const Request& r, std::string* api_name) {
+  asio::awaitable<Reply> Route(const Request& r, const AuthDecision& who, std::string* api_name) {
     static constexpr std::string_view kPrefix = "/api/dtmsvr/";
     const std::string& m = r.method;
     if (r.path == "/api/ping") co_return Json(200, R"({"msg":"pong"})");
+    if (auto page = ServeConsole(r, deps.config->admin_base_path)) co_return std::move(*page);
+    if (r.path == "/api/admin/summary" && m == "GET") {
+      *api_name = "admin/summary";
+      co_return co_await HeavyRead([&] { return HandleSummary(); });
+    }
+    if (r.path == "/api/admin/server" && m == "GET") {
+      *api_name = "admin/server";
+      co_return HandleServerInfo(who);
+    }
     if (r.path == "/api/metrics" && m == "GET") {
       Reply rep{200, deps.metrics ? deps.metrics->Serialize() : "",
                 "text/plain; version=0.0.4; charset=utf-8"};
@@ -381,6 +456,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   static std::string AccessName(const Request& r) {
     static constexpr std::string_view kPrefix = "/api/dtmsvr/";
     if (r.path == "/api/ping") return "ping";
+    if (r.path == "/" || r.path == "/admin" || r.path.rfind("/admin/", 0) == 0) return "console";
+    if (r.path == "/api/admin/summary") return "admin/summary";
+    if (r.path == "/api/admin/server") return "admin/server";
     if (r.path == "/api/metrics") return "metrics";
     if (r.path == "/api/json-rpc") return "json-rpc";
     if (r.path.rfind("/api/test/", 0) == 0) return "test";
@@ -432,7 +510,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         co_return denied;
       }
     }
-    Reply reply = co_await Route(r, &api_name);
+    Reply reply = co_await Route(r, who, &api_name);
     if (IsAudited(access) && access != "test") {
       Audit(access, who, r.peer, AuditDetail(r),
             reply.status == 200

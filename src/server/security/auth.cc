@@ -52,14 +52,16 @@ std::string_view RoleName(Role r) {
 }
 
 Access AccessOf(std::string_view api) {
-  if (api == "ping") return Access::kOpen;
+  // The console's page and scripts hold no data (its API calls are authorised one by one).
+  if (api == "ping" || api == "console") return Access::kOpen;
   if (api == "newGid" || api == "prepare" || api == "submit" || api == "abort" ||
       api == "registerBranch" || api == "registerXaBranch" || api == "registerTccBranch" ||
       api == "prepareWorkflow" || api == "json-rpc") {
     return Access::kClient;
   }
   if (api == "query" || api == "attempts" || api == "version") return Access::kClientOrReader;
-  if (api == "all" || api == "scanKV" || api == "queryKV" || api == "metrics") {
+  if (api == "all" || api == "scanKV" || api == "queryKV" || api == "metrics" ||
+      api == "admin/summary" || api == "admin/server") {
     return Access::kReader;
   }
   if (api == "forceStop" || api == "resetCronTime" || api == "resetNextCronTime" ||

@@ -12,17 +12,6 @@ namespace {
 
 // Cursors are the decimal id of the last returned row, like the SQL backends, so that a cursor
 // handed out by one backend means the same thing to the other.
-bool Matches(const TransGlobal& g, const ScanCondition& cond) {
-  if (!cond.status.empty() && g.status != cond.status) return false;
-  if (!cond.trans_type.empty() && g.trans_type != cond.trans_type) return false;
-  // A row without create_time (0 = NULL) never matches a time bound, as in SQL.
-  bool timed = cond.create_time_start != 0 || cond.create_time_end != 0;
-  if (timed && g.create_time == 0) return false;
-  if (cond.create_time_start != 0 && g.create_time < cond.create_time_start) return false;
-  if (cond.create_time_end != 0 && g.create_time > cond.create_time_end) return false;
-  return true;
-}
-
 // (branch_id, op) is the unique key of a branch within its gid.
 bool SameKey(const TransBranch& a, const TransBranch& b) {
   return a.branch_id == b.branch_id && a.op == b.op;
@@ -70,7 +59,7 @@ Status MemoryStore::ScanGlobals(std::string* position, int64_t limit, const Scan
   // Newest first: walk the ids below the cursor downwards.
   for (auto it = std::make_reverse_iterator(globals_.lower_bound(before));
        it != globals_.rend() && static_cast<int64_t>(out->size()) < limit; ++it) {
-    if (Matches(it->second, cond)) out->push_back(it->second);
+    if (MatchesScan(it->second, cond)) out->push_back(it->second);
   }
   *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
   return Status::Ok();

@@ -143,6 +143,8 @@ inline constexpr char kScanGlobals[] =
     "SELECT " LYNX_GLOBAL_COLUMNS
     " FROM trans_global WHERE id < ? AND (? = '' OR status = ?) AND (? = '' OR trans_type = ?)"
     " AND (? IS NULL OR create_time >= ?) AND (? IS NULL OR create_time <= ?)"
+    " AND LEFT(gid, CHAR_LENGTH(?)) = ? AND (? IS NULL OR"
+    " (status IN ('prepared', 'submitted', 'aborting') AND next_cron_time < ?))"
     " ORDER BY id DESC LIMIT ?";
 // A duplicate gid fails with ER_DUP_ENTRY (kUniqueConflict) and the transaction rolls back.
 inline constexpr char kInsertGlobal[] =

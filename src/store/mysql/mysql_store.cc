@@ -231,7 +231,9 @@ Status MysqlStore::ScanGlobals(std::string* position, int64_t limit, const ScanC
     MyParams p;
     p.Int(before).Text(cond.status).Text(cond.status).Text(cond.trans_type).Text(cond.trans_type);
     p.Time(cond.create_time_start).Time(cond.create_time_start);
-    p.Time(cond.create_time_end).Time(cond.create_time_end).Int(limit);
+    p.Time(cond.create_time_end).Time(cond.create_time_end);
+    p.Text(cond.gid_prefix).Text(cond.gid_prefix);
+    p.Time(cond.overdue_before).Time(cond.overdue_before).Int(limit);
     auto r = c.Run(my::kScanGlobals, p);
     if (!r.ok()) return r.status();
     out->clear();

@@ -126,6 +126,9 @@ inline constexpr char kScanGlobals[] =
     " AND ($3::text = '' OR trans_type = $3::text)"
     " AND ($4::timestamptz IS NULL OR create_time >= $4::timestamptz)"
     " AND ($5::timestamptz IS NULL OR create_time <= $5::timestamptz)"
+    " AND left(gid, length($7::text)) = $7::text"
+    " AND ($8::timestamptz IS NULL OR (status IN ('prepared', 'submitted', 'aborting')"
+    " AND next_cron_time < $8::timestamptz))"
     " ORDER BY id DESC LIMIT $6::bigint";
 inline constexpr char kInsertGlobal[] =
     "INSERT INTO trans_global (gid, trans_type, status, query_prepared, protocol, create_time,"

@@ -166,6 +166,7 @@ Status PostgresStore::ScanGlobals(std::string* position, int64_t limit, const Sc
     PgParams p;
     p.Int(before).Text(cond.status).Text(cond.trans_type);
     p.Time(cond.create_time_start).Time(cond.create_time_end).Int(limit);
+    p.Text(cond.gid_prefix).Time(cond.overdue_before);
     auto r = c.Run(pg::kScanGlobals, p);
     if (!r.ok()) return r.status();
     out->clear();

@@ -83,16 +83,6 @@ int64_t ScoreInt(const redisReply* r) {
   return static_cast<int64_t>(std::strtod(Str(r).c_str(), nullptr));
 }
 
-bool Matches(const TransGlobal& g, const ScanCondition& cond) {
-  if (!cond.status.empty() && g.status != cond.status) return false;
-  if (!cond.trans_type.empty() && g.trans_type != cond.trans_type) return false;
-  bool timed = cond.create_time_start != 0 || cond.create_time_end != 0;
-  if (timed && g.create_time == 0) return false;
-  if (cond.create_time_start != 0 && g.create_time < cond.create_time_start) return false;
-  if (cond.create_time_end != 0 && g.create_time > cond.create_time_end) return false;
-  return true;
-}
-
 bool HasDuplicateKey(const std::vector<TransBranch>& rows) {
   std::set<std::pair<std::string, std::string>> seen;
   for (const auto& r : rows) {
@@ -358,7 +348,7 @@ Status RedisStore::ScanGlobals(std::string* position, int64_t limit, const ScanC
       }
       auto g = redis::DecodeGlobal(*values[i]);
       if (!g.ok()) return g.status();
-      if (Matches(*g, cond)) out->push_back(std::move(*g));
+      if (MatchesScan(*g, cond)) out->push_back(std::move(*g));
     }
   }
   CleanGlobals(stale);

@@ -109,7 +109,8 @@ constexpr char kScanGlobals[] =
     "SELECT " LYNX_GLOBAL_COLUMNS
     " FROM trans_global WHERE id < ?1 AND (?2 = '' OR status = ?2)"
     " AND (?3 = '' OR trans_type = ?3) AND (?4 = 0 OR create_time >= ?4)"
-    " AND (?5 = 0 OR create_time <= ?5) ORDER BY id DESC LIMIT ?6";
+    " AND (?5 = 0 OR create_time <= ?5) AND substr(gid, 1, length(?7)) = ?7"
+    " AND (?8 = 0 OR (" LYNX_UNFINISHED " AND next_cron_time < ?8)) ORDER BY id DESC LIMIT ?6";
 constexpr char kInsertGlobal[] =
     "INSERT INTO trans_global (gid, trans_type, status, query_prepared, protocol, create_time,"
     " update_time, finish_time, rollback_time, options, custom_data, next_cron_interval,"
@@ -441,6 +442,8 @@ Status SqliteStore::ScanGlobals(std::string* position, int64_t limit, const Scan
         s.Bind(4, cond.create_time_start);
         s.Bind(5, cond.create_time_end);
         s.Bind(6, limit);
+        s.Bind(7, cond.gid_prefix);
+        s.Bind(8, cond.overdue_before);
       },
       [&](const Stmt& s) { out->push_back(ReadGlobal(s)); });
   if (!st.ok()) return st;

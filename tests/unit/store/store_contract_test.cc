@@ -650,12 +650,53 @@ TEST_P(StoreContractTest, ScanGlobalsFilters) {
     return gids;
   };
   using V = std::vector<std::string>;
-  EXPECT_EQ(scan({kStatusSucceed, "", 0, 0}), (V{"s1", "m2", "m1"}));
-  EXPECT_EQ(scan({"", "msg", 0, 0}), (V{"m3", "m2", "m1"}));
-  EXPECT_EQ(scan({kStatusSucceed, "msg", kNow - 1000, kNow + 1000}), (V{"m2"}));
-  EXPECT_EQ(scan({kStatusSucceed, "msg", kNow - 2000, kNow - 2000}), (V{"m1"}));  // inclusive
-  EXPECT_EQ(scan({"", "", kNow - 10'000, kNow - 5000}), V{});
-  EXPECT_EQ(scan({"", "", kNow + 1, 0}), V{});
+  EXPECT_EQ(scan({kStatusSucceed, "", 0, 0, "", 0}), (V{"s1", "m2", "m1"}));
+  EXPECT_EQ(scan({"", "msg", 0, 0, "", 0}), (V{"m3", "m2", "m1"}));
+  EXPECT_EQ(scan({kStatusSucceed, "msg", kNow - 1000, kNow + 1000, "", 0}), (V{"m2"}));
+  EXPECT_EQ(scan({kStatusSucceed, "msg", kNow - 2000, kNow - 2000, "", 0}),
+            (V{"m1"}));  // inclusive
+  EXPECT_EQ(scan({"", "", kNow - 10'000, kNow - 5000, "", 0}), V{});
+  EXPECT_EQ(scan({"", "", kNow + 1, 0, "", 0}), V{});
+}
+
+// The console's filters (not in DTM): an exact gid prefix (LIKE's % and _ are plain bytes) and
+// the overdue view (unfinished, next_cron_time already past).
+TEST_P(StoreContractTest, ScanGlobalsByGidPrefixAndOverdue) {
+  auto save = [&](const std::string& gid, const char* status, UnixMs next_cron_time) {
+    TransGlobal g = NewGlobal(gid, next_cron_time);
+    g.status = status;
+    std::vector<TransBranch> none;
+    ASSERT_TRUE(store_->MaySaveNewTrans(g, none).ok());
+  };
+  save("order-1", kStatusSubmitted, kNow - 5000);
+  save("order-2", kStatusSucceed, kNow - 5000);
+  save("order%x", kStatusPrepared, kNow + 5000);
+  save("orderXy", kStatusAborting, kNow - 1);
+  save("pay-1", kStatusSubmitted, kNow - 5000);
+  auto scan = [&](const ScanCondition& cond) {
+    std::string position;
+    std::vector<TransGlobal> page;
+    EXPECT_TRUE(store_->ScanGlobals(&position, 100, cond, &page).ok());
+    std::vector<std::string> gids;
+    for (const auto& g : page) gids.push_back(g.gid);
+    return gids;
+  };
+  using V = std::vector<std::string>;
+  ScanCondition prefix;
+  prefix.gid_prefix = "order-";
+  EXPECT_EQ(scan(prefix), (V{"order-2", "order-1"}));
+  prefix.gid_prefix = "order%";
+  EXPECT_EQ(scan(prefix), (V{"order%x"}));
+  prefix.gid_prefix = "order_";
+  EXPECT_EQ(scan(prefix), V{});
+  prefix.gid_prefix = "order-1-longer";
+  EXPECT_EQ(scan(prefix), V{});
+  ScanCondition overdue;
+  overdue.overdue_before = kNow;
+  EXPECT_EQ(scan(overdue), (V{"pay-1", "orderXy", "order-1"}));
+  overdue.gid_prefix = "order";
+  overdue.status = kStatusAborting;
+  EXPECT_EQ(scan(overdue), (V{"orderXy"}));
 }
 
 TEST_P(StoreContractTest, KeyValue) {
