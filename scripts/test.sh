@@ -18,6 +18,11 @@ lynx_db_start_all "$db_dir"
 export LYNX_TEST_REQUIRE_DBS=1
 echo "test databases: postgres :$LYNX_TEST_PG_PORT, mariadb :$LYNX_TEST_MYSQL_PORT, redis :$LYNX_TEST_REDIS_PORT"
 
+# The tracing suite's OTLP receiver (built once per machine, cached outside the checkout).
+source "$repo/scripts/lib/jaeger.sh"
+LYNX_JAEGER_PATH="$(lynx_jaeger_path)"
+export LYNX_JAEGER_PATH
+
 status=0
 (cd "$build_dir" && ctest --output-on-failure --timeout 900 -j1) || status=$?
 # The same suites under AddressSanitizer + UBSan (build-asan/), with the databases still up.

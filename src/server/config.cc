@@ -169,6 +169,12 @@ std::vector<Key> Keys(ServerConfig* c) {
   num("Redaction.MaxQuotedReplyBytes", &c->max_quoted_reply_bytes);
   num("Attempts.KeepPerBranch", &c->attempts_keep_per_branch);
   num("Attempts.QueueCapacity", &c->attempts_queue_capacity);
+  str("Tracing.OtlpEndpoint", &c->tracing.otlp_endpoint);
+  str("Tracing.ServiceName", &c->tracing.service_name);
+  num("Tracing.QueueCapacity", &c->tracing.queue_capacity);
+  num("Tracing.BatchSize", &c->tracing.batch_size);
+  num("Tracing.FlushIntervalMs", &c->tracing.flush_interval_ms);
+  num("Tracing.ExportTimeoutMs", &c->tracing.export_timeout_ms);
   Limits& l = c->limits;
   num("Limits.MaxBranches", &l.max_branches);
   num("Limits.MaxTopicSubscribers", &l.max_topic_subscribers);
@@ -369,6 +375,25 @@ Status ValidateConfig(const ServerConfig& c) {
   }
   if (c.attempts_queue_capacity < 1 || c.attempts_queue_capacity > 10'000'000) {
     return bad("config key Attempts.QueueCapacity: must be between 1 and 10000000");
+  }
+  if (const auto& e = c.tracing.otlp_endpoint;
+      !e.empty() && e.rfind("http://", 0) != 0 && e.rfind("https://", 0) != 0) {
+    return bad("config key Tracing.OtlpEndpoint: must be an http:// or https:// URL (OTLP/HTTP)");
+  }
+  if (c.tracing.service_name.empty() || c.tracing.service_name.size() > 128) {
+    return bad("config key Tracing.ServiceName: must be 1 to 128 characters");
+  }
+  if (c.tracing.queue_capacity < 1 || c.tracing.queue_capacity > 1'000'000) {
+    return bad("config key Tracing.QueueCapacity: must be between 1 and 1000000");
+  }
+  if (c.tracing.batch_size < 1 || c.tracing.batch_size > 10'000) {
+    return bad("config key Tracing.BatchSize: must be between 1 and 10000");
+  }
+  if (c.tracing.flush_interval_ms < 10 || c.tracing.flush_interval_ms > 60'000) {
+    return bad("config key Tracing.FlushIntervalMs: must be between 10 and 60000");
+  }
+  if (c.tracing.export_timeout_ms < 100 || c.tracing.export_timeout_ms > 60'000) {
+    return bad("config key Tracing.ExportTimeoutMs: must be between 100 and 60000");
   }
   if (c.max_quoted_reply_bytes < 64) {
     return bad("config key Redaction.MaxQuotedReplyBytes: must be at least 64");

@@ -123,6 +123,15 @@ struct ServerConfig {
   // recorded; and the records queued for the store at most (more are dropped and counted).
   int64_t attempts_keep_per_branch = 20;
   int64_t attempts_queue_capacity = 10000;
+  // Span export (tracing/span_exporter.h): OTLP/HTTP JSON to Tracing.OtlpEndpoint ("" = off).
+  struct Tracing {
+    std::string otlp_endpoint;
+    std::string service_name = "dtmd";
+    int64_t queue_capacity = 4096;
+    int64_t batch_size = 512;
+    int64_t flush_interval_ms = 1000;
+    int64_t export_timeout_ms = 5000;
+  } tracing;
   // Resource limits against hostile or buggy peers (Limits.*, docs/limits.md).
   Limits limits;
 };

@@ -19,6 +19,8 @@
 
 #include "common/http_client.h"
 #include "server/engine_run.h"
+#include "server/tracing/call_span.h"
+#include "server/tracing/span.h"
 #include "server/trans_codec.h"
 
 namespace lynx::server {
@@ -191,12 +193,14 @@ asio::awaitable<Status> Engine::CallUrl(const Run& run, const std::string& url,
   call.timeout_ms = std::min(timeout_s, kMaxOptionSeconds) * 1000;
   int64_t code = 0;
   call.reply_code = &code;
+  std::optional<TraceContext> span;
   if (run.trace) {
     // Each call is a span of its own under the transaction's.
-    TraceContext span = ChildSpan(*run.trace);
-    call.trace_headers.emplace_back("traceparent", span.Traceparent());
-    if (!span.tracestate.empty()) call.trace_headers.emplace_back("tracestate", span.tracestate);
+    span = ChildSpan(*run.trace);
+    call.trace_headers.emplace_back("traceparent", span->Traceparent());
+    if (!span->tracestate.empty()) call.trace_headers.emplace_back("tracestate", span->tracestate);
   }
+  const int64_t span_start = span ? SpanClockUs() : 0;
   const UnixMs start = clock().Now();
   const auto started = std::chrono::steady_clock::now();
   Status result;
@@ -221,6 +225,9 @@ asio::awaitable<Status> Engine::CallUrl(const Run& run, const std::string& url,
     // A successful call ends its branch op; a workflow's resume may succeed again and again.
     a.final = result.ok() && run.t.g.trans_type != "workflow";
     deps_.attempt_log->Record(std::move(a), result);
+  }
+  if (span && deps_.spans != nullptr) {
+    ExportCallSpan(*deps_.spans, *run.trace, *span, span_start, call, code, result);
   }
   co_return result;
 }

@@ -38,6 +38,8 @@ const std::string& InstanceOwner();
 class AttemptLog;
 class BranchBatchWriter;
 
+class SpanExporter;
+
 struct EngineDeps {
   const ServerConfig* config = nullptr;
   Clock* clock = nullptr;
@@ -49,6 +51,7 @@ struct EngineDeps {
   // Set only in DTM's batched mode (UpdateBranchSync: 0 on a store that supports it).
   BranchBatchWriter* batch_writer = nullptr;
   AttemptLog* attempt_log = nullptr;  // optional: the attempt history
+  SpanExporter* spans = nullptr;      // optional: OTLP export of the branch calls' spans
   boost::asio::any_io_executor executor;
 };
 

@@ -8,7 +8,7 @@
 
 #include "common/status.h"
 #include "server/engine.h"
-#include "server/trace_context.h"
+#include "server/tracing/trace_context.h"
 
 namespace lynx::server {
 

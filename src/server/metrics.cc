@@ -54,6 +54,13 @@ struct Metrics::Impl {
           .Name("dtmd_attempt_rows_total")
           .Help("Branch-call attempts recorded by the attempt history, by result")
           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& spans =
+      prometheus::BuildCounter()
+          .Name("dtmd_spans_total")
+          .Help(
+              "Spans sent to the OTLP receiver (exported), refused or timed out (failed), or "
+              "dropped on a full queue (overflow)")
+          .Register(*registry);
   prometheus::Gauge& in_flight = prometheus::BuildGauge()
                                      .Name("dtmd_transactions_in_flight")
                                      .Help("Transaction passes running now")
@@ -77,6 +84,7 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
   impl_->purged.Add({});
   for (const char* r : {"written", "dropped"}) impl_->batched.Add({{"result", r}});
   for (const char* r : {"written", "dropped", "overflow"}) impl_->attempts.Add({{"result", r}});
+  for (const char* r : {"exported", "failed", "overflow"}) impl_->spans.Add({{"result", r}});
 }
 Metrics::~Metrics() = default;
 
@@ -126,6 +134,10 @@ void Metrics::ObserveAttempts(int64_t rows, const std::string& result) {
 void Metrics::ObserveBatchedBranches(int64_t rows, bool written) {
   impl_->batched.Add({{"result", written ? "written" : "dropped"}})
       .Increment(static_cast<double>(rows));
+}
+
+void Metrics::ObserveSpans(int64_t spans, const std::string& result) {
+  impl_->spans.Add({{"result", result}}).Increment(static_cast<double>(spans));
 }
 
 void Metrics::AddInFlight(int delta) { impl_->in_flight.Increment(delta); }

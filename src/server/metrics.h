@@ -26,6 +26,8 @@ class Metrics {
   // dtmd_attempt_rows_total{result=written|dropped|overflow} (attempt history; overflow: the
   // queue was full).
   void ObserveAttempts(int64_t rows, const std::string& result);
+  // dtmd_spans_total{result=exported|failed|overflow} (span_exporter.h).
+  void ObserveSpans(int64_t spans, const std::string& result);
   // dtmd_transactions_in_flight: transaction passes running now (+1 at the start, -1 at the end).
   void AddInFlight(int delta);
   // dtmd_cron_lag_seconds: how long the cron has found due transactions at every lease without a

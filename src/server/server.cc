@@ -35,6 +35,8 @@
 #include "server/security/url_policy.h"
 #include "server/store_runner.h"
 #include "server/topics.h"
+#include "server/tracing/span_exporter.h"
+#include "server/version.h"
 #include "store/memory/memory_store.h"
 #include "store/mysql/mysql_store.h"
 #include "store/postgres/postgres_store.h"
@@ -166,6 +168,7 @@ struct Server::Impl {
   std::unique_ptr<Retention> retention;
   std::unique_ptr<BranchBatchWriter> batch_writer;
   std::unique_ptr<AttemptLog> attempt_log;
+  std::unique_ptr<SpanExporter> spans;
   std::unique_ptr<Api> api;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<GrpcServer> grpc;
@@ -358,6 +361,20 @@ Status Server::Start() {
                                      static_cast<size_t>(d.config.max_quoted_reply_bytes));
     deps.attempt_log = d.attempt_log.get();
   }
+  if (!d.config.tracing.otlp_endpoint.empty()) {
+    SpanExporterOptions o;
+    o.endpoint = d.config.tracing.otlp_endpoint;
+    o.service_name = d.config.tracing.service_name;
+    o.instance = InstanceOwner();
+    o.version = kDtmdVersion;
+    o.capacity = static_cast<size_t>(d.config.tracing.queue_capacity);
+    o.batch_spans = static_cast<size_t>(d.config.tracing.batch_size);
+    o.flush_ms = static_cast<int>(d.config.tracing.flush_interval_ms);
+    o.timeout_ms = d.config.tracing.export_timeout_ms;
+    d.spans = std::make_unique<SpanExporter>(*d.client, &d.metrics, std::move(o));
+    deps.spans = d.spans.get();
+    log::Log(log::Component::kServer, spdlog::level::info, "exporting spans to {}", d.spans->url());
+  }
   d.engine = std::make_unique<Engine>(deps);
   d.api = std::make_unique<Api>(*d.engine, &*d.url_policy);
   d.retention = std::make_unique<Retention>(d.config.store, d.clock, *d.runner, &d.metrics);
@@ -371,6 +388,7 @@ Status Server::Start() {
   hdeps.retention = d.retention.get();
   hdeps.auth = d.auth.get();
   hdeps.redactor = &d.redactor;
+  hdeps.spans = d.spans.get();
   if (d.http_tls) hdeps.tls = [holder = d.http_tls.get()] { return holder->Get(); };
   d.http = std::make_unique<HttpServer>(d.io, hdeps);
   if (Status st =
@@ -384,6 +402,7 @@ Status Server::Start() {
   gdeps.api = d.api.get();
   gdeps.metrics = &d.metrics;
   gdeps.auth = d.auth.get();
+  gdeps.spans = d.spans.get();
   d.grpc = std::make_unique<GrpcServer>(d.io, gdeps);
   if (Status st = d.grpc->Start(d.config.listen_address, static_cast<uint16_t>(d.config.grpc_port));
       !st.ok()) {
@@ -406,6 +425,7 @@ Status Server::Start() {
     }
   }
   if (d.attempt_log) d.Spawn("attempt history", [&d] { return d.attempt_log->Loop(d.io); });
+  if (d.spans) d.Spawn("span export", [&d] { return d.spans->Loop(d.io); });
   if (d.retention->Enabled()) {
     d.Spawn("retention", [&d] { return d.retention->Loop(d.io); });
   }
@@ -472,6 +492,13 @@ void Server::Stop() {
     if (!d.threads.empty() && !d.batch_writer->AwaitLoopsDone(std::chrono::seconds(10))) {
       log::Log(log::Component::kServer, spdlog::level::err,
                "batched branch writer did not finish its batch within 10 s");
+    }
+  }
+  if (d.spans) {
+    d.spans->Stop();
+    if (!d.threads.empty() && !d.spans->AwaitLoopDone(std::chrono::seconds(6))) {
+      log::Log(log::Component::kServer, spdlog::level::warn,
+               "span export: the last batch was not sent within 6 s");
     }
   }
   if (d.attempt_log) {

@@ -25,7 +25,7 @@
 #include "server/metrics.h"
 #include "server/security/audit.h"
 #include "server/security/auth.h"
-#include "server/trace_context.h"
+#include "server/tracing/request_span.h"
 #include "server/trans_codec.h"
 
 namespace lynx::server {
@@ -120,8 +120,9 @@ class DtmService final : public dtmgimp::Dtm::CallbackService {
     const UnixMs start = SteadyNowMs();
     auto t = TransFromGrpc(*req, true);
     if (!t.ok()) return Done(ctx, "prepareWorkflow", start, t.status());
-    JoinTrace(ctx, *t);
-    return Spawn(ctx, "prepareWorkflow", start, PrepareWorkflowInto(std::move(*t), reply));
+    RequestSpan span = JoinTrace(ctx, "prepareWorkflow", *t);
+    return Spawn(ctx, "prepareWorkflow", start,
+                 Traced(std::move(span), PrepareWorkflowInto(std::move(*t), reply)));
   }
 
   grpc::ServerUnaryReactor* Subscribe(grpc::CallbackServerContext* ctx,
@@ -182,17 +183,22 @@ class DtmService final : public dtmgimp::Dtm::CallbackService {
     AuthDecision who;
   };
 
-  // A new transaction joins the caller's trace (trace_context.h).
-  static void JoinTrace(grpc::CallbackServerContext* ctx, Trans& t) {
+  // A new transaction joins the caller's trace (request_span.h).
+  RequestSpan JoinTrace(grpc::CallbackServerContext* ctx, const char* api_name, Trans& t) const {
     const auto& md = ctx->client_metadata();
     auto get = [&md](const char* key) {
       auto it = md.find(key);
       return it == md.end() ? std::string_view()
                             : std::string_view(it->second.data(), it->second.size());
     };
-    if (auto trace = ParseTraceparent(get("traceparent"), get("tracestate"))) {
-      t.g.ext_data = TraceExtData(ChildSpan(*trace));
-    }
+    return RequestSpan(deps_.spans, get("traceparent"), get("tracestate"), api_name, t);
+  }
+
+  // `work`, then the request's span finished with its outcome.
+  static asio::awaitable<Status> Traced(RequestSpan span, asio::awaitable<Status> work) {
+    Status st = co_await std::move(work);
+    span.Finish(st);
+    co_return st;
   }
 
   // Null when the call may go on (then audit->who is the caller); else the reactor finished with
@@ -227,8 +233,9 @@ class DtmService final : public dtmgimp::Dtm::CallbackService {
     const UnixMs start = SteadyNowMs();
     auto t = TransFromGrpc(req, require_type);
     if (!t.ok()) return Done(ctx, api_name, start, t.status());
-    if (require_type) JoinTrace(ctx, *t);
-    return Spawn(ctx, api_name, start, (deps_.api->*op)(std::move(*t)));
+    RequestSpan span;
+    if (require_type) span = JoinTrace(ctx, api_name, *t);
+    return Spawn(ctx, api_name, start, Traced(std::move(span), (deps_.api->*op)(std::move(*t))));
   }
 
   grpc::ServerUnaryReactor* Spawn(grpc::CallbackServerContext* ctx, const char* api_name,

@@ -23,11 +23,14 @@ class Authenticator;
 class Metrics;
 struct ServerConfig;
 
+class SpanExporter;
+
 struct GrpcServerDeps {
   const ServerConfig* config = nullptr;
   Api* api = nullptr;
   Metrics* metrics = nullptr;
   const Authenticator* auth = nullptr;  // null: every method open (unit tests)
+  SpanExporter* spans = nullptr;        // optional: OTLP export of request spans
 };
 
 class GrpcServer {

@@ -22,8 +22,9 @@
 #include "server/retention.h"
 #include "server/security/audit.h"
 #include "server/security/auth.h"
-#include "server/trace_context.h"
+#include "server/tracing/request_span.h"
 #include "server/trans_codec.h"
+#include "server/version.h"
 
 namespace lynx::server {
 
@@ -31,7 +32,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr const char* kVersion = "v1.19.0-dtmd-0.1.0";
+constexpr const char* kVersion = kDtmdVersion;
 constexpr size_t kConcurrentHeavyReads = 4;
 // The console's per-status counts stop here (each reads up to this many rows; docs/limits.md).
 constexpr int64_t kConsoleCountCap = 1000;
@@ -159,24 +160,30 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     return Status::Ok();
   }
 
-  // A new transaction joins the caller's trace (trace_context.h); the body cannot set ext_data.
-  static void JoinTrace(const Request& r, Trans& t) {
+  // A new transaction joins the caller's trace (request_span.h); the body cannot set ext_data.
+  RequestSpan JoinTrace(const Request& r, const std::string& api_name, Trans& t) const {
     auto header = [&r](const char* name) {
       auto it = r.headers.find(name);
       return it == r.headers.end() ? std::string_view() : std::string_view(it->second);
     };
-    if (auto trace = ParseTraceparent(header("traceparent"), header("tracestate"))) {
-      t.g.ext_data = TraceExtData(ChildSpan(*trace));
-    }
+    return RequestSpan(deps.spans, header("traceparent"), header("tracestate"), api_name, t);
   }
 
   asio::awaitable<Reply> HandleTrans(const Request& r, const std::string& api_name) {
     const bool require_type = api_name == "prepare" || api_name == "submit";
     auto t = DecodeTransRequest(r.body, require_type);
     if (!t.ok()) co_return FromStatus(t.status());
-    if (require_type) JoinTrace(r, *t);
-    if (api_name == "prepare") co_return FromStatus(co_await api().Prepare(std::move(*t)));
-    if (api_name == "submit") co_return FromStatus(co_await api().Submit(std::move(*t)));
+    if (require_type) {
+      RequestSpan span = JoinTrace(r, api_name, *t);
+      Status st;  // (no co_await inside ?: with GCC 12)
+      if (api_name == "prepare") {
+        st = co_await api().Prepare(std::move(*t));
+      } else {
+        st = co_await api().Submit(std::move(*t));
+      }
+      span.Finish(st);
+      co_return FromStatus(st);
+    }
     if (api_name == "abort") co_return FromStatus(co_await api().Abort(std::move(*t)));
     if (api_name == "forceStop") co_return FromStatus(co_await api().ForceStop(t->g.gid));
     co_return FromStatus(co_await api().ResetNextCronTime(t->g.gid));
@@ -228,8 +235,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   asio::awaitable<Reply> HandlePrepareWorkflow(const Request& r) {
     auto t = DecodeTransRequest(r.body, true);
     if (!t.ok()) co_return FromStatus(t.status());
-    JoinTrace(r, *t);
+    RequestSpan span = JoinTrace(r, "prepareWorkflow", *t);
     auto res = co_await api().PrepareWorkflow(std::move(*t));
+    span.Finish(res.status());
     if (!res.ok()) co_return FromStatus(res.status());
     co_return Json(200, TransactionJson(*res, "progresses"));
   }

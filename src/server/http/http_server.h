@@ -26,6 +26,7 @@ namespace lynx::server {
 class Api;
 class Authenticator;
 class Engine;
+class SpanExporter;
 class Redactor;
 class Metrics;
 class Retention;
@@ -40,6 +41,7 @@ struct HttpServerDeps {
   Retention* retention = nullptr;       // for the purgeOnce test hook
   const Authenticator* auth = nullptr;  // null: every route open (unit tests)
   const Redactor* redactor = nullptr;   // secret header values in /query and /all
+  SpanExporter* spans = nullptr;        // optional: OTLP export of request spans
   // HTTPS: the TLS context of each new connection (null: plain HTTP).
   std::function<std::shared_ptr<boost::asio::ssl::context>()> tls;
 };

@@ -1,4 +1,4 @@
-#include "server/trace_context.h"
+#include "server/tracing/trace_context.h"
 
 #include <boost/json.hpp>
 
