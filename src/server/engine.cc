@@ -196,8 +196,8 @@ asio::awaitable<Status> Engine::CallUrl(const Run& run, const std::string& url,
   std::optional<TraceContext> span;
   if (run.trace) {
     // Each call is a span of its own under the transaction's.
-    span = ChildSpan(*run.trace);
-    call.trace_headers.emplace_back("traceparent", span->Traceparent());
+    span = ChildSpanOf(*run.trace);
+    call.trace_headers.emplace_back("traceparent", span->Header());
     if (!span->tracestate.empty()) call.trace_headers.emplace_back("tracestate", span->tracestate);
   }
   const int64_t span_start = span ? SpanClockUs() : 0;
@@ -240,10 +240,9 @@ asio::awaitable<Status> Engine::ExecBranch(std::shared_ptr<Run> run, size_t i) {
     what = e.what();
   }
   // Callers count on a result from every branch (saga mailbox, msg join): never throw.
-  log::Log(
-      log::Component::kEngine, spdlog::level::err,
-      {.gid = run->t.g.gid, .branch_id = run->branches[i].branch_id, .op = run->branches[i].op},
-      "unexpected exception: {}", what);
+  log::Log(log::Component::kEngine, spdlog::level::err,
+           run->LogTx(run->branches[i].branch_id, run->branches[i].op), "unexpected exception: {}",
+           what);
   co_return Status::Internal("unexpected exception in branch " + run->branches[i].branch_id + ": " +
                              what);
 }
@@ -288,9 +287,8 @@ asio::awaitable<Status> Engine::ExecBranchInner(std::shared_ptr<Run> run, size_t
       });
     }
     if (!saved.ok()) {
-      log::Log(log::Component::kEngine, spdlog::level::warn,
-               {.gid = gid, .branch_id = b.branch_id, .op = b.op}, "status not saved: {}",
-               saved.message());
+      log::Log(log::Component::kEngine, spdlog::level::warn, run->LogTx(b.branch_id, b.op),
+               "status not saved: {}", saved.message());
       co_return saved.IsNotFound()
           ? Status::Internal("status of " + gid + " changed while branch " + b.branch_id + " ran")
           : saved;
@@ -308,8 +306,8 @@ asio::awaitable<Status> Engine::ExecBranchInner(std::shared_ptr<Run> run, size_t
   } else if (err.IsOngoing()) {
     co_await TouchCronTime(*run, CronType::kKeep, 0);
   } else if (!err.ok()) {
-    log::Log(log::Component::kEngine, spdlog::level::info,
-             {.gid = g.gid, .branch_id = b.branch_id, .op = b.op}, "{}: {}", b.url, err.message());
+    log::Log(log::Component::kEngine, spdlog::level::info, run->LogTx(b.branch_id, b.op), "{}: {}",
+             b.url, err.message());
     co_await TouchCronTime(*run, CronType::kBackoff, 0);
     int64_t base = NextCronInterval(run->t, CronType::kReset);
     int64_t v = base > 0 ? run->t.g.next_cron_interval / base : 0;
@@ -384,13 +382,13 @@ asio::awaitable<Status> Engine::ProcessInner(std::shared_ptr<Run> run) {
     try {
       co_await TouchCronTime(*run, CronType::kBackoff, 0);
     } catch (const std::exception& e) {
-      log::Log(log::Component::kEngine, spdlog::level::err, {.gid = run->t.g.gid},
-               "back-off not saved: {}", e.what());
+      log::Log(log::Component::kEngine, spdlog::level::err, run->LogTx(), "back-off not saved: {}",
+               e.what());
     }
   }
   if (!st.ok() && !st.IsOngoing()) {
-    log::Log(log::Component::kEngine, spdlog::level::warn, {.gid = run->t.g.gid},
-             "processing error: {}", st.message());
+    log::Log(log::Component::kEngine, spdlog::level::warn, run->LogTx(), "processing error: {}",
+             st.message());
   }
   CountPass(run->t.g.gid);
   co_return st;

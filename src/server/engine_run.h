@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/log.h"
 #include "common/status.h"
 #include "server/engine.h"
 #include "server/tracing/trace_context.h"
@@ -19,6 +20,12 @@ struct Engine::Run {
   UnixMs last_touched = 0;
   // The transaction's span (trace_context.h), read from its ext_data once per pass.
   std::optional<TraceContext> trace;
+
+  // The log fields of this pass (log.h): gid, the branch when given, and the trace id, so that a
+  // log line joins its trace.
+  log::Tx LogTx(std::string_view branch_id = {}, std::string_view op = {}) const {
+    return {t.g.gid, branch_id, op, trace ? std::string_view(trace->trace_id) : std::string_view()};
+  }
 };
 
 #define LYNX_CO_RETURN_IF_ERROR(expr) \

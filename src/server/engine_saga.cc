@@ -162,9 +162,7 @@ asio::awaitable<Status> Engine::ProcessSaga(std::shared_ptr<Run> run) {
         if (t.opts.retry_count < t.opts.retry_limit) {
           ++t.opts.retry_count;
           log::Log(log::Component::kEngine, spdlog::level::info,
-                   {.gid = t.g.gid,
-                    .branch_id = run->branches[r.index].branch_id,
-                    .op = run->branches[r.index].op},
+                   run->LogTx(run->branches[r.index].branch_id, run->branches[r.index].op),
                    "retrying ({}/{})", t.opts.retry_count, t.opts.retry_limit);
           exec_async(r.index);
           co_return;

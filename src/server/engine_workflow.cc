@@ -61,9 +61,8 @@ asio::awaitable<Status> Engine::ProcessWorkflow(std::shared_ptr<Run> run) {
   }
   Status st = co_await CallUrl(*run, t.g.query_prepared, "00", custom->name, body);
   if (!st.ok()) {
-    log::Log(log::Component::kEngine, spdlog::level::info,
-             {.gid = t.g.gid, .branch_id = "00", .op = custom->name}, "resume callback {}: {}",
-             t.g.query_prepared, st.message());
+    log::Log(log::Component::kEngine, spdlog::level::info, run->LogTx("00", custom->name),
+             "resume callback {}: {}", t.g.query_prepared, st.message());
   }
   // The row is left alone when the callback's submit changed the status meanwhile.
   co_await TouchCronTime(*run, st.ok() ? CronType::kReset : CronType::kBackoff, 0);

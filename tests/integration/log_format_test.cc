@@ -47,7 +47,12 @@ TEST_F(JsonLogTest, LinesAreJsonWithTransactionFieldsAndComponentLevels) {
   LYNX_DTMD_ONLY("dtmd's log format");
   const std::string gid = TestName();
   busi_.Script("TransIn", {"ERROR"});
-  ASSERT_EQ(Submit(Saga(gid)).status, 200);
+  // Traced: the engine's lines about it carry the trace id too.
+  constexpr char kTraceId[] = "0af7651916cd43dd8448eb211c80319c";
+  ASSERT_EQ(dtm_.Post("submit", Saga(gid).Json(), {},
+                      {{"traceparent", std::string("00-") + kTraceId + "-b7ad6b7169203331-01"}})
+                .status,
+            200);
   ASSERT_TRUE(dtm_.WaitPasses(gid, 1));
   EXPECT_EQ(dtm_.CronOnce(60), gid);
   ASSERT_TRUE(dtm_.WaitStatus(gid, kSucceed));
@@ -70,6 +75,7 @@ TEST_F(JsonLogTest, LinesAreJsonWithTransactionFieldsAndComponentLevels) {
     if (S(o, "gid") == gid && S(o, "branch_id") == "02" && S(o, "op") == "action" &&
         component == "engine") {
       branch_line = true;
+      EXPECT_EQ(S(o, "trace_id"), kTraceId) << bj::serialize(o);
     }
     if (component == "engine" && S(o, "level") == "debug" && S(o, "gid") == gid) debug_line = true;
     if (component == "server" && S(o, "msg").find("dtmd listening") != std::string::npos) {

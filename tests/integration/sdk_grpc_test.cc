@@ -54,6 +54,21 @@ TEST_F(SdkGrpcTest, SagaSucceeds) {
   }
 }
 
+// Over gRPC too, the SDK sends its trace to DTM as metadata and dtmd's branch calls carry it.
+TEST_F(SdkGrpcTest, ASagasTraceReachesItsBranches) {
+  LYNX_DTMD_ONLY("dtmd passes the trace to the branches");
+  std::string gid = client_->GenerateGid();
+  dtm::Saga saga = client_->NewSagaGrpc(gid);
+  saga.Add(G("TransOut"), G("TransOutRevert"), Req(30)).SetWaitResult(true);
+  const std::string trace_id = saga.trace().trace_id;
+  ASSERT_TRUE(saga.Submit().ok());
+  auto calls = busi_.Calls("", gid);
+  ASSERT_EQ(calls.size(), 1u);
+  const std::string tp = calls[0].Header("traceparent");
+  ASSERT_EQ(tp.size(), 55u) << tp;
+  EXPECT_EQ(tp.substr(3, 32), trace_id);
+}
+
 TEST_F(SdkGrpcTest, SagaRollsBack) {
   std::string gid = client_->GenerateGid();
   dtm::Saga saga = client_->NewSagaGrpc(gid);

@@ -318,3 +318,60 @@ TEST_F(SdkTest, XaRollback) {
 
 }  // namespace
 }  // namespace lynx::it
+
+namespace lynx::it {
+namespace {
+
+// The trace id in a busi call's traceparent ("" without one).
+std::string TraceIdOf(const BusiCall& c) {
+  const std::string tp = c.Header("traceparent");
+  return tp.size() == 55 ? tp.substr(3, 32) : "";
+}
+
+// SDK traces (include/lynx/dtm/trace.h): a transaction without a trace in its context starts one,
+// sends it to DTM, and dtmd's calls to the branches carry it; a context with one continues it.
+TEST_F(SdkTest, ASagaStartsATraceOrContinuesItsContexts) {
+  LYNX_DTMD_ONLY("dtmd passes the trace to the branches");
+  const std::string gid = client_->GenerateGid();
+  dtm::Saga saga = client_->NewSaga(gid);
+  saga.Add(B("TransOut"), B("TransOutRevert"), BusiPayload());
+  const TraceParent started = saga.trace();
+  ASSERT_EQ(started.trace_id.size(), 32u);
+  ASSERT_TRUE(saga.Submit().ok());
+  ASSERT_TRUE(dtm_.WaitStatus(gid, kSucceed));
+  ASSERT_EQ(busi_.Calls("TransOut", gid).size(), 1u);
+  EXPECT_EQ(TraceIdOf(busi_.Calls("TransOut", gid)[0]), started.trace_id);
+
+  // Continued: the context's trace (e.g. a branch handler's request context).
+  const auto caller = ParseTraceParent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  ASSERT_TRUE(caller.has_value());
+  const std::string gid2 = client_->GenerateGid();
+  dtm::Saga saga2 = client_->NewSaga(gid2);
+  saga2.SetContext(dtm::WithTrace(Context::Background(), *caller));
+  saga2.Add(B("TransOut"), B("TransOutRevert"), BusiPayload());
+  EXPECT_EQ(saga2.trace().trace_id, caller->trace_id);
+  ASSERT_TRUE(saga2.Submit().ok());
+  ASSERT_TRUE(dtm_.WaitStatus(gid2, kSucceed));
+  ASSERT_EQ(busi_.Calls("TransOut", gid2).size(), 1u);
+  EXPECT_EQ(TraceIdOf(busi_.Calls("TransOut", gid2)[0]), caller->trace_id);
+  EXPECT_NE(busi_.Calls("TransOut", gid2)[0].Header("traceparent").substr(36, 16), caller->span_id)
+      << "dtmd's call is a span of its own";
+}
+
+// The SDK's own branch calls (a TCC try) carry the transaction's trace as well.
+TEST_F(SdkTest, TccTryCallsCarryTheTransactionsTrace) {
+  const std::string gid = client_->GenerateGid();
+  std::string trace_id;
+  Status st = dtm::TccGlobalTransaction(dtm_.Url(), gid, [&](dtm::Tcc& tcc) {
+    trace_id = tcc.trace().trace_id;
+    return tcc.CallBranch(BusiPayload(), B("TransOut"), B("TransOutConfirm"), B("TransOutRevert"))
+        .status();
+  });
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(busi_.Calls("TransOut", gid).size(), 1u);
+  EXPECT_EQ(trace_id.size(), 32u);
+  EXPECT_EQ(TraceIdOf(busi_.Calls("TransOut", gid)[0]), trace_id);
+}
+
+}  // namespace
+}  // namespace lynx::it

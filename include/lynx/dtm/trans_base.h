@@ -23,6 +23,7 @@
 #include <lynx/context.h>
 #include <lynx/dtm/grpc.h>
 #include <lynx/dtm/json.h>
+#include <lynx/dtm/trace.h>
 #include <lynx/status.h>
 
 namespace lynx::dtm {
@@ -77,9 +78,12 @@ class TransBase {
 
   // The context bounds every call this transaction makes (deadline, cancellation). Its headers
   // are not sent by themselves: DTMClient / TransactionHelper turn the configured pass-through
-  // headers into options().branch_headers.
+  // headers into options().branch_headers. Its trace (trace.h) is: the context carries one, or
+  // the transaction starts a new one; every call to DTM and to branches sends it.
   const Context& context() const { return context_; }
-  void SetContext(Context context) { context_ = std::move(context); }
+  void SetContext(Context context);
+  // The trace this transaction's calls carry (e.g. to log its trace_id).
+  TraceParent trace() const;
 
   // The body sent to prepare / submit / abort, field for field and in the order of Go's
   // TransBase marshalling (dtm-protocol.md §2.3). Subclasses add their custom_data at submit.

@@ -34,7 +34,12 @@ TransBase::TransBase(std::string server_url, std::string gid, std::string trans_
       gid_(std::move(gid)),
       trans_type_(std::move(trans_type)),
       branch_ids_(std::move(parent_branch_id)),
+      context_(EnsureTrace(Context())),
       transport_(internal::Transport::Default()) {}
+
+void TransBase::SetContext(Context context) { context_ = EnsureTrace(context); }
+
+TraceParent TransBase::trace() const { return TraceOf(context_).value_or(TraceParent{}); }
 
 std::string TransBase::ToJson() const { return ToJsonWith(custom_data_); }
 
@@ -84,7 +89,7 @@ Status TransBase::CallDtm(const std::string& operation) const {
     return Status(timeout.status().code(), method + ": " + timeout.status().message());
   }
   return internal::GrpcCallDtm(server_url_, grpc_tls_, *timeout, method,
-                               internal::BuildDtmRequest(*this));
+                               internal::BuildDtmRequest(*this), internal::TraceHeaders(context_));
 }
 
 Status TransBase::CallDtmBody(const std::string& operation, const std::string& body) const {
@@ -100,7 +105,8 @@ Status TransBase::RegisterBranch(std::map<std::string, std::string> fields) cons
       return Status(timeout.status().code(), "RegisterBranch: " + timeout.status().message());
     }
     return internal::GrpcRegisterBranch(server_url_, grpc_tls_, *timeout,
-                                        internal::BuildBranchRequest(gid_, trans_type_, fields));
+                                        internal::BuildBranchRequest(gid_, trans_type_, fields),
+                                        internal::TraceHeaders(context_));
   }
   fields["gid"] = gid_;
   fields["trans_type"] = trans_type_;
@@ -171,8 +177,9 @@ StatusOr<std::string> TransBase::RequestGrpcBranch(const std::string& body,
   }
   // XA branches learn their phase-2 target (their own URL) from dtm-phase2_url.
   const std::string phase2_url = trans_type_ == "xa" ? url : "";
-  GrpcMetadata md = internal::BranchCallMetadata(gid_, trans_type_, branch_id, op, server_url_,
-                                                 phase2_url, options_.branch_headers);
+  GrpcMetadata md =
+      internal::BranchCallMetadata(gid_, trans_type_, branch_id, op, server_url_, phase2_url,
+                                   options_.branch_headers, internal::TraceHeaders(context_));
   return internal::GrpcCallBranch(url, md, body, *timeout);
 }
 

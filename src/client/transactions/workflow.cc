@@ -289,8 +289,9 @@ StatusOr<std::string> Workflow::CallGrpc(const std::string& url, const std::stri
   auto call = [&]() -> StatusOr<std::string> {
     auto timeout = internal::CallTimeoutMs(context_, options_.request_timeout);
     if (!timeout.ok()) return timeout.status();
-    GrpcMetadata md = internal::BranchCallMetadata(gid_, trans_type_, current_branch_, current_op_,
-                                                   server_url_, "", options_.branch_headers);
+    GrpcMetadata md =
+        internal::BranchCallMetadata(gid_, trans_type_, current_branch_, current_op_, server_url_,
+                                     "", options_.branch_headers, internal::TraceHeaders(context_));
     return internal::GrpcCallBranch(url, md, request, *timeout);
   };
   if (current_op_ != kAction) return call();
@@ -346,7 +347,8 @@ Status Workflow::Submit(const std::string& result, const Status& outcome) {
     extra["result"] = result_b64;
     auto timeout = internal::CallTimeoutMs(context_, options_.request_timeout);
     if (!timeout.ok()) return timeout.status();
-    return internal::GrpcCallDtm(server_url_, grpc_tls_, *timeout, "Submit", req);
+    return internal::GrpcCallDtm(server_url_, grpc_tls_, *timeout, "Submit", req,
+                                 internal::TraceHeaders(context_));
   }
   nlohmann::ordered_json body{
       {"gid", gid_},

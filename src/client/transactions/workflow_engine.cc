@@ -127,7 +127,8 @@ StatusOr<std::string> Workflow::Start(const WorkflowFunction& fn) {
     auto timeout = internal::CallTimeoutMs(context_, options_.request_timeout);
     if (!timeout.ok()) return timeout.status();
     auto reply = internal::GrpcPrepareWorkflow(server_url_, grpc_tls_, *timeout,
-                                               internal::BuildDtmRequest(*this));
+                                               internal::BuildDtmRequest(*this),
+                                               internal::TraceHeaders(context_));
     if (!reply.ok()) return reply.status();
     progress = internal::FromProgressReply(*reply);
   } else {

@@ -1,5 +1,7 @@
 #include "client/transports/call_util.h"
 
+#include <lynx/dtm/trace.h>
+
 #include "client/transports/server_auth.h"
 
 #include <algorithm>
@@ -42,12 +44,22 @@ StatusOr<HttpReply> SendWithUserAgent(Transport& transport, HttpRequest request)
   return transport.Do(std::move(request));
 }
 
+HeaderList TraceHeaders(const Context& ctx) {
+  HeaderList out;
+  if (auto trace = TraceOf(ctx)) {
+    out.emplace_back("traceparent", trace->Header());
+    if (!trace->tracestate.empty()) out.emplace_back("tracestate", trace->tracestate);
+  }
+  return out;
+}
+
 StatusOr<HttpReply> SendToBranch(Transport& transport, const Context& ctx,
                                  int64_t request_timeout_s, HttpRequest request,
                                  const std::string& what) {
   auto timeout = CallTimeoutMs(ctx, request_timeout_s);
   if (!timeout.ok()) return timeout.status();
   request.timeout_ms = *timeout;
+  for (auto& h : TraceHeaders(ctx)) request.headers.push_back(std::move(h));
   auto reply = SendWithUserAgent(transport, std::move(request));
   if (!reply.ok()) return Status(reply.status().code(), what + ": " + reply.status().message());
   return reply;
@@ -83,6 +95,7 @@ StatusOr<std::string> CallDtmServerMs(Transport& transport, const Context& ctx,
   if (std::string token = DtmServerToken(server_url); !token.empty()) {
     req.headers.emplace_back("Authorization", "Bearer " + token);
   }
+  for (auto& h : TraceHeaders(ctx)) req.headers.push_back(std::move(h));
   req.body = body;
   req.timeout_ms = std::min(timeout_ms, *bounded);
   auto reply = SendWithUserAgent(transport, std::move(req));

@@ -22,6 +22,10 @@ inline constexpr int64_t kUnlimitedCallTimeoutMs = 300'000;
 // the context's Err() when it is already done.
 StatusOr<int64_t> CallTimeoutMs(const Context& ctx, int64_t request_timeout_s);
 
+// The context's trace (trace.h) as headers / gRPC metadata: traceparent and, when set,
+// tracestate; empty when the context carries none. Every call to DTM and to a branch sends them.
+HeaderList TraceHeaders(const Context& ctx);
+
 // Adds the SDK's User-Agent and sends.
 StatusOr<HttpReply> SendWithUserAgent(Transport& transport, HttpRequest request);
 // A call from this SDK to a branch: request_timeout_s (cut to the context) as its timeout, the

@@ -216,11 +216,13 @@ Status FromGrpcStatus(const grpc::Status& status, const std::string& what) {
 
 // A call to DTM itself: its deadline, and the bearer token registered for this server
 // (include/lynx/dtm/auth.h) as metadata.
-static void SetUpDtmCall(grpc::ClientContext* ctx, const std::string& server, int64_t timeout_ms) {
+static void SetUpDtmCall(grpc::ClientContext* ctx, const std::string& server, int64_t timeout_ms,
+                         const HeaderList& trace = {}) {
   SetDeadline(ctx, timeout_ms);
   if (std::string token = DtmServerToken(server); !token.empty()) {
     ctx->AddMetadata("authorization", "Bearer " + token);
   }
+  for (const auto& [k, v] : trace) ctx->AddMetadata(k, v);
 }
 
 std::string DtmGrpcMethod(const std::string& operation) {
@@ -231,12 +233,13 @@ std::string DtmGrpcMethod(const std::string& operation) {
 }
 
 Status GrpcCallDtm(const std::string& server, const GrpcTlsOptions& tls, int64_t timeout_ms,
-                   const std::string& method, const dtmgimp::DtmRequest& request) {
+                   const std::string& method, const dtmgimp::DtmRequest& request,
+                   const HeaderList& trace) {
   Status error;
   auto stub = DtmStub(server, tls, &error);
   if (!stub) return error;
   grpc::ClientContext ctx;
-  SetUpDtmCall(&ctx, server, timeout_ms);
+  SetUpDtmCall(&ctx, server, timeout_ms, trace);
   google::protobuf::Empty reply;
   grpc::Status st;
   if (method == "Prepare") {
@@ -254,12 +257,13 @@ Status GrpcCallDtm(const std::string& server, const GrpcTlsOptions& tls, int64_t
 StatusOr<dtmgimp::DtmProgressesReply> GrpcPrepareWorkflow(const std::string& server,
                                                           const GrpcTlsOptions& tls,
                                                           int64_t timeout_ms,
-                                                          const dtmgimp::DtmRequest& request) {
+                                                          const dtmgimp::DtmRequest& request,
+                                                          const HeaderList& trace) {
   Status error;
   auto stub = DtmStub(server, tls, &error);
   if (!stub) return error;
   grpc::ClientContext ctx;
-  SetUpDtmCall(&ctx, server, timeout_ms);
+  SetUpDtmCall(&ctx, server, timeout_ms, trace);
   dtmgimp::DtmProgressesReply reply;
   Status st = FromGrpcStatus(stub->PrepareWorkflow(&ctx, request, &reply),
                              server + "/dtmgimp.Dtm/PrepareWorkflow");
@@ -268,12 +272,12 @@ StatusOr<dtmgimp::DtmProgressesReply> GrpcPrepareWorkflow(const std::string& ser
 }
 
 Status GrpcRegisterBranch(const std::string& server, const GrpcTlsOptions& tls, int64_t timeout_ms,
-                          const dtmgimp::DtmBranchRequest& request) {
+                          const dtmgimp::DtmBranchRequest& request, const HeaderList& trace) {
   Status error;
   auto stub = DtmStub(server, tls, &error);
   if (!stub) return error;
   grpc::ClientContext ctx;
-  SetUpDtmCall(&ctx, server, timeout_ms);
+  SetUpDtmCall(&ctx, server, timeout_ms, trace);
   google::protobuf::Empty reply;
   return FromGrpcStatus(stub->RegisterBranch(&ctx, request, &reply),
                         server + "/dtmgimp.Dtm/RegisterBranch");
@@ -297,7 +301,8 @@ StatusOr<std::string> GrpcNewGid(const std::string& server, const GrpcTlsOptions
 GrpcMetadata BranchCallMetadata(const std::string& gid, const std::string& trans_type,
                                 const std::string& branch_id, const std::string& op,
                                 const std::string& dtm, const std::string& phase2_url,
-                                const std::map<std::string, std::string>& branch_headers) {
+                                const std::map<std::string, std::string>& branch_headers,
+                                const HeaderList& trace) {
   GrpcMetadata md = {{"dtm-gid", gid},
                      {"dtm-trans_type", trans_type},
                      {"dtm-branch_id", branch_id},
@@ -306,6 +311,7 @@ GrpcMetadata BranchCallMetadata(const std::string& gid, const std::string& trans
   if (!phase2_url.empty()) md["dtm-phase2_url"] = phase2_url;
   // emplace: a header does not replace a dtm-* key (Go appends both; readers take the first).
   for (const auto& [k, v] : branch_headers) md.emplace(AsciiLower(k), v);
+  for (const auto& [k, v] : trace) md[k] = v;  // the call's own trace wins over a passed header
   return md;
 }
 

@@ -20,6 +20,7 @@
 #include <lynx/dtm/grpc.h>
 #include <lynx/status.h>
 
+#include "client/transports/transport.h"
 #include "proto/dtmgimp.pb.h"
 
 namespace lynx::dtm::internal {
@@ -51,28 +52,33 @@ std::string GrpcCodeName(grpc::StatusCode code);
 // "Prepare", "submit" -> "Submit", "abort" -> "Abort"); "" for anything else.
 std::string DtmGrpcMethod(const std::string& operation);
 
+// Calls to DTM send `trace` (call_util.h TraceHeaders) as metadata besides the bearer token.
 // /dtmgimp.Dtm/{Prepare,Submit,Abort} (`method` as DtmGrpcMethod gives it).
 Status GrpcCallDtm(const std::string& server, const GrpcTlsOptions& tls, int64_t timeout_ms,
-                   const std::string& method, const dtmgimp::DtmRequest& request);
+                   const std::string& method, const dtmgimp::DtmRequest& request,
+                   const HeaderList& trace = {});
 // /dtmgimp.Dtm/PrepareWorkflow: the workflow's transaction and recorded progress.
 StatusOr<dtmgimp::DtmProgressesReply> GrpcPrepareWorkflow(const std::string& server,
                                                           const GrpcTlsOptions& tls,
                                                           int64_t timeout_ms,
-                                                          const dtmgimp::DtmRequest& request);
+                                                          const dtmgimp::DtmRequest& request,
+                                                          const HeaderList& trace = {});
 // /dtmgimp.Dtm/RegisterBranch.
 Status GrpcRegisterBranch(const std::string& server, const GrpcTlsOptions& tls, int64_t timeout_ms,
-                          const dtmgimp::DtmBranchRequest& request);
+                          const dtmgimp::DtmBranchRequest& request, const HeaderList& trace = {});
 // /dtmgimp.Dtm/NewGid: the gid (an empty one is an error).
 StatusOr<std::string> GrpcNewGid(const std::string& server, const GrpcTlsOptions& tls,
                                  int64_t timeout_ms);
 
 // The metadata of a call from this SDK to a branch (§3.3): dtm-gid, dtm-trans_type,
 // dtm-branch_id, dtm-op, dtm-dtm, dtm-phase2_url (only when non-empty), then every branch header
-// with its key lower-cased (gRPC keys are lower-case; a header never replaces a dtm-* key).
+// with its key lower-cased (gRPC keys are lower-case; a header never replaces a dtm-* key), then
+// the call's `trace` (traceparent, tracestate).
 GrpcMetadata BranchCallMetadata(const std::string& gid, const std::string& trans_type,
                                 const std::string& branch_id, const std::string& op,
                                 const std::string& dtm, const std::string& phase2_url,
-                                const std::map<std::string, std::string>& branch_headers);
+                                const std::map<std::string, std::string>& branch_headers,
+                                const HeaderList& trace = {});
 // InvalidArgument when a key is not a valid gRPC metadata key (lower-case letters, digits, '-',
 // '_', '.') or a value of a non-"-bin" key has characters outside printable ASCII: gRPC would
 // refuse the call with a less helpful error.

@@ -8,10 +8,10 @@ namespace lynx::server {
 RequestSpan::RequestSpan(SpanExporter* exporter, std::string_view traceparent,
                          std::string_view tracestate, std::string api, Trans& t)
     : exporter_(exporter), api_(std::move(api)) {
-  auto caller = ParseTraceparent(traceparent, tracestate);
+  auto caller = ParseTraceParent(traceparent, tracestate);
   if (!caller) return;
   caller_ = *caller;
-  span_ = ChildSpan(caller_);
+  span_ = ChildSpanOf(caller_);
   t.g.ext_data = TraceExtData(span_);
   gid_ = t.g.gid;
   trans_type_ = t.g.trans_type;

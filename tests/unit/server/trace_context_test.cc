@@ -1,5 +1,5 @@
 // W3C traceparent parsing (trace_context.h): what is accepted, what is ignored.
-#include "server/trace_context.h"
+#include "server/tracing/trace_context.h"
 
 #include <gtest/gtest.h>
 
@@ -9,16 +9,16 @@ namespace {
 constexpr char kValid[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 TEST(TraceContextTest, ParsesTheSpecificationsExample) {
-  auto t = ParseTraceparent(kValid, "congo=t61rcWkgMzE");
+  auto t = ParseTraceParent(kValid, "congo=t61rcWkgMzE");
   ASSERT_TRUE(t.has_value());
   EXPECT_EQ(t->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
   EXPECT_EQ(t->span_id, "00f067aa0ba902b7");
   EXPECT_EQ(t->flags, "01");
   EXPECT_EQ(t->tracestate, "congo=t61rcWkgMzE");
-  EXPECT_EQ(t->Traceparent(), kValid);
+  EXPECT_EQ(t->Header(), kValid);
   // A future version may append fields.
   EXPECT_TRUE(
-      ParseTraceparent(
+      ParseTraceParent(
           "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-holds", "")
           .has_value());
 }
@@ -32,26 +32,26 @@ TEST(TraceContextTest, MalformedOnesAreIgnored) {
         "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  // version ff
         "00-4bf92f3577b34da6a3ce929d0e0e473-600f067aa0ba902b7-01",  // dashes misplaced
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g"}) {
-    EXPECT_FALSE(ParseTraceparent(bad, "").has_value()) << bad;
+    EXPECT_FALSE(ParseTraceParent(bad, "").has_value()) << bad;
   }
   // A tracestate too long or with control characters is dropped, the traceparent kept.
-  auto t = ParseTraceparent(kValid, std::string(600, 'a'));
+  auto t = ParseTraceParent(kValid, std::string(600, 'a'));
   ASSERT_TRUE(t.has_value());
   EXPECT_TRUE(t->tracestate.empty());
-  EXPECT_TRUE(ParseTraceparent(kValid, "a=b\r\nX-Evil: 1")->tracestate.empty());
+  EXPECT_TRUE(ParseTraceParent(kValid, "a=b\r\nX-Evil: 1")->tracestate.empty());
 }
 
 TEST(TraceContextTest, ChildrenKeepTheTraceAndStoredDataRoundTrips) {
-  auto parent = ParseTraceparent(kValid, "k=v");
+  auto parent = ParseTraceParent(kValid, "k=v");
   ASSERT_TRUE(parent.has_value());
-  TraceContext a = ChildSpan(*parent), b = ChildSpan(*parent);
+  TraceContext a = ChildSpanOf(*parent), b = ChildSpanOf(*parent);
   EXPECT_EQ(a.trace_id, parent->trace_id);
   EXPECT_NE(a.span_id, parent->span_id);
   EXPECT_NE(a.span_id, b.span_id);
-  EXPECT_TRUE(ParseTraceparent(a.Traceparent(), "").has_value());
+  EXPECT_TRUE(ParseTraceParent(a.Header(), "").has_value());
   auto back = TraceFromExtData(TraceExtData(a));
   ASSERT_TRUE(back.has_value());
-  EXPECT_EQ(back->Traceparent(), a.Traceparent());
+  EXPECT_EQ(back->Header(), a.Header());
   EXPECT_EQ(back->tracestate, "k=v");
   for (const char* stored : {"", "x", "[]", R"({"headers":1})", R"({"headers":{"traceparent":5}})",
                              R"({"headers":{"traceparent":"bad"}})"}) {
