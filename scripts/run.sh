@@ -4,7 +4,8 @@
 # balances, then runs the bundled example (examples/transfer): SAGA, TCC, XA and the 2-phase
 # message, over HTTP and again over gRPC (dtmd's gRPC port, gRPC branches), each succeeding and
 # rolling back, printing every outcome and the balances. Exits non-zero when a scenario does not
-# end as it must. With --keep, dtmd keeps serving on :36789 (HTTP) and :36790 (gRPC).
+# end as it must. With --keep, dtmd keeps serving on :36789 (HTTP) and :36790 (gRPC), its web
+# console (http://127.0.0.1:36789/admin/) showing the example's transactions.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${LYNX_BUILD_DIR:-$repo/build}"
@@ -47,4 +48,5 @@ sed -e "s|http://localhost:36789/api/dtmsvr|$dtm|" -e "s|localhost:36790|$dtm_gr
   --db-user postgres --db-name postgres
 if [ $keep = 1 ]; then
   echo "dtmd keeps running (pid $dtmd_pid) on :36789; log: $run_dir/dtmd.log"
+  echo "web console with the example's transactions: http://127.0.0.1:36789/admin/"
 fi

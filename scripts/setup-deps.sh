@@ -17,7 +17,13 @@ packages=(
   libgtest-dev libgmock-dev
   clang-format ccache
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
+  chromium
 )
+# The console (console/, Vite 7) needs Node.js >= 20.19 with npm. A machine that has a Node.js
+# already (e.g. NodeSource's nodejs package, which brings npm) keeps it; otherwise Debian's.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

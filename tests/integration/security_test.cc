@@ -109,6 +109,9 @@ TEST_F(AuthTest, EveryHttpRouteNeedsTheRightRole) {
       {"GET", "/api/dtmsvr/scanKV?cat=topics", "", "reader"},
       {"GET", "/api/dtmsvr/queryKV?cat=topics&key=t", "", "reader"},
       {"GET", "/api/metrics", "", "reader"},
+      {"GET", "/api/dtmsvr/all?overdue=1&gidPrefix=auth", "", "reader"},
+      {"GET", "/api/admin/summary", "", "reader"},
+      {"GET", "/api/admin/server", "", "reader"},
       {"POST", "/api/dtmsvr/forceStop", R"({"gid":")" + gid + R"("})", "admin"},
       {"GET", "/api/dtmsvr/resetCronTime", "", "admin"},
       {"POST", "/api/dtmsvr/resetNextCronTime", R"({"gid":")" + gid + R"("})", "admin"},
@@ -119,6 +122,8 @@ TEST_F(AuthTest, EveryHttpRouteNeedsTheRightRole) {
       {"POST", "/api/test/cronOnce", "", "admin"},
       {"GET", "/api/dtmsvr/noSuchRoute", "", "any"},
       {"GET", "/api/ping", "", "open"},
+      // The console's page holds no data; its API calls are checked one by one (above).
+      {"GET", "/admin/", "", "open"},
   };
   const std::vector<std::pair<std::string, std::string>> callers = {{"none", ""},
                                                                     {"wrong", kWrongToken},
@@ -149,6 +154,14 @@ TEST_F(AuthTest, EveryHttpRouteNeedsTheRightRole) {
   }
   // The allowed prepare went through (so the denied ones were refused, not broken).
   EXPECT_TRUE(dtm_.Exists(gid));
+  // The console learns the caller's role from /api/admin/server.
+  for (const auto& [role, token] :
+       {std::pair<std::string, std::string>{"reader", kReaderToken}, {"admin", kAdminToken}}) {
+    auto res = Http(dtm_.port(), "GET", "/api/admin/server", "", Bearer(token));
+    ASSERT_EQ(res.status, 200) << res.body;
+    EXPECT_EQ(res.Json().as_object().at("role").as_string(), role);
+    EXPECT_EQ(res.Json().as_object().at("auth_enabled").as_bool(), true);
+  }
 }
 
 // One gRPC call with an optional token; the status code.
