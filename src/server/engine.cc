@@ -345,15 +345,15 @@ asio::awaitable<void> Engine::Alert(const Run& run, const std::string& url, cons
 
 asio::awaitable<Status> Engine::ProcessInner(std::shared_ptr<Run> run) {
   run->last_touched = clock().Now();
-  struct InFlight {  // the gauge follows the pass, however it ends
-    Metrics* m;
-    explicit InFlight(Metrics* metrics) : m(metrics) {
-      if (m) m->AddInFlight(1);
+  struct InFlight {  // the count follows the pass, however it ends (even destroyed at shutdown)
+    std::shared_ptr<std::atomic<int64_t>> n;
+    explicit InFlight(std::shared_ptr<std::atomic<int64_t>> count) : n(std::move(count)) {
+      if (n) ++*n;
     }
     ~InFlight() {
-      if (m) m->AddInFlight(-1);
+      if (n) --*n;
     }
-  } in_flight(deps_.metrics);
+  } in_flight(deps_.metrics ? deps_.metrics->InFlightCounter() : nullptr);
   run->branch_errors.assign(run->branches.size(), "");
   run->trace = TraceFromExtData(run->t.g.ext_data);
   const std::string& type = run->t.g.trans_type;

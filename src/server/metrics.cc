@@ -61,6 +61,7 @@ struct Metrics::Impl {
               "Spans sent to the OTLP receiver (exported), refused or timed out (failed), or "
               "dropped on a full queue (overflow)")
           .Register(*registry);
+  std::shared_ptr<std::atomic<int64_t>> in_flight_count = std::make_shared<std::atomic<int64_t>>(0);
   prometheus::Gauge& in_flight = prometheus::BuildGauge()
                                      .Name("dtmd_transactions_in_flight")
                                      .Help("Transaction passes running now")
@@ -140,11 +141,14 @@ void Metrics::ObserveSpans(int64_t spans, const std::string& result) {
   impl_->spans.Add({{"result", result}}).Increment(static_cast<double>(spans));
 }
 
-void Metrics::AddInFlight(int delta) { impl_->in_flight.Increment(delta); }
+std::shared_ptr<std::atomic<int64_t>> Metrics::InFlightCounter() const {
+  return impl_->in_flight_count;
+}
 
 void Metrics::SetCronLag(double seconds) { impl_->cron_lag.Set(seconds); }
 
 std::string Metrics::Serialize() const {
+  impl_->in_flight.Set(static_cast<double>(impl_->in_flight_count->load()));
   prometheus::TextSerializer serializer;
   return serializer.Serialize(impl_->registry->Collect());
 }

@@ -2,6 +2,7 @@
 // GET /api/metrics. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -28,8 +29,10 @@ class Metrics {
   void ObserveAttempts(int64_t rows, const std::string& result);
   // dtmd_spans_total{result=exported|failed|overflow} (span_exporter.h).
   void ObserveSpans(int64_t spans, const std::string& result);
-  // dtmd_transactions_in_flight: transaction passes running now (+1 at the start, -1 at the end).
-  void AddInFlight(int delta);
+  // dtmd_transactions_in_flight: transaction passes running now, counted by the passes (+1 at
+  // the start, -1 at the end) in this shared counter: a pass whose coroutine is destroyed at
+  // shutdown, after the Metrics, still decrements it safely. Read at Serialize.
+  std::shared_ptr<std::atomic<int64_t>> InFlightCounter() const;
   // dtmd_cron_lag_seconds: how long the cron has found due transactions at every lease without a
   // break (0 once a lease finds nothing due): a cron falling behind shows as a growing value.
   void SetCronLag(double seconds);
