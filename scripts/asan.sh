@@ -7,12 +7,12 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${LYNX_ASAN_BUILD_DIR:-$repo/build-asan}"
-select="${1:-^(store_contract_test|engine_test|config_test|codec_test|robustness_test|app_test|dtm_client_test|grpc_branch_server_test|integration_test|hostile_test|security_test|security_unit_test)$}"
+select="${1:-^(store_contract_test|engine_test|config_test|codec_test|robustness_test|app_test|dtm_client_test|grpc_branch_server_test|integration_test|hostile_test|security_test|security_unit_test|otlp_trace_test)$}"
 # -Wno-maybe-uninitialized: GCC 12 reports false positives in Boost headers under the sanitizers.
 flags="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -Wno-maybe-uninitialized"
 targets="dtmd busi_server store_contract_test engine_test config_test codec_test robustness_test
   app_test dtm_client_test grpc_branch_server_test integration_test hostile_test security_test
-  security_unit_test"
+  security_unit_test otlp_trace_test"
 LYNX_BUILD_DIR="$build_dir" LYNX_BUILD_TYPE=RelWithDebInfo LYNX_BUILD_TARGETS="$targets" \
   "$repo/scripts/build.sh" \
   -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"

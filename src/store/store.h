@@ -62,7 +62,7 @@ struct TransBranch {
 };
 
 // One call dtmd made for a transaction (not in DTM): a branch call, a retry, a phase-2 call, a
-// msg back-check (branch_id "00", op "query_prepared") or a workflow resume (branch_id "00", op
+// msg back-check (branch_id "00", op "msg") or a workflow resume (branch_id "00", op
 // the workflow's name). Kept per (gid, branch_id, op), the newest `keep` (AddAttempts), and
 // deleted with the transaction by PurgeFinished.
 struct BranchAttempt {

@@ -58,7 +58,7 @@ describe('console on a dtmd with authentication', () => {
     await page.fill('[data-testid=login-token]', '');
     await signIn(page, READER);
     await page.locator('[data-testid=view-transactions]').waitFor();
-    assert.equal(await page.locator('[data-testid=role]').innerText(), 'reader');
+    assert.equal(await page.locator('[data-testid=role]').textContent(), 'reader');
     await waitFor('both transactions listed', async () => {
       const r = new Map(await tableRows(page));
       return r.get(ok) === 'succeed' && r.get(stuck) === 'submitted';
@@ -75,7 +75,7 @@ describe('console on a dtmd with authentication', () => {
     // The token is sent as a bearer token and kept for the session (a reload stays signed in).
     await page.reload();
     await page.locator('[data-testid=view-topics]').waitFor();
-    assert.equal(await page.locator('[data-testid=role]').innerText(), 'reader');
+    assert.equal(await page.locator('[data-testid=role]').textContent(), 'reader');
 
     // The reader token may not act: dtmd says 403.
     const r = await fetch(`${dtmd.base}/api/dtmsvr/forceStop`, {
@@ -90,7 +90,7 @@ describe('console on a dtmd with authentication', () => {
     await page.locator('[data-testid=login-form]').waitFor();
     await signIn(page, ADMIN);
     await page.locator('[data-testid=role]').waitFor();
-    assert.equal(await page.locator('[data-testid=role]').innerText(), 'admin');
+    assert.equal(await page.locator('[data-testid=role]').textContent(), 'admin');
     await page.goto(`${dtmd.adminUrl}#/trans/${encodeURIComponent(stuck)}`);
     await page.locator('[data-testid=force-stop]').waitFor();
     await page.locator('[data-testid=retry-now]').waitFor();

@@ -14,6 +14,8 @@ import {
   waitFor,
 } from './harness.mjs';
 
+const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
+
 describe('console on a dtmd with cron', () => {
   let dtmd, busi, browser, c;
   const gids = { pg: [] };
@@ -28,7 +30,13 @@ describe('console on a dtmd with cron', () => {
       await c.submitSaga(gid, [step(busi, 'succeed')]);
     }
     gids.flaky = await c.newGid('flaky-');
-    await c.submitSaga(gids.flaky, [step(busi, 'succeed'), step(busi, 'flaky')]);
+    await c.submitSaga(
+      gids.flaky,
+      [step(busi, 'succeed'), step(busi, 'flaky')],
+      undefined,
+      { branch_headers: { Authorization: 'Bearer secret-of-the-branch', 'X-Tenant': 'acme' } },
+      { traceparent: `00-${TRACE_ID}-b7ad6b7169203331-01` },
+    );
     gids.fail = await c.newGid('fail-');
     await c.submitSaga(gids.fail, [step(busi, 'succeed'), step(busi, 'fail')]);
     gids.down = await c.newGid('down-');
@@ -38,6 +46,9 @@ describe('console on a dtmd with cron', () => {
     await c.submitSaga(gids.retry, [step(busi, 'down')], undefined, { retry_interval: 60 });
     gids.stop = await c.newGid('stop-');
     await c.submitSaga(gids.stop, [step(busi, 'succeed'), step(busi, 'down')], undefined, { retry_interval: 60 });
+    // A msg whose back-check (1 s after prepare) says the local transaction committed.
+    gids.msgCheck = await c.newGid('msgcheck-');
+    await c.prepareMsg(gids.msgCheck, `${busi.url}/succeed`, `${busi.url}/query`, { timeout_to_fail: 1 });
     gids.msg = await c.newGid('msg-');
     await c.prepareMsg(gids.msg, `${busi.url}/succeed`, `${busi.url}/query`, { timeout_to_fail: 3600 });
 
@@ -46,6 +57,7 @@ describe('console on a dtmd with cron', () => {
       c.waitStatus(gids.flaky, 'succeed'),
       c.waitStatus(gids.fail, 'failed'),
       c.waitStatus(gids.msg, 'prepared'),
+      c.waitStatus(gids.msgCheck, 'succeed'),
       c.waitAttempts(gids.down, 2).then(() => c.waitStatus(gids.down, 'submitted')),
       c.waitAttempts(gids.retry, 1),
       c.waitAttempts(gids.stop, 2),
@@ -73,11 +85,12 @@ describe('console on a dtmd with cron', () => {
     assert.match(await page.locator('[data-testid=brand]').innerText(), /lynx-dtm console/);
     for (const l of ['transactions', 'overdue', 'topics', 'server']) await page.locator(`[data-testid=nav-${l}]`).waitFor();
 
-    // Every transaction with its status (page size 100 shows all 31).
+    // Every transaction with its status (page size 100 shows all of them).
     const all = await c.allTransactions();
-    assert.equal(all.length, 31);
+    const total = all.length;
+    assert.equal(total, gids.pg.length + 7);
     await page.selectOption('[data-testid=page-size]', '100');
-    const rows = await rowsMatch(page, 'all 31 rows', (r) => r.length === 31);
+    const rows = await rowsMatch(page, 'all rows', (r) => r.length === total);
     const shown = new Map(rows);
     for (const g of all) assert.equal(shown.get(g.gid), g.status, `status of ${g.gid}`);
     assert.equal(shown.get(gids.flaky), 'succeed');
@@ -101,19 +114,41 @@ describe('console on a dtmd with cron', () => {
     await page.fill('[data-testid=filter-gid]', 'flaky-');
     await rowsMatch(page, 'only the flaky saga', (r) => r.length === 1 && r[0][0] === gids.flaky);
     assert.match(page.url(), /gidPrefix=flaky-/);
+    await page.selectOption('[data-testid=page-size]', '50');
     await page.fill('[data-testid=filter-gid]', 'pg-');
     await rowsMatch(page, 'the 25 paging sagas', (r) => r.length === 25 && r.every(([g]) => g.startsWith('pg-')));
+    assert.match(page.url(), /gidPrefix=pg-/);
+
+    // Creation time bounds: nothing was created in the future, everything after an hour ago.
+    await page.click('[data-testid=filter-clear]');
+    const local = (ms) => {
+      const d = new Date(ms);
+      const p = (n) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    };
+    await page.fill('[data-testid=filter-from]', local(Date.now() + 3600e3));
+    await rowsMatch(page, 'no rows created in the future', (r) => r.length === 0);
+    assert.match(page.url(), /from=/);
+    await page.fill('[data-testid=filter-from]', local(Date.now() - 3600e3));
+    await rowsMatch(page, 'all rows created in the last hour', (r) => r.length === total);
 
     // Cursor paging with 20 a page: Next shows another set, Previous comes back.
     await page.click('[data-testid=filter-clear]');
     await page.selectOption('[data-testid=page-size]', '20');
     const page1 = await rowsMatch(page, 'a first page of 20', (r) => r.length === 20);
     await page.click('[data-testid=next-page]');
-    const page2 = await rowsMatch(page, 'a second page', (r) => r.length === 11 && !r.some(([g]) => page1.some(([h]) => h === g)));
+    const page2 = await rowsMatch(page, 'a second page', (r) => r.length === total - 20 && !r.some(([g]) => page1.some(([h]) => h === g)));
     assert.equal(await page.locator('[data-testid=page-number]').innerText(), 'page 2');
     assert.equal(await page.locator('[data-testid=next-page]').isDisabled(), true);
+    // Auto-refresh (every 5 s) reloads the same page with the same cursor.
+    const refreshed = [];
+    page.on('request', (req) => req.url().includes('/api/dtmsvr/all?') && refreshed.push(new URL(req.url()).searchParams));
+    await waitFor('an auto-refresh of page 2', () => refreshed.some((q) => q.get('position') && q.get('limit') === '20'), { timeout: 12000 });
+    const page2again = await rowsMatch(page, 'page 2 after the refresh', (r) => r.length === total - 20);
+    assert.deepEqual(page2again.map(([g]) => g), page2.map(([g]) => g));
+    assert.equal(await page.locator('[data-testid=page-number]').innerText(), 'page 2');
     const union = new Set([...page1, ...page2].map(([g]) => g));
-    assert.equal(union.size, 31);
+    assert.equal(union.size, total);
     await page.click('[data-testid=prev-page]');
     const back = await rowsMatch(page, 'the first page again', (r) => r.length === 20);
     assert.deepEqual(back.map(([g]) => g), page1.map(([g]) => g));
@@ -122,7 +157,7 @@ describe('console on a dtmd with cron', () => {
     // Counters: the numbers of the API, and a click filters.
     const expected = { prepared: 0, submitted: 0, aborting: 0, succeed: 0, failed: 0 };
     for (const g of await c.allTransactions()) expected[g.status]++;
-    assert.deepEqual(expected, { prepared: 1, submitted: 3, aborting: 0, succeed: 26, failed: 1 });
+    assert.deepEqual(expected, { prepared: 1, submitted: 3, aborting: 0, succeed: 27, failed: 1 });
     for (const [st, n] of Object.entries(expected)) {
       await waitFor(`counter ${st} = ${n}`, async () => (await page.locator(`[data-testid=counter-${st}]`).getAttribute('data-count')) === String(n));
       assert.equal((await page.locator(`[data-testid=counter-${st}] .counter-n`).innerText()).trim(), String(n));
@@ -161,6 +196,15 @@ describe('console on a dtmd with cron', () => {
     assert.equal(await failedDetail.innerText(), 'temporarily down');
     assert.ok(await failedDetail.isVisible());
 
+    // The trace id of the traceparent the saga was submitted with; branch headers as dtmd gives
+    // them (secret values redacted by dtmd, never by the console).
+    assert.equal(await page.locator('[data-testid=trace-id] dd').innerText(), TRACE_ID);
+    const q = await c.query(gids.flaky);
+    const headers = page.locator('[data-testid=branch-headers]');
+    assert.match(await headers.innerText(), /X-Tenant\s+acme/);
+    assert.ok(!(await headers.innerText()).includes('secret-of-the-branch'));
+    assert.ok((await headers.innerText()).includes(q.transaction.branch_headers.Authorization));
+
     // The payload is pretty-printed JSON.
     const payload = action.locator('[data-testid=payload]');
     assert.equal(await payload.getAttribute('data-kind'), 'json');
@@ -171,6 +215,7 @@ describe('console on a dtmd with cron', () => {
     assert.equal(await first.count(), 1);
     // A finished transaction offers no actions.
     assert.equal(await page.locator('[data-testid=force-stop]').count(), 0);
+    await action.scrollIntoViewIfNeeded();
     await screenshot(page, 'detail-flaky.png');
 
     // The failed saga shows its rollback reason and its compensation.
@@ -178,6 +223,15 @@ describe('console on a dtmd with cron', () => {
     await page.locator('[data-testid=rollback-reason]').waitFor();
     assert.match(await page.locator('[data-testid=rollback-reason]').innerText(), /fail/);
     await page.locator('[data-testid=branch-group][data-branch-id="01"] [data-testid=branch-op][data-op=compensate] [data-testid=attempt][data-outcome=SUCCESS]').waitFor();
+
+    // The msg's back-check is a transaction-level call (branch_id 00).
+    await page.goto(`${dtmd.adminUrl}#/trans/${encodeURIComponent(gids.msgCheck)}`);
+    const txLevel = page.locator('[data-testid=branch-group][data-branch-id="00"]');
+    await txLevel.waitFor();
+    assert.match(await txLevel.innerText(), /Transaction-level calls/);
+    assert.match(await txLevel.innerText(), /back-check/);
+    assert.equal(await txLevel.locator('[data-testid=attempt][data-outcome=SUCCESS]').count(), 1);
+    assert.match(await txLevel.locator('[data-testid=branch-url]').innerText(), /\/query$/);
 
     // An unknown gid.
     await page.goto(`${dtmd.adminUrl}#/trans/no-such-gid`);
@@ -307,7 +361,11 @@ describe('console on a dtmd with cron', () => {
     }
     // Two scrapes (2 s apart) give the rates a point; the counters dtmd exports are present.
     await waitFor('a throughput value', async () => /\/s$/.test(await page.locator('[data-testid=chart-throughput-value]').innerText()), { timeout: 10000 });
-    await waitFor('an API latency value', async () => /ms$/.test(await page.locator('[data-testid=chart-apiLatency-value]').innerText()), { timeout: 10000 });
+    // API latency needs API requests between two scrapes: make some.
+    await waitFor('an API latency value', async () => {
+      await c.query(gids.flaky);
+      return /ms$/.test(await page.locator('[data-testid=chart-apiLatency-value]').innerText());
+    }, { timeout: 10000 });
     assert.equal(await page.locator('[data-testid=chart-throughput]').getAttribute('data-present'), '1');
     assert.ok((await page.locator('[data-testid=chart-throughput] path.chart-line').count()) >= 1);
     await screenshot(page, 'server.png');

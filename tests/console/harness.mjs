@@ -84,8 +84,7 @@ export async function startDtmd({ config = 'TransCronInterval: 1\n', args = [], 
     throw e;
   });
   const base = `http://127.0.0.1:${ports[0]}`;
-  // Set only by dev-preload.mjs (a development tool): the console served from console/dist.
-  const front = globalThis.__lynxConsoleDevFront ? await globalThis.__lynxConsoleDevFront(base) : base;
+  const front = base;
   return {
     base,
     httpPort: ports[0],
@@ -110,10 +109,10 @@ export async function startDtmd({ config = 'TransCronInterval: 1\n', args = [], 
 
 export function dtmClient(base, token = null) {
   const headers = (extra = {}) => ({ ...(token ? { Authorization: `Bearer ${token}` } : {}), ...extra });
-  async function call(method, path, body) {
+  async function call(method, path, body, extraHeaders = {}) {
     const res = await fetch(base + path, {
       method,
-      headers: headers(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      headers: headers({ ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...extraHeaders }),
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
     const text = await res.text();
@@ -125,8 +124,8 @@ export function dtmClient(base, token = null) {
     }
     return { status: res.status, json, text };
   }
-  async function ok(method, path, body) {
-    const r = await call(method, path, body);
+  async function ok(method, path, body, extraHeaders) {
+    const r = await call(method, path, body, extraHeaders);
     if (r.status < 200 || r.status >= 300) throw new Error(`${method} ${path} → ${r.status} ${r.text}`);
     return r.json;
   }
@@ -137,15 +136,21 @@ export function dtmClient(base, token = null) {
       const r = await ok('GET', '/api/dtmsvr/newGid');
       return prefix + r.gid;
     },
-    submitSaga(gid, steps, payloads, extra = {}) {
-      return ok('POST', '/api/dtmsvr/submit', {
-        gid,
-        trans_type: 'saga',
-        steps,
-        payloads: payloads ?? steps.map(() => '{"amount":30}'),
-        retry_interval: 1,
-        ...extra,
-      });
+    /** extra: more fields of the body; headers: of the HTTP request (e.g. traceparent). */
+    submitSaga(gid, steps, payloads, extra = {}, headers = {}) {
+      return ok(
+        'POST',
+        '/api/dtmsvr/submit',
+        {
+          gid,
+          trans_type: 'saga',
+          steps,
+          payloads: payloads ?? steps.map(() => '{"amount":30}'),
+          retry_interval: 1,
+          ...extra,
+        },
+        headers,
+      );
     },
     prepareMsg(gid, action, queryPrepared, extra = {}) {
       return ok('POST', '/api/dtmsvr/prepare', {

@@ -111,7 +111,6 @@ TEST_F(AuthTest, EveryHttpRouteNeedsTheRightRole) {
       {"GET", "/api/metrics", "", "reader"},
       {"GET", "/api/dtmsvr/all?overdue=1&gidPrefix=auth", "", "reader"},
       {"GET", "/api/admin/summary", "", "reader"},
-      {"GET", "/api/admin/server", "", "reader"},
       {"POST", "/api/dtmsvr/forceStop", R"({"gid":")" + gid + R"("})", "admin"},
       {"GET", "/api/dtmsvr/resetCronTime", "", "admin"},
       {"POST", "/api/dtmsvr/resetNextCronTime", R"({"gid":")" + gid + R"("})", "admin"},
@@ -154,7 +153,13 @@ TEST_F(AuthTest, EveryHttpRouteNeedsTheRightRole) {
   }
   // The allowed prepare went through (so the denied ones were refused, not broken).
   EXPECT_TRUE(dtm_.Exists(gid));
-  // The console learns the caller's role from /api/admin/server.
+  // The console learns the caller's role from /api/admin/server: without a token only that it
+  // must sign in; a wrong token is refused, a client token may not read the server's config.
+  auto anonymous = Http(dtm_.port(), "GET", "/api/admin/server");
+  EXPECT_EQ(anonymous.status, 200);
+  EXPECT_EQ(anonymous.body, R"({"auth_enabled":true,"role":"none"})");
+  EXPECT_EQ(Http(dtm_.port(), "GET", "/api/admin/server", "", Bearer(kWrongToken)).status, 401);
+  EXPECT_EQ(Http(dtm_.port(), "GET", "/api/admin/server", "", Bearer(kClientToken)).status, 403);
   for (const auto& [role, token] :
        {std::pair<std::string, std::string>{"reader", kReaderToken}, {"admin", kAdminToken}}) {
     auto res = Http(dtm_.port(), "GET", "/api/admin/server", "", Bearer(token));
