@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Races dtmd against the reference DTM server (github.com/dtm-labs/dtm, the release
-# scripts/reference-dtm.sh builds) on the same machine, the same store server, the same no-op
-# business service (bench_busi) and the same load (dtm_loadgen), alternating the two servers, and
-# prints one table row per store and transaction shape with the ratio dtmd / DTM.
+# scripts/reference-dtm.sh builds) and dtmrs (crates.io, scripts/lib/dtmrs.sh) on the same
+# machine, the same store server, the same no-op business service (bench_busi) and the same load
+# (dtm_loadgen), alternating the servers, and prints one table row per store and transaction shape
+# with the ratios dtmd / DTM and dtmd / dtmrs.
+#
+# A transaction counts when bench_busi sees its last forward action (TransIn, or TransInConfirm
+# for tcc) — dtmrs has no wait_result — for every server alike (--complete-at reply: DTM's
+# wait_result instead, dtmd and DTM only); afterwards counted gids are queried back in each
+# server's own /query format and must be "succeed". dtmrs runs saga and msg (its API has no tcc
+# shape the client drives like DTM's); its SQLite store is WAL + synchronous=NORMAL (not
+# power-safe: a power loss may lose the last commits), stated with the results.
 #
 #   bench/compare.sh                                   # every store, saga msg tcc, 32 clients
 #   bench/compare.sh --stores "embedded redis" --modes saga --duration 10 --rounds 3
@@ -30,7 +38,8 @@ warmup=2
 rounds=1
 history=0
 update_branch_sync=1
-servers="dtmd dtm"
+servers="dtmd dtm dtmrs"
+complete_at=busi
 while [[ $# -gt 0 ]]; do
   case $1 in
     --stores) stores=$2; shift 2 ;;
@@ -42,7 +51,8 @@ while [[ $# -gt 0 ]]; do
     --history) history=$2; shift 2 ;;
     --update-branch-sync) update_branch_sync=$2; shift 2 ;;
     --servers) servers=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --complete-at) complete_at=$2; shift 2 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -56,6 +66,13 @@ dtm_module=""
 if [[ " $servers " == *" dtm "* ]]; then
   dtm_bin="$("$repo/scripts/reference-dtm.sh")"
   dtm_module="$(source "$repo/scripts/lib/go-env.sh" && go env GOMODCACHE)/github.com/dtm-labs/dtm@${LYNX_REFERENCE_DTM_VERSION:-v1.19.0}"
+fi
+
+dtmrs_bin=""
+if [[ " $servers " == *" dtmrs "* ]]; then
+  [[ $complete_at == busi ]] || { echo "dtmrs needs --complete-at busi (it has no wait_result)" >&2; exit 2; }
+  source "$repo/scripts/lib/dtmrs.sh"
+  dtmrs_bin="$(lynx_dtmrs_path)"
 fi
 
 out_dir="$(mktemp -d "${TMPDIR:-/tmp}/lynx-bench.XXXXXX")"
@@ -111,7 +128,8 @@ wait_http() {  # wait_http PORT PID: until GET newGid answers (30 s)
   return 1
 }
 
-"$busi_bin" --port 0 --port-file "$out_dir/busi.port" --threads 1 >"$out_dir/busi.log" 2>&1 &
+"$busi_bin" --port 0 --port-file "$out_dir/busi.port" --threads 1 --track-completions \
+  >"$out_dir/busi.log" 2>&1 &
 busi_pid=$!
 disown "$busi_pid"  # killed at exit without a job-control notice
 for _ in $(seq 1 100); do [[ -s $out_dir/busi.port ]] && break; sleep 0.05; done
@@ -122,7 +140,9 @@ busi_url="http://127.0.0.1:$busi_port/api/busi"
 settings() {
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
   echo "commit: $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet || echo '+dirty'), reference: $(basename "${dtm_bin:-none}")"
-  echo "UpdateBranchSync: $update_branch_sync (both servers); dtmd embedded: fsync every commit (group commit); DTM BoltDB: fsync every write transaction"
+  echo "UpdateBranchSync: $update_branch_sync (dtmd, DTM); dtmd embedded: fsync every commit (group commit); DTM BoltDB: fsync every write transaction"
+  [[ -n $dtmrs_bin ]] && echo "dtmrs $LYNX_DTMRS_VERSION: SQLite WAL + synchronous=NORMAL (NOT power-safe; a process crash loses nothing), RUST_LOG=warn, its defaults otherwise"
+  echo "completion: $complete_at (busi: the last forward action seen by bench_busi; reply: wait_result)"
   if [[ $needs_dbs == 1 ]]; then
     echo "postgres: fsync=$(psql -h 127.0.0.1 -p "$LYNX_TEST_PG_PORT" -U postgres -Atc 'show fsync'), synchronous_commit=$(psql -h 127.0.0.1 -p "$LYNX_TEST_PG_PORT" -U postgres -Atc 'show synchronous_commit')"
     echo "mariadb: innodb_flush_log_at_trx_commit=$(mysql -h127.0.0.1 -P"$LYNX_TEST_MYSQL_PORT" -ulynx -Nse 'select @@innodb_flush_log_at_trx_commit')"
@@ -147,7 +167,22 @@ start_server() {
     postgres) store_yaml="Store:\n  Driver: postgres\n  Host: 127.0.0.1\n  Port: $LYNX_TEST_PG_PORT\n  User: postgres\n  Db: postgres\n  Schema: $scope\n" ;;
     mysql) store_yaml="Store:\n  Driver: mysql\n  Host: 127.0.0.1\n  Port: $LYNX_TEST_MYSQL_PORT\n  User: lynx\n  Db: $scope\n" ;;
   esac
-  if [[ $server == dtmd* ]]; then
+  if [[ $server == dtmrs ]]; then
+    # dtmrs: everything by environment; a fresh SQLite file / database / key prefix per run.
+    local db=""
+    case $store in
+      embedded) db="sqlite:$dir/dtmrs.db?mode=rwc" ;;
+      redis) db="redis://127.0.0.1:$LYNX_TEST_REDIS_PORT/0?key_prefix=$scope:" ;;
+      postgres)
+        psql -h 127.0.0.1 -p "$LYNX_TEST_PG_PORT" -U postgres -qc "CREATE DATABASE $scope" >/dev/null
+        db="postgres://postgres@127.0.0.1:$LYNX_TEST_PG_PORT/$scope" ;;
+      mysql)
+        mysql -h127.0.0.1 -P"$LYNX_TEST_MYSQL_PORT" -ulynx -e "CREATE DATABASE $scope"
+        db="mysql://lynx@127.0.0.1:$LYNX_TEST_MYSQL_PORT/$scope" ;;
+    esac
+    (cd "$dir" && RUST_LOG=warn DTMRS_DB="$db" DTMRS_ADDR="127.0.0.1:$port" \
+      DTMRS_GRPC_ADDR="127.0.0.1:$grpc" exec "$dtmrs_bin") >"$dir/server.log" 2>&1 &
+  elif [[ $server == dtmd* ]]; then
     printf "ListenAddress: 127.0.0.1\nHttpPort: $port\nGrpcPort: $grpc\nUpdateBranchSync: $update_branch_sync\nLogLevel: warn\nStore:\n  DataDir: $dir/data\n" >"$dir/conf.yml"
     [[ -n $store_yaml ]] && printf "$store_yaml" | sed '1d' >>"$dir/conf.yml"
     [[ $server == dtmd-nohistory ]] && printf "Attempts:\n  KeepPerBranch: 0\n" >>"$dir/conf.yml"
@@ -181,6 +216,8 @@ start_server() {
   fi
 }
 
+dialect_of() { [[ $1 == dtmrs ]] && echo dtmrs || echo dtm; }
+
 stop_server() {
   kill "$server_pid" 2>/dev/null || true
   for _ in $(seq 1 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.05; done
@@ -200,16 +237,19 @@ for store in $stores; do
       if ((history > 0)); then
         # Finished history the server's queries must live with (not measured).
         "$loadgen" --dtm "http://127.0.0.1:$server_port/api/dtmsvr" --busi "$busi_url" --mode msg \
-          --concurrency 32 --count "$history" --warmup 0 --json >/dev/null
+          --concurrency 32 --count "$history" --warmup 0 --json --complete-at "$complete_at" \
+          --dialect "$(dialect_of "$server")" >/dev/null
       fi
       for mode in $modes; do
+        [[ $server == dtmrs && $mode == tcc ]] && continue
         for c in $concurrency; do
           proc=$(store_process "$store")
           before=0
           [[ -n $proc ]] && before=$(cpu_of "$proc")
           line=$("$loadgen" --dtm "http://127.0.0.1:$server_port/api/dtmsvr" --busi "$busi_url" \
             --mode "$mode" --concurrency "$c" --duration "$duration" --warmup "$warmup" \
-            --server-pid "$server_pid" --json || true)
+            --server-pid "$server_pid" --json --complete-at "$complete_at" \
+            --dialect "$(dialect_of "$server")" || true)
           store_cpu=null
           [[ -n $proc ]] && store_cpu=$(awk -v a="$before" -v b="$(cpu_of "$proc")" 'BEGIN {printf "%.2f", b - a}')
           echo "{\"server\":\"$server\",\"store\":\"$store\",\"round\":$round,\"history\":$history,\"store_cpu_s\":$store_cpu,\"result\":${line:-null}}" >>"$results"

@@ -5,6 +5,12 @@
 // transaction as the client sees it); afterwards a sample of the counted gids is queried back,
 // so a 200 that did not leave a succeeded transaction cannot pass unnoticed.
 //
+// --complete-at reply (default): the submit carries wait_result, so its reply means finished.
+// --complete-at busi: the submit does not wait; the client then waits at bench_busi
+// (--track-completions) until the transaction's last forward action arrived there — the only way
+// to see the end of a dtmrs transaction (no wait_result), and the same measure for every server.
+// --dialect dtmrs sends dtmrs's request shapes (shapes.h) and reads its /query reply.
+//
 //   dtm_loadgen --dtm http://127.0.0.1:36789/api/dtmsvr --busi http://127.0.0.1:PORT/api/busi
 //               --mode saga --concurrency 32 --duration 10 [--server-pid PID] [--json]
 //
@@ -56,6 +62,8 @@ struct Options {
   int64_t timeout_ms = 30000;
   int verify = 200;
   bool json = false;
+  std::string complete_at = "reply";  // or "busi"
+  std::string dialect = "dtm";        // or "dtmrs"
   std::string token;  // bearer token for the DTM server's calls (dtmd with Auth.Enabled)
 };
 
@@ -69,6 +77,7 @@ struct Run {
   const bench::Shapes& shapes;
   lynx::http::ClientPool& pool;
   std::string gid_prefix;
+  std::string await_url;  // --complete-at busi: bench_busi's /bench/await?gid=
   Clock::time_point measure_from;
   Clock::time_point measure_until;  // duration mode only
   std::atomic<uint64_t> next_gid{0};
@@ -112,6 +121,17 @@ asio::awaitable<std::string> RunTransaction(Run& run, const std::string& gid) {
     // The Go SDK's rule (TransCallDtmExt): an error when not 200 or when the body says FAILURE.
     if (res->status != 200 || res->body.find("FAILURE") != std::string::npos) {
       co_return std::string(call.what) + " " + gid + ": HTTP " + std::to_string(res->status) + " " +
+          Truncated(res->body);
+    }
+  }
+  if (run.opt.complete_at == "busi") {
+    lynx::http::ClientRequest req;
+    req.url = run.await_url + gid;
+    req.timeout_ms = run.opt.timeout_ms + 5000;  // bench_busi answers 408 first
+    auto res = co_await run.pool.Send(std::move(req));
+    if (!res.ok()) co_return "await " + gid + ": " + res.status().message();
+    if (res->status != 200) {
+      co_return "await " + gid + ": HTTP " + std::to_string(res->status) + " " +
           Truncated(res->body);
     }
   }
@@ -169,8 +189,11 @@ asio::awaitable<void> Verify(Run& run, std::vector<uint64_t> gids, bench::Report
     if (res.ok() && res->status == 200) {
       boost::system::error_code ec;
       bj::value v = bj::parse(res->body, ec);
+      // DTM's reply nests the record under "transaction"; dtmrs's is the record itself.
       const bj::value* t =
-          !ec && v.is_object() ? v.get_object().if_contains("transaction") : nullptr;
+          !ec && v.is_object()
+              ? (run.opt.dialect == "dtmrs" ? &v : v.get_object().if_contains("transaction"))
+              : nullptr;
       const bj::value* s =
           t != nullptr && t->is_object() ? t->get_object().if_contains("status") : nullptr;
       status = s != nullptr && s->is_string() ? std::string(s->get_string()) : "(no status)";
@@ -232,11 +255,26 @@ int main(int argc, char** argv) {
   app.add_option("--verify", opt.verify, "counted gids queried back after the run")
       ->capture_default_str();
   app.add_flag("--json", opt.json, "one JSON line instead of a human line");
+  app.add_option("--complete-at", opt.complete_at,
+                 "reply: the submit waits for the result; busi: await the last forward action "
+                 "at bench_busi --track-completions")
+      ->check(CLI::IsMember({"reply", "busi"}))
+      ->capture_default_str();
+  app.add_option("--dialect", opt.dialect, "request shapes of the server")
+      ->check(CLI::IsMember({"dtm", "dtmrs"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   bench::Mode mode{};
   bench::ParseMode(opt.mode, &mode);
-  const bench::Shapes shapes(mode, StripSlash(opt.dtm), StripSlash(opt.busi));
+  const bool dtmrs = opt.dialect == "dtmrs";
+  if (dtmrs && (mode == bench::Mode::kTcc || opt.complete_at != "busi")) {
+    std::cerr << "dtm_loadgen: --dialect dtmrs runs saga and msg with --complete-at busi only\n";
+    return 2;
+  }
+  const bench::Shapes shapes(mode, StripSlash(opt.dtm), StripSlash(opt.busi),
+                             dtmrs ? bench::Dialect::kDtmrs : bench::Dialect::kDtm,
+                             opt.complete_at == "reply");
   std::optional<bench::ProcSample> server_before;
   if (opt.server_pid > 0 && !bench::ReadProc(opt.server_pid)) {
     std::cerr << "dtm_loadgen: no process " << opt.server_pid << " to measure\n";
@@ -259,6 +297,12 @@ int main(int argc, char** argv) {
     return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
   };
   Run run(opt, shapes, pool, GidPrefix(opt.mode));
+  {
+    // http://host:port/api/busi -> http://host:port/bench/await?gid=
+    std::string base = StripSlash(opt.busi);
+    const size_t api = base.rfind("/api/");
+    run.await_url = (api == std::string::npos ? base : base.substr(0, api)) + "/bench/await?gid=";
+  }
   run.measure_from = start + seconds(opt.warmup_s);
   run.measure_until = run.measure_from + seconds(opt.duration_s);
 

@@ -20,9 +20,11 @@ std::string Tail(const bj::object& o) { return bj::serialize(o).substr(1); }
 
 // The fields the Go SDK's TransBase always sends, plus wait_result: the client sees the outcome,
 // so a counted transaction is a finished one (dtm-protocol.md §6.6).
-bj::object TransBody(const char* trans_type) {
-  return bj::object{
-      {"trans_type", trans_type}, {"protocol", ""}, {"wait_result", true}, {"concurrent", false}};
+bj::object TransBody(const char* trans_type, bool wait_result) {
+  return bj::object{{"trans_type", trans_type},
+                    {"protocol", ""},
+                    {"wait_result", wait_result},
+                    {"concurrent", false}};
 }
 
 }  // namespace
@@ -52,11 +54,30 @@ const char* ModeName(Mode mode) {
   return "?";
 }
 
-Shapes::Shapes(Mode mode, std::string dtm, std::string busi)
-    : mode_(mode), dtm_(std::move(dtm)), busi_(std::move(busi)) {
+Shapes::Shapes(Mode mode, std::string dtm, std::string busi, Dialect dialect, bool wait_result)
+    : mode_(mode), dtm_(std::move(dtm)), busi_(std::move(busi)), dialect_(dialect) {
+  if (dialect_ == Dialect::kDtmrs) {
+    // dtmrs's own shapes (no wait_result, no tcc here).
+    if (mode_ == Mode::kSaga) {
+      bj::array steps;
+      for (const char* branch : {"TransOut", "TransIn"}) {
+        const std::string route = busi_ + "/" + branch;
+        steps.push_back(
+            bj::object{{"action", route}, {"compensate", route + "Revert"}, {"payload", kPayload}});
+      }
+      trans_tail_ = Tail(bj::object{{"trans_type", "saga"}, {"steps", std::move(steps)}});
+    } else {
+      prepare_tail_ = Tail(bj::object{{"trans_type", "msg"},
+                                      {"actions", bj::array{busi_ + "/TransIn"}},
+                                      {"payloads", bj::array{kPayload}},
+                                      {"query_prepared", busi_ + "/QueryPrepared"}});
+      trans_tail_ = Tail(bj::object{{"trans_type", "msg"}});
+    }
+    return;
+  }
   switch (mode_) {
     case Mode::kSaga: {
-      bj::object o = TransBody("saga");
+      bj::object o = TransBody("saga", wait_result);
       o["steps"] = bj::array{
           bj::object{{"action", busi_ + "/TransOut"}, {"compensate", busi_ + "/TransOutRevert"}},
           bj::object{{"action", busi_ + "/TransIn"}, {"compensate", busi_ + "/TransInRevert"}}};
@@ -65,7 +86,7 @@ Shapes::Shapes(Mode mode, std::string dtm, std::string busi)
       break;
     }
     case Mode::kMsg: {
-      bj::object o = TransBody("msg");
+      bj::object o = TransBody("msg", wait_result);
       o["steps"] = bj::array{bj::object{{"action", busi_ + "/TransIn"}}};
       o["payloads"] = bj::array{kPayload};
       o["query_prepared"] = busi_ + "/QueryPrepared";
@@ -73,7 +94,7 @@ Shapes::Shapes(Mode mode, std::string dtm, std::string busi)
       break;
     }
     case Mode::kTcc: {
-      trans_tail_ = Tail(TransBody("tcc"));
+      trans_tail_ = Tail(TransBody("tcc", wait_result));
       // registerBranch: a flat object of strings only (§2.7); DTM's busi route names.
       for (const char* branch : {"TransOut", "TransIn"}) {
         const std::string route = busi_ + "/" + branch;
@@ -104,6 +125,9 @@ std::string Shapes::WithGid(const std::string& gid, const std::string& tail) {
 
 std::vector<Call> Shapes::Transaction(const std::string& gid) const {
   std::vector<Call> calls;
+  if (!prepare_tail_.empty()) {
+    calls.push_back({"prepare", "POST", dtm_ + "/prepare", WithGid(gid, prepare_tail_)});
+  }
   if (mode_ != Mode::kTcc) {
     calls.push_back({"submit", "POST", dtm_ + "/submit", WithGid(gid, trans_tail_)});
     return calls;

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Prints bench/compare.sh's results as a Markdown table: one row per store, shape, client count
-and stored history, with each server's median over rounds and the ratio dtmd / the other server
-(DTM, or another dtmd configuration such as dtmd-nohistory)."""
+and stored history, with each server's median over rounds and the ratio dtmd / each other server
+(DTM, dtmrs, or another dtmd configuration such as dtmd-nohistory). A server that did not run a
+shape (dtmrs has no tcc) shows "-"."""
 import json
 import statistics
 import sys
 from collections import defaultdict
+
+LABELS = {"dtm": "DTM", "dtmrs": "dtmrs"}
 
 
 def median(values):
@@ -18,11 +21,27 @@ def fmt(v, digits=0):
     return f"{v:,.{digits}f}"
 
 
+def summary(rs):
+    """(tx/s, p50, p99, server CPU ms/tx, peak RSS MiB, store CPU ms/tx, errors) of one server."""
+    tps = median([r["tps"] for r in rs])
+    p50 = median([r["p50_ms"] for r in rs])
+    p99 = median([r["p99_ms"] for r in rs])
+    cpu = median([1000.0 * r["server_cpu_s"] / r["count"] for r in rs
+                  if r.get("server_cpu_s") is not None and r.get("count")])
+    rss = median([r["server_peak_rss_kb"] / 1024.0 for r in rs
+                  if r.get("server_peak_rss_kb") is not None])
+    # Store-server CPU includes the warm-up second(s); per transaction it is an estimate.
+    scpu = median([1000.0 * r["store_cpu_s"] / r["count"] for r in rs
+                   if r.get("store_cpu_s") is not None and r.get("count")])
+    errors = sum(r.get("errors", 0) + r.get("unverified", 0) for r in rs)
+    return tps, p50, p99, cpu, rss, scpu, errors
+
+
 def main():
     results_path = sys.argv[1]
     settings = open(sys.argv[2]).read().strip() if len(sys.argv) > 2 else ""
     runs = defaultdict(lambda: defaultdict(list))  # key -> server -> [result]
-    names = []  # servers in order of appearance
+    names = []  # servers in order of appearance, dtmd first
     for line in open(results_path):
         line = line.strip()
         if not line:
@@ -37,41 +56,37 @@ def main():
         runs[key][row["server"]].append(r)
         if row["server"] not in names:
             names.append(row["server"])
-    other = next((n for n in names if n != "dtmd"), "dtm")
-    label = "DTM" if other == "dtm" else other
+    names.sort(key=lambda n: n != "dtmd")
+    others = [n for n in names if n != "dtmd"]
+    label = {n: LABELS.get(n, n) for n in names}
 
     print()
     for s in settings.splitlines():
         print(f"    {s}")
     print()
-    print(f"| store | shape | clients | history | dtmd tx/s | {label} tx/s | dtmd / {label}"
-          f" | dtmd p50 / p99 ms | {label} p50 / p99 ms | dtmd CPU ms/tx | {label} CPU ms/tx"
-          f" | store CPU ms/tx dtmd / {label} | dtmd peak RSS MiB | {label} peak RSS MiB | errors |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    head = ["store", "shape", "clients", "history"]
+    head += [f"{label[n]} tx/s" for n in names]
+    head += [f"dtmd / {label[n]}" for n in others]
+    head += [f"{label[n]} p50 / p99 ms" for n in names]
+    head += [f"{label[n]} CPU ms/tx" for n in names]
+    head += ["store CPU ms/tx " + " / ".join(label[n] for n in names)]
+    head += [f"{label[n]} peak RSS MiB" for n in names]
+    head += ["errors"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
     for key in sorted(runs, key=lambda k: (k[0], k[1], k[2], k[3])):
         store, mode, clients, history = key
-        cols = {}
-        errors = 0
-        for server in ("dtmd", other):
-            rs = runs[key].get(server, [])
-            errors += sum(r.get("errors", 0) + r.get("unverified", 0) for r in rs)
-            tps = median([r["tps"] for r in rs])
-            p50 = median([r["p50_ms"] for r in rs])
-            p99 = median([r["p99_ms"] for r in rs])
-            cpu = median([1000.0 * r["server_cpu_s"] / r["count"] for r in rs
-                          if r.get("server_cpu_s") is not None and r.get("count")])
-            rss = median([r["server_peak_rss_kb"] / 1024.0 for r in rs
-                          if r.get("server_peak_rss_kb") is not None])
-            # Store-server CPU includes the warm-up second(s); per transaction it is an estimate.
-            scpu = median([1000.0 * r["store_cpu_s"] / r["count"] for r in rs
-                           if r.get("store_cpu_s") is not None and r.get("count")])
-            cols[server] = (tps, p50, p99, cpu, rss, scpu)
-        d, t = cols["dtmd"], cols[other]
-        ratio = f"{d[0] / t[0]:.2f}x" if d[0] and t[0] else "-"
-        print(f"| {store} | {mode} | {clients} | {history} | {fmt(d[0])} | {fmt(t[0])} | {ratio}"
-              f" | {fmt(d[1], 1)} / {fmt(d[2], 1)} | {fmt(t[1], 1)} / {fmt(t[2], 1)}"
-              f" | {fmt(d[3], 3)} | {fmt(t[3], 3)} | {fmt(d[5], 3)} / {fmt(t[5], 3)}"
-              f" | {fmt(d[4], 0)} | {fmt(t[4], 0)} | {errors} |")
+        cols = {n: summary(runs[key].get(n, [])) for n in names}
+        d = cols.get("dtmd")
+        row = [store, mode, str(clients), str(history)]
+        row += [fmt(cols[n][0]) for n in names]
+        row += [f"{d[0] / cols[n][0]:.2f}x" if d and d[0] and cols[n][0] else "-" for n in others]
+        row += [f"{fmt(cols[n][1], 1)} / {fmt(cols[n][2], 1)}" for n in names]
+        row += [fmt(cols[n][3], 3) for n in names]
+        row += [" / ".join(fmt(cols[n][5], 3) for n in names)]
+        row += [fmt(cols[n][4], 0) for n in names]
+        row += [str(sum(cols[n][6] for n in names))]
+        print("| " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":
