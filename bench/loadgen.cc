@@ -86,6 +86,13 @@ struct Run {
   std::mutex mu;
   std::string first_error;
 
+  // Fixed width, so that no gid is a prefix of another: DTM's BoltDB store finds a transaction's
+  // branches by gid prefix and mixes "…-1" with "…-10" (seen here: its tcc never finished).
+  std::string Gid(uint64_t n) const {
+    std::string digits = std::to_string(n);
+    return gid_prefix + std::string(digits.size() < 12 ? 12 - digits.size() : 0, '0') + digits;
+  }
+
   void Error(std::string message) {
     if (errors.fetch_add(1) == 0) {
       std::lock_guard lock(mu);
@@ -152,7 +159,7 @@ asio::awaitable<void> Worker(Run& run, WorkerResult& out) {
       ticket = true;
     }
     const uint64_t n = run.next_gid.fetch_add(1, std::memory_order_relaxed);
-    std::string error = co_await RunTransaction(run, run.gid_prefix + std::to_string(n));
+    std::string error = co_await RunTransaction(run, run.Gid(n));
     const auto end = Clock::now();
     if (!error.empty()) {
       run.Error(std::move(error));
@@ -178,7 +185,7 @@ asio::awaitable<void> Verify(Run& run, std::vector<uint64_t> gids, bench::Report
   std::sort(gids.begin(), gids.end());
   const size_t k = std::min(gids.size(), static_cast<size_t>(std::max(run.opt.verify, 0)));
   for (size_t i = 0; i < k; ++i) {
-    const std::string gid = run.gid_prefix + std::to_string(gids[i * gids.size() / k]);
+    const std::string gid = run.Gid(gids[i * gids.size() / k]);
     lynx::http::ClientRequest req;
     req.url = run.shapes.QueryUrl(gid);
     if (!run.opt.token.empty())
