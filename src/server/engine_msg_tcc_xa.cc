@@ -32,8 +32,8 @@ asio::awaitable<Status> Engine::MayQueryPrepared(Run& run) {
   if (st.IsOngoing()) {
     co_await TouchCronTime(run, CronType::kReset, 0);
   } else {
-    log::Log(log::Component::kEngine, spdlog::level::info, run.LogTx("00", kOpMsg),
-             "{} failed: {}", t.g.query_prepared, st.message());
+    log::Log(log::Component::kEngine, spdlog::level::info, run.LogTx("00", kOpMsg), "{} failed: {}",
+             t.g.query_prepared, st.message());
     co_await TouchCronTime(run, CronType::kBackoff, 0);
   }
   co_return Status::Ok();
