@@ -128,7 +128,10 @@ wait_http() {  # wait_http PORT PID: until GET newGid answers (30 s)
   return 1
 }
 
-"$busi_bin" --port 0 --port-file "$out_dir/busi.port" --threads 1 --track-completions \
+# Arrivals are kept until their await comes: tracked only when the load generator awaits them.
+track=()
+[[ $complete_at == busi ]] && track=(--track-completions)
+"$busi_bin" --port 0 --port-file "$out_dir/busi.port" --threads 1 "${track[@]}" \
   >"$out_dir/busi.log" 2>&1 &
 busi_pid=$!
 disown "$busi_pid"  # killed at exit without a job-control notice

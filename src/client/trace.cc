@@ -1,25 +1,18 @@
 #include <lynx/dtm/trace.h>
 
-#include <cctype>
 #include <string_view>
+
+#include "common/ascii.h"
 
 namespace lynx::dtm {
 namespace {
-
-bool SameName(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) return false;
-  }
-  return true;
-}
 
 // The lower-case name first (what WithTrace and the branch servers write), then any spelling.
 const std::string* Header(const Context& ctx, std::string_view lower_name) {
   const auto& headers = ctx.Headers();
   if (auto it = headers.find(std::string(lower_name)); it != headers.end()) return &it->second;
   for (const auto& [k, v] : headers) {
-    if (SameName(k, lower_name)) return &v;
+    if (AsciiLower(k) == lower_name) return &v;
   }
   return nullptr;
 }
@@ -34,6 +27,8 @@ std::optional<TraceParent> TraceOf(const Context& ctx) {
 }
 
 Context WithTrace(const Context& ctx, const TraceParent& trace) {
+  // An empty tracestate is written too: it hides one the parent context may carry from an
+  // earlier trace (TraceHeaders sends none when it is empty).
   Context::HeaderMap headers{{"traceparent", trace.Header()}, {"tracestate", trace.tracestate}};
   return ctx.WithHeaders(std::move(headers));
 }

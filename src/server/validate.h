@@ -15,7 +15,10 @@ namespace lynx::server {
 
 bool IsPrintableAscii(std::string_view s);  // bytes 0x20..0x7e only
 bool IsValidUtf8(std::string_view s);       // well-formed UTF-8 (no overlongs, no surrogates)
-bool IsHttpToken(std::string_view s);       // RFC 9110 token: a header field name
+// `s` with every byte that does not start a well-formed UTF-8 sequence, and every NUL, replaced by
+// '?': for text from the network that goes into text columns and JSON (neither takes them).
+std::string ToValidUtf8(std::string_view s);
+bool IsHttpToken(std::string_view s);  // RFC 9110 token: a header field name
 
 // A gid: non-empty, at most kMaxIdLength bytes, valid UTF-8 without control characters (DTM
 // allows any text; a gRPC transaction's gid must also be printable ASCII, see CheckTrans).

@@ -32,7 +32,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr const char* kVersion = kDtmdVersion;
 constexpr size_t kConcurrentHeavyReads = 4;
 // The console's per-status counts stop here (each reads up to this many rows; docs/limits.md).
 constexpr int64_t kConsoleCountCap = 1000;
@@ -249,8 +248,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     req.cond.status = Param(r, "status");
     req.cond.trans_type = Param(r, "transType");
     req.cond.gid_prefix = Param(r, "gidPrefix");
-    if (req.cond.gid_prefix.size() > 128) {
-      co_return FromStatus(Status::InvalidArgument("gidPrefix is longer than a gid (128 bytes)"));
+    if (req.cond.gid_prefix.size() > kMaxIdLength) {
+      co_return FromStatus(Status::InvalidArgument("gidPrefix is longer than a gid (" +
+                                                   std::to_string(kMaxIdLength) + " bytes)"));
     }
     req.overdue = Param(r, "overdue") == "1" || Param(r, "overdue") == "true";
     auto limit = IntParam(r, "limit", 100);
@@ -315,7 +315,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     const bool auth_on = deps.auth != nullptr && deps.auth->enabled();
     const UnixMs now = WallNow();
     return Json(
-        200, bj::serialize(bj::object{{"version", kVersion},
+        200, bj::serialize(bj::object{{"version", kDtmdVersion},
                                       {"instance", InstanceOwner()},
                                       {"store", deps.config->store.driver},
                                       {"started_at", FormatRfc3339(started_at)},
@@ -419,7 +419,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     // Metric labels come from known routes only: any other path would add a label per request.
     if (IsKnownApi(name)) *api_name = name;
     if (m == "GET") {
-      if (name == "version") co_return Json(200, std::string(R"({"version":")") + kVersion + "\"}");
+      if (name == "version")
+        co_return Json(200, std::string(R"({"version":")") + kDtmdVersion + "\"}");
       if (name == "newGid") {
         co_return Json(200, R"({"gid":")" + api().NewGid() + R"(","dtm_result":"SUCCESS"})");
       }

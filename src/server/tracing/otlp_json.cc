@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "server/validate.h"
+
 namespace lynx::server {
 namespace bj = boost::json;
 
@@ -15,8 +17,16 @@ int64_t SpanClockUs() {
 
 namespace {
 
+// Every text of a span passes here: a branch's reply quoted in a status message, a URL or gid
+// read back from the store may hold any bytes (or be cut inside a character), and one invalid
+// UTF-8 sequence makes the receiver refuse the whole batch.
+bj::string Text(std::string_view s) {
+  const std::string valid = ToValidUtf8(s);
+  return bj::string(valid);
+}
+
 bj::object TextAttribute(const std::string& key, const std::string& value) {
-  return bj::object{{"key", key}, {"value", bj::object{{"stringValue", value}}}};
+  return bj::object{{"key", key}, {"value", bj::object{{"stringValue", Text(value)}}}};
 }
 
 std::string Nanos(int64_t us) { return std::to_string(us) + "000"; }
@@ -37,14 +47,14 @@ std::string EncodeOtlpJson(const std::vector<Span>& spans, const std::string& se
     }
     bj::object span{{"traceId", s.trace_id},
                     {"spanId", s.span_id},
-                    {"name", s.name},
+                    {"name", Text(s.name)},
                     {"kind", static_cast<int>(s.kind)},
                     {"startTimeUnixNano", Nanos(s.start_us)},
                     {"endTimeUnixNano", Nanos(s.end_us)},
                     {"attributes", std::move(attributes)}};
     if (!s.parent_span_id.empty()) span["parentSpanId"] = s.parent_span_id;
     if (!s.tracestate.empty()) span["traceState"] = s.tracestate;
-    if (s.error) span["status"] = bj::object{{"code", 2}, {"message", s.status_message}};
+    if (s.error) span["status"] = bj::object{{"code", 2}, {"message", Text(s.status_message)}};
     out.push_back(std::move(span));
   }
   bj::array resource_attributes{TextAttribute("service.name", service_name),
