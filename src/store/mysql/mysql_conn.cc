@@ -1,5 +1,7 @@
 #include "store/mysql/mysql_conn.h"
 
+#include "store/sql/placeholders.h"
+
 #include <algorithm>
 #include <cstring>
 #include <ctime>
@@ -127,7 +129,7 @@ StatusOr<std::unique_ptr<MyConn>> MyConn::Connect(const MyConnConfig& c) {
 }
 
 MyConn::~MyConn() {
-  for (auto& [sql, stmt] : prepared_) mysql_stmt_close(stmt);
+  for (auto& [sql, prepared] : prepared_) mysql_stmt_close(prepared.stmt);
   mysql_close(conn_);
 }
 
@@ -182,9 +184,13 @@ Status MyConn::Exec(const std::string& sql) {
 StatusOr<MyResult> MyConn::Run(const char* sql, const MyParams& params) {
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
+    sql::PositionalSql positional = sql::ToPositional(sql);
+    if (positional.text.empty()) {
+      return Status::Internal("mysql store: bad placeholders in: " + Excerpt(sql));
+    }
     MYSQL_STMT* stmt = mysql_stmt_init(conn_);
     if (stmt == nullptr) return ConnError(sql);
-    if (mysql_stmt_prepare(stmt, sql, strlen(sql)) != 0) {
+    if (mysql_stmt_prepare(stmt, positional.text.data(), positional.text.size()) != 0) {
       Status st = StmtError(stmt, sql);
       mysql_stmt_close(stmt);
       return st;
@@ -193,9 +199,16 @@ StatusOr<MyResult> MyConn::Run(const char* sql, const MyParams& params) {
     // its buffers before fetching.
     my_bool update_max_length = 1;
     mysql_stmt_attr_set(stmt, STMT_ATTR_UPDATE_MAX_LENGTH, &update_max_length);
-    it = prepared_.emplace(sql, stmt).first;
+    it = prepared_.emplace(sql, Prepared{stmt, std::move(positional.order), positional.params})
+             .first;
   }
-  return Execute(it->second, params, sql);
+  const Prepared& prepared = it->second;
+  if (!prepared.order.empty() && static_cast<size_t>(prepared.params) != params.size()) {
+    return Status::Internal("mysql store: " + std::to_string(params.size()) +
+                            " parameters for $1..$" + std::to_string(prepared.params) +
+                            " in: " + Excerpt(sql));
+  }
+  return Execute(prepared.stmt, params, sql, prepared.order);
 }
 
 StatusOr<MyResult> MyConn::RunOnce(const std::string& sql, const MyParams& params) {
@@ -208,9 +221,9 @@ StatusOr<MyResult> MyConn::RunOnce(const std::string& sql, const MyParams& param
   return Execute(stmt, params, sql);
 }
 
-StatusOr<MyResult> MyConn::Execute(MYSQL_STMT* stmt, const MyParams& params,
-                                   const std::string& sql) {
-  const size_t n = params.size();
+StatusOr<MyResult> MyConn::Execute(MYSQL_STMT* stmt, const MyParams& params, const std::string& sql,
+                                   const std::vector<int>& order) {
+  const size_t n = order.empty() ? params.size() : order.size();
   if (mysql_stmt_param_count(stmt) != n) {
     return Status::Internal("mysql store: " + std::to_string(n) + " parameters for " +
                             std::to_string(mysql_stmt_param_count(stmt)) +
@@ -221,7 +234,7 @@ StatusOr<MyResult> MyConn::Execute(MYSQL_STMT* stmt, const MyParams& params,
   std::vector<MYSQL_TIME> times(n);
   std::vector<unsigned long> lengths(n);
   for (size_t i = 0; i < n; ++i) {
-    const MyParams::Value& v = params.values_[i];
+    const MyParams::Value& v = params.values_[order.empty() ? i : static_cast<size_t>(order[i])];
     MYSQL_BIND& b = in[i];
     switch (v.kind) {
       case MyParams::Kind::kText:

@@ -117,7 +117,8 @@ class MyConn {
   // Runs one statement without parameters (transaction control, DDL) over the text protocol.
   Status Exec(const std::string& sql);
   // Runs `sql` as a prepared statement, prepared on first use and cached by the pointer, so
-  // `sql` must be a string constant.
+  // `sql` must be a string constant. It may number its placeholders "$1 ... $n" like
+  // PostgreSQL (a number may repeat; see store/sql/placeholders.h) or use plain '?'.
   StatusOr<MyResult> Run(const char* sql, const MyParams& params);
   // Prepares, runs and closes a statement built for this call (IN lists of varying length).
   StatusOr<MyResult> RunOnce(const std::string& sql, const MyParams& params);
@@ -137,7 +138,9 @@ class MyConn {
 
  private:
   explicit MyConn(MYSQL* conn) : conn_(conn) {}
-  StatusOr<MyResult> Execute(MYSQL_STMT* stmt, const MyParams& params, const std::string& sql);
+  // `order`: per '?', the index of its value in `params`; empty binds them in order.
+  StatusOr<MyResult> Execute(MYSQL_STMT* stmt, const MyParams& params, const std::string& sql,
+                             const std::vector<int>& order = {});
   // The error of the last call mapped to a Status (see mysql_conn.cc); marks the connection
   // broken when the error says it is gone.
   Status Fail(unsigned int code, const char* message, const std::string& sql);
@@ -149,7 +152,12 @@ class MyConn {
   }
 
   MYSQL* conn_;
-  std::unordered_map<const char*, MYSQL_STMT*> prepared_;
+  struct Prepared {
+    MYSQL_STMT* stmt;
+    std::vector<int> order;  // see Execute
+    int params;              // values the statement takes
+  };
+  std::unordered_map<const char*, Prepared> prepared_;
   bool broken_ = false;
   unsigned int last_errno_ = 0;
   std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();

@@ -137,15 +137,16 @@ inline constexpr char kPing[] = "SELECT 1";
 inline constexpr char kFindGlobal[] =
     "SELECT " LYNX_GLOBAL_COLUMNS " FROM trans_global WHERE gid = ?";
 // The cursor bound is always present (INT64_MAX on the first page): every page is a backward
-// primary-key range scan, the optional filters are checked on the rows it visits. Positional
-// parameters: each filter value is bound twice.
+// primary-key range scan, the optional filters are checked on the rows it visits. The statements
+// the shared core runs (store/sql/sql_store.h) number their parameters as PostgreSQL's do.
 inline constexpr char kScanGlobals[] =
     "SELECT " LYNX_GLOBAL_COLUMNS
-    " FROM trans_global WHERE id < ? AND (? = '' OR status = ?) AND (? = '' OR trans_type = ?)"
-    " AND (? IS NULL OR create_time >= ?) AND (? IS NULL OR create_time <= ?)"
-    " AND LEFT(gid, CHAR_LENGTH(?)) = ? AND (? IS NULL OR"
-    " (status IN ('prepared', 'submitted', 'aborting') AND next_cron_time < ?))"
-    " ORDER BY id DESC LIMIT ?";
+    " FROM trans_global WHERE id < $1 AND ($2 = '' OR status = $2)"
+    " AND ($3 = '' OR trans_type = $3)"
+    " AND ($4 IS NULL OR create_time >= $4) AND ($5 IS NULL OR create_time <= $5)"
+    " AND LEFT(gid, CHAR_LENGTH($7)) = $7 AND ($8 IS NULL OR"
+    " (status IN ('prepared', 'submitted', 'aborting') AND next_cron_time < $8))"
+    " ORDER BY id DESC LIMIT $6";
 // A duplicate gid fails with ER_DUP_ENTRY (kUniqueConflict) and the transaction rolls back.
 inline constexpr char kInsertGlobal[] =
     "INSERT INTO trans_global (gid, trans_type, status, query_prepared, protocol, create_time,"
@@ -159,13 +160,12 @@ inline constexpr char kLockGlobal[] =
 // A single UPDATE: a racing writer waits for the row lock and then re-reads the committed row
 // (UPDATE always reads the latest version), so exactly one compare-and-set succeeds. Affected
 // rows count matched rows (CLIENT_FOUND_ROWS), so an update that changes nothing is not "absent".
-// Parameters: status, now, is_succeed, now, is_failed, now, has_reason, reason, has_result,
-// result, gid, old status.
 inline constexpr char kChangeStatus[] =
-    "UPDATE trans_global SET status = ?, update_time = ?,"
-    " finish_time = IF(?, ?, finish_time), rollback_time = IF(?, ?, rollback_time),"
-    " rollback_reason = IF(?, ?, rollback_reason), result = IF(?, ?, result)"
-    " WHERE gid = ? AND status = ?";
+    "UPDATE trans_global SET status = $1, update_time = $2,"
+    " finish_time = IF($1 = 'succeed', $2, finish_time),"
+    " rollback_time = IF($1 = 'failed', $2, rollback_time),"
+    " rollback_reason = IF($3, $4, rollback_reason), result = IF($5, $6, result)"
+    " WHERE gid = $7 AND status = $8";
 inline constexpr char kTouchCron[] =
     "UPDATE trans_global SET next_cron_interval = ?, next_cron_time = ?, update_time = ?"
     " WHERE gid = ? AND status = ?";
@@ -197,7 +197,7 @@ inline constexpr char kResetCandidates[] = "SELECT id FROM trans_global WHERE " 
 inline constexpr char kResetByIdsPrefix[] =
     "UPDATE trans_global SET next_cron_time = ?, update_time = ? WHERE id IN (";
 inline constexpr char kResetByGid[] =
-    "UPDATE trans_global SET next_cron_time = ?, update_time = ? WHERE gid = ?";
+    "UPDATE trans_global SET next_cron_time = $1, update_time = $1 WHERE gid = $2";
 
 // Retention, per finished status (a range of status_update_time each): SKIP LOCKED lets
 // concurrent purgers (other instances) take disjoint batches. The rows found are then deleted
@@ -217,9 +217,9 @@ inline constexpr char kInsertAttempt[] =
 // Everything of the key up to the (keep+1)-th newest; nothing when there are at most `keep`. The
 // derived table lets MySQL read the table it deletes from.
 inline constexpr char kTrimAttempts[] =
-    "DELETE FROM trans_branch_attempt WHERE gid = ? AND branch_id = ? AND op = ? AND id <= ("
-    "SELECT id FROM (SELECT id FROM trans_branch_attempt WHERE gid = ? AND branch_id = ?"
-    " AND op = ? ORDER BY id DESC LIMIT 1 OFFSET ?) AS cut)";
+    "DELETE FROM trans_branch_attempt WHERE gid = $1 AND branch_id = $2 AND op = $3 AND id <= ("
+    "SELECT id FROM (SELECT id FROM trans_branch_attempt WHERE gid = $1 AND branch_id = $2"
+    " AND op = $3 ORDER BY id DESC LIMIT 1 OFFSET $4) AS cut)";
 inline constexpr char kFindAttempts[] =
     "SELECT " LYNX_ATTEMPT_COLUMNS " FROM trans_branch_attempt WHERE gid = ? ORDER BY id";
 
@@ -238,8 +238,9 @@ inline constexpr char kScanKV[] =
     "SELECT " LYNX_KV_COLUMNS " FROM kv WHERE cat = ? AND id > ? ORDER BY id LIMIT ?";
 inline constexpr char kFindKV[] = "SELECT " LYNX_KV_COLUMNS " FROM kv WHERE cat = ? AND k = ?";
 inline constexpr char kFindKVCat[] = "SELECT " LYNX_KV_COLUMNS " FROM kv WHERE cat = ? ORDER BY id";
+// A duplicate (cat, k) fails with ER_DUP_ENTRY (kUniqueConflict).
 inline constexpr char kCreateKVRow[] =
-    "INSERT INTO kv (cat, k, v, version, create_time, update_time) VALUES (?, ?, ?, 1, ?, ?)";
+    "INSERT INTO kv (cat, k, v, version, create_time, update_time) VALUES ($1, $2, $3, 1, $4, $4)";
 inline constexpr char kUpdateKV[] =
     "UPDATE kv SET v = ?, version = version + 1, update_time = ?"
     " WHERE cat = ? AND k = ? AND version = ?";

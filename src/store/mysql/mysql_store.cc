@@ -1,21 +1,44 @@
 #include "store/mysql/mysql_store.h"
 
 #include "store/mysql/mysql_batch_sql.h"
-#include "store/sql_rows.h"
+#include "store/sql/rows.h"
+#include "store/sql/sql_store_impl.h"
 #include "store/store_util.h"
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <limits>
-#include <set>
-#include <tuple>
 #include <utility>
 
 #include "store/mysql/mysql_conn.h"
 #include "store/mysql/mysql_sql.h"
 
 namespace lynx::store {
+
+namespace my {
+// The statements the shared core runs (sql/sql_store.h).
+const sql::Statements Dialect::kSql = {
+    .ping = my::kPing,
+    .find_global = my::kFindGlobal,
+    .scan_globals = my::kScanGlobals,
+    .find_branches = my::kFindBranches,
+    .change_status = my::kChangeStatus,
+    .touch_cron = my::kTouchCron,
+    .reset_by_gid = my::kResetByGid,
+    .scan_kv = my::kScanKV,
+    .find_kv = my::kFindKV,
+    .find_kv_cat = my::kFindKVCat,
+    .create_kv = my::kCreateKVRow,
+    .update_kv = my::kUpdateKV,
+    .delete_kv = my::kDeleteKV,
+    .upsert_branch = my::kUpsertBranch,
+    .insert_attempt = my::kInsertAttempt,
+    .trim_attempts = my::kTrimAttempts,
+    .find_attempts = my::kFindAttempts,
+};
+}  // namespace my
+
+template class sql::SqlStore<my::Dialect>;
 
 using my::MyConn;
 using my::MyParams;
@@ -26,11 +49,9 @@ namespace {
 
 TransGlobal ReadGlobal(const MyResult& r, int i) { return sql::ReadGlobal(r, i); }
 MyParams GlobalParams(const TransGlobal& g) { return sql::GlobalParams<MyParams>(g); }
-TransBranch ReadBranch(const MyResult& r, int i) { return sql::ReadBranch(r, i); }
 MyParams BranchParams(const std::string& gid, const TransBranch& b) {
   return sql::BranchParams<MyParams>(gid, b);
 }
-KV ReadKV(const MyResult& r, int i) { return sql::ReadKV(r, i); }
 
 constexpr unsigned int kErDupKeyName = 1061;
 // Rows per IN list of the purge and reset statements (a batch larger than this is split).
@@ -51,45 +72,18 @@ std::string IdList(const char* prefix, const std::vector<int64_t>& ids, size_t f
   return sql + ")";
 }
 
-// Runs fn(conn) on a pooled connection. A read whose connection turned out to be broken (the
-// server restarted or killed it since it was pooled) runs once more on a new one: reads are
-// idempotent.
-template <class F>
-Status Read(MyPool& pool, F&& fn) {
-  for (int attempt = 0;; ++attempt) {
-    auto conn = pool.Acquire();
-    if (!conn.ok()) return conn.status();
-    Status st = fn(**conn);
-    if (st.ok() || attempt > 0 || !(*conn)->Broken()) return st;
-  }
-}
-
-// Writes are not retried: a connection lost around COMMIT leaves the outcome unknown, and the
-// engine's callers already treat kUnavailable as "try again later".
-template <class F>
-Status Write(MyPool& pool, F&& fn) {
-  auto conn = pool.Acquire();
-  if (!conn.ok()) return conn.status();
-  return fn(**conn);
-}
-
 // EXPLAIN of `sql` with `params`, one line per plan row: "name=value | name=value ...".
-StatusOr<std::string> Explain(MyPool& pool, const std::string& sql, const MyParams& params) {
-  std::string plan;
-  Status st = Read(pool, [&](MyConn& c) -> Status {
-    auto r = c.RunOnce("EXPLAIN " + sql, params);
-    if (!r.ok()) return r.status();
-    plan.clear();
-    for (int i = 0; i < r->rows(); ++i) {
-      for (int col = 0; col < r->columns(); ++col) {
-        plan += (col > 0 ? " | " : "") + r->Name(col) + "=" + r->Text(i, col);
-      }
-      plan += "\n";
+Status Explain(MyConn& c, const std::string& sql, const MyParams& params, std::string* plan) {
+  auto r = c.RunOnce("EXPLAIN " + sql, params);
+  if (!r.ok()) return r.status();
+  plan->clear();
+  for (int i = 0; i < r->rows(); ++i) {
+    for (int col = 0; col < r->columns(); ++col) {
+      *plan += (col > 0 ? " | " : "") + r->Name(col) + "=" + r->Text(i, col);
     }
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  return plan;
+    *plan += "\n";
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -189,73 +183,28 @@ Status MysqlStore::PopulateSchema() {
 }
 
 Status MysqlStore::DropDatabase() {
-  return Write(*pool_, [&](MyConn& c) { return c.Exec(WithDb(my::kDropDatabase)); });
+  return Write([&](MyConn& c) { return c.Exec(WithDb(my::kDropDatabase)); });
 }
 
 StatusOr<std::string> MysqlStore::CronQueryPlan() {
   const UnixMs due = 1'700'000'000'000;
-  return Explain(*pool_, my::kLeaseCandidates,
-                 MyParams().Time(due, false).Time(due, false).Time(due, false));
+  std::string plan;
+  Status st = Read([&](MyConn& c) {
+    return Explain(c, my::kLeaseCandidates,
+                   MyParams().Time(due, false).Time(due, false).Time(due, false), &plan);
+  });
+  if (!st.ok()) return st;
+  return plan;
 }
 
 StatusOr<std::string> MysqlStore::PurgeQueryPlan() {
-  return Explain(*pool_, my::kPurgeCandidates,
-                 MyParams().Text(kStatusSucceed).Time(1'700'000'000'000, false).Int(500));
-}
-
-Status MysqlStore::Ping() {
-  return Read(*pool_, [](MyConn& c) { return c.Run(my::kPing, MyParams()).status(); });
-}
-
-StatusOr<std::optional<TransGlobal>> MysqlStore::FindGlobal(const std::string& gid) {
-  std::optional<TransGlobal> out;
-  Status st = Read(*pool_, [&](MyConn& c) -> Status {
-    auto r = c.Run(my::kFindGlobal, MyParams().Text(gid));
-    if (!r.ok()) return r.status();
-    if (r->rows() > 0) out = ReadGlobal(*r, 0);
-    return Status::Ok();
+  std::string plan;
+  Status st = Read([&](MyConn& c) {
+    return Explain(c, my::kPurgeCandidates,
+                   MyParams().Text(kStatusSucceed).Time(1'700'000'000'000, false).Int(500), &plan);
   });
   if (!st.ok()) return st;
-  return out;
-}
-
-Status MysqlStore::ScanGlobals(std::string* position, int64_t limit, const ScanCondition& cond,
-                               std::vector<TransGlobal>* out) {
-  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
-  int64_t before = std::numeric_limits<int64_t>::max();
-  if (!position->empty()) {
-    if (Status st = ParseIdCursor(*position, &before); !st.ok()) return st;
-  }
-  out->clear();
-  Status st = Read(*pool_, [&](MyConn& c) -> Status {
-    MyParams p;
-    p.Int(before).Text(cond.status).Text(cond.status).Text(cond.trans_type).Text(cond.trans_type);
-    p.Time(cond.create_time_start).Time(cond.create_time_start);
-    p.Time(cond.create_time_end).Time(cond.create_time_end);
-    p.Text(cond.gid_prefix).Text(cond.gid_prefix);
-    p.Time(cond.overdue_before).Time(cond.overdue_before).Int(limit);
-    auto r = c.Run(my::kScanGlobals, p);
-    if (!r.ok()) return r.status();
-    out->clear();
-    for (int i = 0; i < r->rows(); ++i) out->push_back(ReadGlobal(*r, i));
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
-  return Status::Ok();
-}
-
-StatusOr<std::vector<TransBranch>> MysqlStore::FindBranches(const std::string& gid) {
-  std::vector<TransBranch> out;
-  Status st = Read(*pool_, [&](MyConn& c) -> Status {
-    auto r = c.Run(my::kFindBranches, MyParams().Text(gid));
-    if (!r.ok()) return r.status();
-    out.clear();
-    for (int i = 0; i < r->rows(); ++i) out.push_back(ReadBranch(*r, i));
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  return out;
+  return plan;
 }
 
 Status MysqlStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>& branches) {
@@ -263,7 +212,7 @@ Status MysqlStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>
   const bool batched =
       consecutive_ids_ && !branches.empty() && branches.size() <= my::kMaxBatchRows;
   std::vector<int64_t> ids;  // the global's id, then the branches'
-  Status st = Write(*pool_, [&](MyConn& c) {
+  Status st = Write([&](MyConn& c) {
     return my::InTransaction(c, [&]() -> Status {
       ids.clear();
       auto g = c.Run(my::kInsertGlobal, GlobalParams(global));
@@ -301,7 +250,7 @@ Status MysqlStore::LockGlobalSaveBranches(const std::string& gid,
   // Kept as DTM's transaction (START, SELECT ... FOR UPDATE, INSERT, COMMIT): a single
   // INSERT ... SELECT ... JOIN trans_global ... FOR UPDATE was measured at less than half the
   // throughput on MariaDB 10.11 (its locking read of the join serialised more than the row).
-  return Write(*pool_, [&](MyConn& c) {
+  return Write([&](MyConn& c) {
     return my::InTransaction(c, [&]() -> Status {
       auto locked = c.Run(my::kLockGlobal, MyParams().Text(gid).Text(expected_status));
       if (!locked.ok()) return locked.status();
@@ -316,40 +265,12 @@ Status MysqlStore::LockGlobalSaveBranches(const std::string& gid,
   });
 }
 
-Status MysqlStore::ChangeGlobalStatus(const std::string& gid, const std::string& old_status,
-                                      const StatusChange& change) {
-  return Write(*pool_, [&](MyConn& c) -> Status {
-    MyParams p;
-    p.Text(change.new_status).Time(change.now);
-    p.Bool(change.new_status == kStatusSucceed).Time(change.now);
-    p.Bool(change.new_status == kStatusFailed).Time(change.now);
-    p.Bool(change.rollback_reason.has_value()).Text(change.rollback_reason.value_or(""));
-    p.Bool(change.result.has_value()).Text(change.result.value_or(""));
-    p.Text(gid).Text(old_status);
-    auto r = c.Run(my::kChangeStatus, p);
-    if (!r.ok()) return r.status();
-    return r->Affected() == 0 ? NoTrans(gid, old_status) : Status::Ok();
-  });
-}
-
-Status MysqlStore::TouchCronTime(const std::string& gid, const std::string& expected_status,
-                                 int64_t interval_s, UnixMs next_cron_time, UnixMs now) {
-  return Write(*pool_, [&](MyConn& c) -> Status {
-    MyParams p;
-    p.Int(interval_s).Time(next_cron_time, /*zero_is_null=*/false).Time(now);
-    p.Text(gid).Text(expected_status);
-    auto r = c.Run(my::kTouchCron, p);
-    if (!r.ok()) return r.status();
-    return r->Affected() == 0 ? NoTrans(gid, expected_status) : Status::Ok();
-  });
-}
-
 StatusOr<std::optional<TransGlobal>> MysqlStore::LockOneGlobalTrans(UnixMs now,
                                                                     int64_t expire_in_ms,
                                                                     int64_t lease_s,
                                                                     const std::string& owner) {
   std::optional<TransGlobal> leased;
-  Status st = Write(*pool_, [&](MyConn& c) {
+  Status st = Write([&](MyConn& c) {
     return my::InTransaction(c, [&]() -> Status {
       const UnixMs due = now + expire_in_ms;
       auto r = c.Run(my::kLeaseCandidates,
@@ -382,7 +303,7 @@ StatusOr<std::optional<TransGlobal>> MysqlStore::LockOneGlobalTrans(UnixMs now,
 StatusOr<ResetCronResult> MysqlStore::ResetCronTime(UnixMs now, int64_t after_ms, int64_t limit) {
   if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   ResetCronResult result;
-  Status st = Write(*pool_, [&](MyConn& c) {
+  Status st = Write([&](MyConn& c) {
     return my::InTransaction(c, [&]() -> Status {
       auto r = c.Run(my::kResetCandidates, MyParams().Time(now + after_ms, false).Int(limit + 1));
       if (!r.ok()) return r.status();
@@ -406,132 +327,10 @@ StatusOr<ResetCronResult> MysqlStore::ResetCronTime(UnixMs now, int64_t after_ms
   return result;
 }
 
-Status MysqlStore::ResetTransGlobalCronTime(const std::string& gid, UnixMs now) {
-  return Write(*pool_, [&](MyConn& c) -> Status {
-    auto r = c.Run(my::kResetByGid, MyParams().Time(now, false).Time(now).Text(gid));
-    if (!r.ok()) return r.status();
-    return r->Affected() == 0 ? Status::NotFound("no trans with gid: " + gid) : Status::Ok();
-  });
-}
-
-Status MysqlStore::ScanKV(const std::string& cat, std::string* position, int64_t limit,
-                          std::vector<KV>* out) {
-  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
-  int64_t after = 0;
-  if (!position->empty()) {
-    if (Status st = ParseIdCursor(*position, &after); !st.ok()) return st;
-  }
-  out->clear();
-  Status st = Read(*pool_, [&](MyConn& c) -> Status {
-    auto r = c.Run(my::kScanKV, MyParams().Text(cat).Int(after).Int(limit));
-    if (!r.ok()) return r.status();
-    out->clear();
-    for (int i = 0; i < r->rows(); ++i) out->push_back(ReadKV(*r, i));
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
-  return Status::Ok();
-}
-
-StatusOr<std::vector<KV>> MysqlStore::FindKV(const std::string& cat, const std::string& key) {
-  std::vector<KV> out;
-  Status st = Read(*pool_, [&](MyConn& c) -> Status {
-    auto r = key.empty() ? c.Run(my::kFindKVCat, MyParams().Text(cat))
-                         : c.Run(my::kFindKV, MyParams().Text(cat).Text(key));
-    if (!r.ok()) return r.status();
-    out.clear();
-    for (int i = 0; i < r->rows(); ++i) out.push_back(ReadKV(*r, i));
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  return out;
-}
-
-Status MysqlStore::CreateKV(const std::string& cat, const std::string& k, const std::string& v,
-                            UnixMs now) {
-  return Write(*pool_, [&](MyConn& c) -> Status {
-    auto r = c.Run(my::kCreateKVRow, MyParams().Text(cat).Text(k).Text(v).Time(now).Time(now));
-    if (r.status().IsUniqueConflict()) return Status::UniqueConflict("kv exists: " + cat + "/" + k);
-    return r.status();
-  });
-}
-
-Status MysqlStore::UpdateKV(KV& kv, UnixMs now) {
-  Status st = Write(*pool_, [&](MyConn& c) -> Status {
-    auto r = c.Run(my::kUpdateKV,
-                   MyParams().Text(kv.v).Time(now).Text(kv.cat).Text(kv.k).Int(kv.version));
-    if (!r.ok()) return r.status();
-    return r->Affected() == 0
-               ? Status::NotFound("kv " + kv.cat + "/" + kv.k + " absent or version mismatch")
-               : Status::Ok();
-  });
-  if (st.ok()) ++kv.version;
-  return st;
-}
-
-Status MysqlStore::DeleteKV(const std::string& cat, const std::string& k) {
-  return Write(*pool_, [&](MyConn& c) -> Status {
-    auto r = c.Run(my::kDeleteKV, MyParams().Text(cat).Text(k));
-    if (!r.ok()) return r.status();
-    return r->Affected() == 0 ? Status::NotFound("kv " + cat + "/" + k) : Status::Ok();
-  });
-}
-
-Status MysqlStore::UpdateBranches(const std::vector<TransBranch>& rows) {
-  if (rows.empty()) return Status::Ok();
-  return Write(*pool_, [&](MyConn& c) {
-    return my::InTransaction(c, [&]() -> Status {
-      for (const auto& row : rows) {
-        if (auto r = c.Run(my::kUpsertBranch, BranchParams(row.gid, row)); !r.ok()) {
-          return r.status();
-        }
-      }
-      return Status::Ok();
-    });
-  });
-}
-
-Status MysqlStore::AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) {
-  return Write(*pool_, [&](MyConn& c) {
-    return my::InTransaction(c, [&]() -> Status {
-      std::set<std::tuple<std::string, std::string, std::string>> keys;
-      for (const auto& a : rows) {
-        auto r = c.Run(my::kInsertAttempt, sql::AttemptParams<MyParams>(a));
-        if (!r.ok()) return r.status();
-        if (!a.final) keys.emplace(a.gid, a.branch_id, a.op);
-      }
-      for (const auto& [gid, branch_id, op] : keys) {
-        auto r = c.Run(
-            my::kTrimAttempts,
-            MyParams().Text(gid).Text(branch_id).Text(op).Text(gid).Text(branch_id).Text(op).Int(
-                keep));
-        if (!r.ok()) return r.status();
-      }
-      return Status::Ok();
-    });
-  });
-}
-
-StatusOr<std::vector<BranchAttempt>> MysqlStore::FindAttempts(const std::string& gid) {
-  std::vector<BranchAttempt> out;
-  Status st = Read(*pool_, [&](MyConn& c) -> Status {
-    auto r = c.Run(my::kFindAttempts, MyParams().Text(gid));
-    if (!r.ok()) return r.status();
-    out.clear();
-    for (int i = 0; i < r->rows(); ++i) {
-      out.push_back(sql::ReadAttempt(*r, i));
-    }
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  return out;
-}
-
 StatusOr<int64_t> MysqlStore::PurgeFinished(UnixMs before, int64_t limit) {
   if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t purged = 0;
-  Status st = Write(*pool_, [&](MyConn& c) {
+  Status st = Write([&](MyConn& c) {
     return my::InTransaction(c, [&]() -> Status {
       // Locked, not yet deleted: the rows of this batch, which concurrent purgers skip.
       std::vector<int64_t> ids;

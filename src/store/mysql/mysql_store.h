@@ -13,14 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "store/mysql/mysql_dialect.h"
+#include "store/sql/sql_store.h"
 #include "store/store.h"
 
 namespace lynx::store {
-
-namespace my {
-class MyConn;
-class MyPool;
-}  // namespace my
 
 struct MysqlOptions {
   std::string host = "127.0.0.1";
@@ -44,7 +41,7 @@ struct MysqlOptions {
   static constexpr int64_t kMaxConnections = 64;
 };
 
-class MysqlStore : public Store {
+class MysqlStore : public sql::SqlStore<my::Dialect> {
  public:
   // Connects once (so a wrong address or password fails here, naming host:port), and creates
   // the database and tables if asked, or adds the retention index to tables DTM created.
@@ -53,41 +50,17 @@ class MysqlStore : public Store {
   MysqlStore(const MysqlStore&) = delete;
   MysqlStore& operator=(const MysqlStore&) = delete;
 
-  bool IsBlocking() const override { return true; }
-  Status Ping() override;
   // Creates the database and the tables when absent (idempotent, serialised across instances).
   Status PopulateSchema() override;
 
-  StatusOr<std::optional<TransGlobal>> FindGlobal(const std::string& gid) override;
-  Status ScanGlobals(std::string* position, int64_t limit, const ScanCondition& cond,
-                     std::vector<TransGlobal>* out) override;
-  StatusOr<std::vector<TransBranch>> FindBranches(const std::string& gid) override;
-
+  // The rest of the Store is sql::SqlStore's.
   Status MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>& branches) override;
   Status LockGlobalSaveBranches(const std::string& gid, const std::string& expected_status,
                                 const std::vector<TransBranch>& rows, bool append) override;
-  Status ChangeGlobalStatus(const std::string& gid, const std::string& old_status,
-                            const StatusChange& change) override;
-  Status TouchCronTime(const std::string& gid, const std::string& expected_status,
-                       int64_t interval_s, UnixMs next_cron_time, UnixMs now) override;
   StatusOr<std::optional<TransGlobal>> LockOneGlobalTrans(UnixMs now, int64_t expire_in_ms,
                                                           int64_t lease_s,
                                                           const std::string& owner) override;
   StatusOr<ResetCronResult> ResetCronTime(UnixMs now, int64_t after_ms, int64_t limit) override;
-  Status ResetTransGlobalCronTime(const std::string& gid, UnixMs now) override;
-
-  Status ScanKV(const std::string& cat, std::string* position, int64_t limit,
-                std::vector<KV>* out) override;
-  StatusOr<std::vector<KV>> FindKV(const std::string& cat, const std::string& key) override;
-  Status CreateKV(const std::string& cat, const std::string& k, const std::string& v,
-                  UnixMs now) override;
-  Status UpdateKV(KV& kv, UnixMs now) override;
-  Status DeleteKV(const std::string& cat, const std::string& k) override;
-
-  bool SupportsBatchedBranchUpdates() const override { return true; }
-  Status UpdateBranches(const std::vector<TransBranch>& rows) override;
-  Status AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) override;
-  StatusOr<std::vector<BranchAttempt>> FindAttempts(const std::string& gid) override;
   StatusOr<int64_t> PurgeFinished(UnixMs before, int64_t limit) override;
 
   // Drops the whole database with its tables (tests, which use a database each).
@@ -108,7 +81,6 @@ class MysqlStore : public Store {
 
   MysqlOptions options_;
   bool consecutive_ids_ = false;  // innodb_autoinc_lock_mode <= 1
-  std::unique_ptr<my::MyPool> pool_;
 };
 
 }  // namespace lynx::store

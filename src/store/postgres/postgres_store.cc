@@ -1,16 +1,14 @@
 #include "store/postgres/postgres_store.h"
 
 #include "store/postgres/pg_batch_sql.h"
-#include "store/sql_rows.h"
+#include "store/sql/rows.h"
+#include "store/sql/sql_store_impl.h"
 #include "store/store_util.h"
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <limits>
 #include <map>
-#include <set>
-#include <tuple>
 #include <utility>
 
 #include "common/pg_status.h"
@@ -18,6 +16,31 @@
 #include "store/postgres/pg_sql.h"
 
 namespace lynx::store {
+
+namespace pg {
+// The statements the shared core runs (sql/sql_store.h).
+const sql::Statements Dialect::kSql = {
+    .ping = pg::kPing,
+    .find_global = pg::kFindGlobal,
+    .scan_globals = pg::kScanGlobals,
+    .find_branches = pg::kFindBranches,
+    .change_status = pg::kChangeStatus,
+    .touch_cron = pg::kTouchCron,
+    .reset_by_gid = pg::kResetByGid,
+    .scan_kv = pg::kScanKV,
+    .find_kv = pg::kFindKV,
+    .find_kv_cat = pg::kFindKVCat,
+    .create_kv = pg::kCreateKV,
+    .update_kv = pg::kUpdateKV,
+    .delete_kv = pg::kDeleteKV,
+    .upsert_branch = pg::kUpsertBranch,
+    .insert_attempt = pg::kInsertAttempt,
+    .trim_attempts = pg::kTrimAttempts,
+    .find_attempts = pg::kFindAttempts,
+};
+}  // namespace pg
+
+template class sql::SqlStore<pg::Dialect>;
 
 using pg::PgConn;
 using pg::PgParams;
@@ -28,37 +51,14 @@ namespace {
 
 TransGlobal ReadGlobal(const PgResult& r, int i) { return sql::ReadGlobal(r, i); }
 PgParams GlobalParams(const TransGlobal& g) { return sql::GlobalParams<PgParams>(g); }
-TransBranch ReadBranch(const PgResult& r, int i) { return sql::ReadBranch(r, i); }
 PgParams BranchParams(const std::string& gid, const TransBranch& b) {
   return sql::BranchParams<PgParams>(gid, b);
 }
-KV ReadKV(const PgResult& r, int i) { return sql::ReadKV(r, i); }
 
 bool ValidSchemaName(const std::string& s) {
   return !s.empty() && s.size() <= 63 && std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
   });
-}
-
-// Runs fn(conn) on a pooled connection. A read whose connection turned out to be broken (the
-// server restarted since it was pooled) runs once more on a new one: reads are idempotent.
-template <class F>
-Status Read(PgPool& pool, F&& fn) {
-  for (int attempt = 0;; ++attempt) {
-    auto conn = pool.Acquire();
-    if (!conn.ok()) return conn.status();
-    Status st = fn(**conn);
-    if (st.ok() || attempt > 0 || !(*conn)->Broken()) return st;
-  }
-}
-
-// Writes are not retried: a connection lost around COMMIT leaves the outcome unknown, and the
-// engine's callers already treat kUnavailable as "try again later".
-template <class F>
-Status Write(PgPool& pool, F&& fn) {
-  auto conn = pool.Acquire();
-  if (!conn.ok()) return conn.status();
-  return fn(**conn);
 }
 
 }  // namespace
@@ -88,7 +88,7 @@ StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptio
       info, static_cast<size_t>(std::clamp<int64_t>(o.max_conns, 1, o.kMaxConnections)),
       std::chrono::seconds(std::max<int64_t>(0, o.conn_max_life_s)));
   bool exists = false;
-  Status st = Read(*store->pool_, [&](PgConn& c) -> Status {
+  Status st = store->Read([&](PgConn& c) -> Status {
     auto r = c.Run(pg::kTablesExist, PgParams());
     if (!r.ok()) return r.status();
     exists = r->Text(0, 0) == "t";
@@ -107,7 +107,7 @@ PostgresStore::~PostgresStore() = default;
 
 Status PostgresStore::EnsurePurgeIndex() {
   bool present = false;
-  Status st = Read(*pool_, [&](PgConn& c) -> Status {
+  Status st = Read([&](PgConn& c) -> Status {
     auto r = c.Run(pg::kPurgeIndexExists, PgParams());
     if (!r.ok()) return r.status();
     present = r->Text(0, 0) == "t";
@@ -115,15 +115,11 @@ Status PostgresStore::EnsurePurgeIndex() {
   });
   if (!st.ok() || present) return st;
   // Outside a transaction (CONCURRENTLY requires it); IF NOT EXISTS covers a racing instance.
-  return Write(*pool_, [](PgConn& c) { return c.Exec(pg::kCreatePurgeIndex); });
-}
-
-Status PostgresStore::Ping() {
-  return Read(*pool_, [](PgConn& c) { return c.Run(pg::kPing, PgParams()).status(); });
+  return Write([](PgConn& c) { return c.Exec(pg::kCreatePurgeIndex); });
 }
 
 Status PostgresStore::PopulateSchema() {
-  return Write(*pool_, [&](PgConn& c) {
+  return Write([&](PgConn& c) {
     return pg::InTransaction(c, [&]() -> Status {
       if (auto r = c.Run(pg::kSchemaLock, PgParams()); !r.ok()) return r.status();
       auto found = c.Run(pg::kSchemaExists, PgParams().Text(schema_));
@@ -138,57 +134,7 @@ Status PostgresStore::PopulateSchema() {
 }
 
 Status PostgresStore::DropSchema() {
-  return Write(*pool_,
-               [&](PgConn& c) { return c.Exec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE"); });
-}
-
-StatusOr<std::optional<TransGlobal>> PostgresStore::FindGlobal(const std::string& gid) {
-  std::optional<TransGlobal> out;
-  Status st = Read(*pool_, [&](PgConn& c) -> Status {
-    auto r = c.Run(pg::kFindGlobal, PgParams().Text(gid));
-    if (!r.ok()) return r.status();
-    if (r->rows() > 0) out = ReadGlobal(*r, 0);
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  return out;
-}
-
-Status PostgresStore::ScanGlobals(std::string* position, int64_t limit, const ScanCondition& cond,
-                                  std::vector<TransGlobal>* out) {
-  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
-  int64_t before = std::numeric_limits<int64_t>::max();
-  if (!position->empty()) {
-    if (Status st = ParseIdCursor(*position, &before); !st.ok()) return st;
-  }
-  out->clear();
-  Status st = Read(*pool_, [&](PgConn& c) -> Status {
-    PgParams p;
-    p.Int(before).Text(cond.status).Text(cond.trans_type);
-    p.Time(cond.create_time_start).Time(cond.create_time_end).Int(limit);
-    p.Text(cond.gid_prefix).Time(cond.overdue_before);
-    auto r = c.Run(pg::kScanGlobals, p);
-    if (!r.ok()) return r.status();
-    out->clear();
-    for (int i = 0; i < r->rows(); ++i) out->push_back(ReadGlobal(*r, i));
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
-  return Status::Ok();
-}
-
-StatusOr<std::vector<TransBranch>> PostgresStore::FindBranches(const std::string& gid) {
-  std::vector<TransBranch> out;
-  Status st = Read(*pool_, [&](PgConn& c) -> Status {
-    auto r = c.Run(pg::kFindBranches, PgParams().Text(gid));
-    if (!r.ok()) return r.status();
-    out.clear();
-    for (int i = 0; i < r->rows(); ++i) out.push_back(ReadBranch(*r, i));
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  return out;
+  return Write([&](PgConn& c) { return c.Exec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE"); });
 }
 
 Status PostgresStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>& branches) {
@@ -197,7 +143,7 @@ Status PostgresStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBran
   for (const auto& b : branches) sql::AppendBranchParams(p, global.gid, b);
   int64_t global_id = 0;
   std::map<std::pair<std::string, std::string>, int64_t> branch_ids;
-  Status st = Write(*pool_, [&](PgConn& c) -> Status {
+  Status st = Write([&](PgConn& c) -> Status {
     // One statement, one implicit transaction: a duplicate (branch_id, op) undoes the global.
     auto r = c.Run(pg::SaveNewTransSql(branches.size()), p);
     if (!r.ok()) return r.status();
@@ -217,7 +163,7 @@ Status PostgresStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBran
 Status PostgresStore::MaySaveNewTransInSteps(TransGlobal& global,
                                              std::vector<TransBranch>& branches) {
   std::vector<int64_t> ids;  // the global's id, then the branches'
-  Status st = Write(*pool_, [&](PgConn& c) {
+  Status st = Write([&](PgConn& c) {
     return pg::InTransaction(c, [&]() -> Status {
       auto g = c.Run(pg::kInsertGlobal, GlobalParams(global));
       if (!g.ok()) return g.status();
@@ -263,7 +209,7 @@ Status PostgresStore::LockGlobalSaveBranches(const std::string& gid,
   PgParams p;
   p.Text(gid).Text(expected_status);
   for (const auto& row : batch) sql::AppendBranchParams(p, gid, row);
-  return Write(*pool_, [&](PgConn& c) -> Status {
+  return Write([&](PgConn& c) -> Status {
     // The global row is locked FOR UPDATE for the statement, as DTM's SELECT ... FOR UPDATE.
     auto r = c.Run(pg::SaveBranchesSql(batch.size(), append), p);
     if (!r.ok()) return r.status();
@@ -275,7 +221,7 @@ Status PostgresStore::LockGlobalSaveBranchesInSteps(const std::string& gid,
                                                     const std::string& expected_status,
                                                     const std::vector<TransBranch>& rows,
                                                     bool append) {
-  return Write(*pool_, [&](PgConn& c) {
+  return Write([&](PgConn& c) {
     return pg::InTransaction(c, [&]() -> Status {
       auto locked = c.Run(pg::kLockGlobal, PgParams().Text(gid).Text(expected_status));
       if (!locked.ok()) return locked.status();
@@ -290,38 +236,12 @@ Status PostgresStore::LockGlobalSaveBranchesInSteps(const std::string& gid,
   });
 }
 
-Status PostgresStore::ChangeGlobalStatus(const std::string& gid, const std::string& old_status,
-                                         const StatusChange& change) {
-  return Write(*pool_, [&](PgConn& c) -> Status {
-    PgParams p;
-    p.Text(change.new_status).Time(change.now);
-    p.Bool(change.rollback_reason.has_value()).Text(change.rollback_reason.value_or(""));
-    p.Bool(change.result.has_value()).Text(change.result.value_or(""));
-    p.Text(gid).Text(old_status);
-    auto r = c.Run(pg::kChangeStatus, p);
-    if (!r.ok()) return r.status();
-    return r->Affected() == 0 ? NoTrans(gid, old_status) : Status::Ok();
-  });
-}
-
-Status PostgresStore::TouchCronTime(const std::string& gid, const std::string& expected_status,
-                                    int64_t interval_s, UnixMs next_cron_time, UnixMs now) {
-  return Write(*pool_, [&](PgConn& c) -> Status {
-    PgParams p;
-    p.Int(interval_s).Time(next_cron_time, /*zero_is_null=*/false).Time(now);
-    p.Text(gid).Text(expected_status);
-    auto r = c.Run(pg::kTouchCron, p);
-    if (!r.ok()) return r.status();
-    return r->Affected() == 0 ? NoTrans(gid, expected_status) : Status::Ok();
-  });
-}
-
 StatusOr<std::optional<TransGlobal>> PostgresStore::LockOneGlobalTrans(UnixMs now,
                                                                        int64_t expire_in_ms,
                                                                        int64_t lease_s,
                                                                        const std::string& owner) {
   std::optional<TransGlobal> leased;
-  Status st = Write(*pool_, [&](PgConn& c) -> Status {
+  Status st = Write([&](PgConn& c) -> Status {
     PgParams p;
     p.Time(now + lease_s * 1000, false).Text(owner).Time(now).Time(now + expire_in_ms, false);
     auto r = c.Run(pg::kLease, p);
@@ -337,7 +257,7 @@ StatusOr<ResetCronResult> PostgresStore::ResetCronTime(UnixMs now, int64_t after
                                                        int64_t limit) {
   if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   ResetCronResult result;
-  Status st = Write(*pool_, [&](PgConn& c) -> Status {
+  Status st = Write([&](PgConn& c) -> Status {
     auto r = c.Run(pg::kResetCron, PgParams().Time(now + after_ms, false).Int(limit).Time(now));
     if (!r.ok()) return r.status();
     result.succeed_count = r->Int(0, 0);
@@ -348,130 +268,10 @@ StatusOr<ResetCronResult> PostgresStore::ResetCronTime(UnixMs now, int64_t after
   return result;
 }
 
-Status PostgresStore::ResetTransGlobalCronTime(const std::string& gid, UnixMs now) {
-  return Write(*pool_, [&](PgConn& c) -> Status {
-    auto r = c.Run(pg::kResetByGid, PgParams().Time(now, false).Text(gid));
-    if (!r.ok()) return r.status();
-    return r->Affected() == 0 ? Status::NotFound("no trans with gid: " + gid) : Status::Ok();
-  });
-}
-
-Status PostgresStore::ScanKV(const std::string& cat, std::string* position, int64_t limit,
-                             std::vector<KV>* out) {
-  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
-  int64_t after = 0;
-  if (!position->empty()) {
-    if (Status st = ParseIdCursor(*position, &after); !st.ok()) return st;
-  }
-  out->clear();
-  Status st = Read(*pool_, [&](PgConn& c) -> Status {
-    auto r = c.Run(pg::kScanKV, PgParams().Text(cat).Int(after).Int(limit));
-    if (!r.ok()) return r.status();
-    out->clear();
-    for (int i = 0; i < r->rows(); ++i) out->push_back(ReadKV(*r, i));
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
-  return Status::Ok();
-}
-
-StatusOr<std::vector<KV>> PostgresStore::FindKV(const std::string& cat, const std::string& key) {
-  std::vector<KV> out;
-  Status st = Read(*pool_, [&](PgConn& c) -> Status {
-    auto r = key.empty() ? c.Run(pg::kFindKVCat, PgParams().Text(cat))
-                         : c.Run(pg::kFindKV, PgParams().Text(cat).Text(key));
-    if (!r.ok()) return r.status();
-    out.clear();
-    for (int i = 0; i < r->rows(); ++i) out.push_back(ReadKV(*r, i));
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  return out;
-}
-
-Status PostgresStore::CreateKV(const std::string& cat, const std::string& k, const std::string& v,
-                               UnixMs now) {
-  return Write(*pool_, [&](PgConn& c) -> Status {
-    auto r = c.Run(pg::kCreateKV, PgParams().Text(cat).Text(k).Text(v).Time(now));
-    if (!r.ok()) return r.status();
-    return r->Affected() == 0 ? Status::UniqueConflict("kv exists: " + cat + "/" + k)
-                              : Status::Ok();
-  });
-}
-
-Status PostgresStore::UpdateKV(KV& kv, UnixMs now) {
-  Status st = Write(*pool_, [&](PgConn& c) -> Status {
-    auto r = c.Run(pg::kUpdateKV,
-                   PgParams().Text(kv.v).Time(now).Text(kv.cat).Text(kv.k).Int(kv.version));
-    if (!r.ok()) return r.status();
-    return r->Affected() == 0
-               ? Status::NotFound("kv " + kv.cat + "/" + kv.k + " absent or version mismatch")
-               : Status::Ok();
-  });
-  if (st.ok()) ++kv.version;
-  return st;
-}
-
-Status PostgresStore::DeleteKV(const std::string& cat, const std::string& k) {
-  return Write(*pool_, [&](PgConn& c) -> Status {
-    auto r = c.Run(pg::kDeleteKV, PgParams().Text(cat).Text(k));
-    if (!r.ok()) return r.status();
-    return r->Affected() == 0 ? Status::NotFound("kv " + cat + "/" + k) : Status::Ok();
-  });
-}
-
-Status PostgresStore::UpdateBranches(const std::vector<TransBranch>& rows) {
-  if (rows.empty()) return Status::Ok();
-  return Write(*pool_, [&](PgConn& c) {
-    return pg::InTransaction(c, [&]() -> Status {
-      for (const auto& row : rows) {
-        if (auto r = c.Run(pg::kUpsertBranch, BranchParams(row.gid, row)); !r.ok()) {
-          return r.status();
-        }
-      }
-      return Status::Ok();
-    });
-  });
-}
-
-Status PostgresStore::AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) {
-  return Write(*pool_, [&](PgConn& c) {
-    return pg::InTransaction(c, [&]() -> Status {
-      std::set<std::tuple<std::string, std::string, std::string>> keys;
-      for (const auto& a : rows) {
-        auto r = c.Run(pg::kInsertAttempt, sql::AttemptParams<PgParams>(a));
-        if (!r.ok()) return r.status();
-        if (!a.final) keys.emplace(a.gid, a.branch_id, a.op);
-      }
-      for (const auto& [gid, branch_id, op] : keys) {
-        auto r = c.Run(pg::kTrimAttempts, PgParams().Text(gid).Text(branch_id).Text(op).Int(keep));
-        if (!r.ok()) return r.status();
-      }
-      return Status::Ok();
-    });
-  });
-}
-
-StatusOr<std::vector<BranchAttempt>> PostgresStore::FindAttempts(const std::string& gid) {
-  std::vector<BranchAttempt> out;
-  Status st = Read(*pool_, [&](PgConn& c) -> Status {
-    auto r = c.Run(pg::kFindAttempts, PgParams().Text(gid));
-    if (!r.ok()) return r.status();
-    out.clear();
-    for (int i = 0; i < r->rows(); ++i) {
-      out.push_back(sql::ReadAttempt(*r, i));
-    }
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  return out;
-}
-
 StatusOr<int64_t> PostgresStore::PurgeFinished(UnixMs before, int64_t limit) {
   if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t purged = 0;
-  Status st = Write(*pool_, [&](PgConn& c) -> Status {
+  Status st = Write([&](PgConn& c) -> Status {
     auto r = c.Run(pg::kPurgeFinished, PgParams().Time(before, false).Int(limit));
     if (!r.ok()) return r.status();
     purged = r->Int(0, 0);

@@ -12,13 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "store/postgres/pg_dialect.h"
+#include "store/sql/sql_store.h"
 #include "store/store.h"
 
 namespace lynx::store {
-
-namespace pg {
-class PgPool;
-}  // namespace pg
 
 struct PostgresOptions {
   std::string host = "127.0.0.1";
@@ -44,7 +42,7 @@ struct PostgresOptions {
   static constexpr int64_t kMaxConnections = 64;
 };
 
-class PostgresStore : public Store {
+class PostgresStore : public sql::SqlStore<pg::Dialect> {
  public:
   // Connects once (so a wrong address or password fails here) and creates the schema if asked.
   static StatusOr<std::unique_ptr<PostgresStore>> Open(const PostgresOptions& options);
@@ -52,40 +50,16 @@ class PostgresStore : public Store {
   PostgresStore(const PostgresStore&) = delete;
   PostgresStore& operator=(const PostgresStore&) = delete;
 
-  bool IsBlocking() const override { return true; }
-  Status Ping() override;
   Status PopulateSchema() override;
 
-  StatusOr<std::optional<TransGlobal>> FindGlobal(const std::string& gid) override;
-  Status ScanGlobals(std::string* position, int64_t limit, const ScanCondition& cond,
-                     std::vector<TransGlobal>* out) override;
-  StatusOr<std::vector<TransBranch>> FindBranches(const std::string& gid) override;
-
+  // The rest of the Store is sql::SqlStore's.
   Status MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>& branches) override;
   Status LockGlobalSaveBranches(const std::string& gid, const std::string& expected_status,
                                 const std::vector<TransBranch>& rows, bool append) override;
-  Status ChangeGlobalStatus(const std::string& gid, const std::string& old_status,
-                            const StatusChange& change) override;
-  Status TouchCronTime(const std::string& gid, const std::string& expected_status,
-                       int64_t interval_s, UnixMs next_cron_time, UnixMs now) override;
   StatusOr<std::optional<TransGlobal>> LockOneGlobalTrans(UnixMs now, int64_t expire_in_ms,
                                                           int64_t lease_s,
                                                           const std::string& owner) override;
   StatusOr<ResetCronResult> ResetCronTime(UnixMs now, int64_t after_ms, int64_t limit) override;
-  Status ResetTransGlobalCronTime(const std::string& gid, UnixMs now) override;
-
-  Status ScanKV(const std::string& cat, std::string* position, int64_t limit,
-                std::vector<KV>* out) override;
-  StatusOr<std::vector<KV>> FindKV(const std::string& cat, const std::string& key) override;
-  Status CreateKV(const std::string& cat, const std::string& k, const std::string& v,
-                  UnixMs now) override;
-  Status UpdateKV(KV& kv, UnixMs now) override;
-  Status DeleteKV(const std::string& cat, const std::string& k) override;
-
-  bool SupportsBatchedBranchUpdates() const override { return true; }
-  Status UpdateBranches(const std::vector<TransBranch>& rows) override;
-  Status AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) override;
-  StatusOr<std::vector<BranchAttempt>> FindAttempts(const std::string& gid) override;
   StatusOr<int64_t> PurgeFinished(UnixMs before, int64_t limit) override;
 
   // Drops the whole schema with its tables (tests, which use a schema each).
@@ -101,7 +75,6 @@ class PostgresStore : public Store {
   Status EnsurePurgeIndex();
 
   std::string schema_;
-  std::unique_ptr<pg::PgPool> pool_;
 };
 
 }  // namespace lynx::store
