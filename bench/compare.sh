@@ -18,6 +18,8 @@
 #   bench/compare.sh --history 100000                  # with 100k finished transactions stored
 #   bench/compare.sh --servers "dtmd dtmd-nohistory"   # the attempt history's cost (dtmd with
 #                                                      # Attempts.KeepPerBranch 0 as baseline)
+#   bench/compare.sh --stores redis --redis-stats      # + Redis' time per command and per
+#                                                      # transaction, for each server
 #
 # Stores: embedded (dtmd's SQLite vs DTM's BoltDB), redis, postgres, mysql (MariaDB). The
 # database servers are private instances started with durable settings (LYNX_DB_DURABLE=1 of
@@ -40,6 +42,7 @@ history=0
 update_branch_sync=1
 servers="dtmd dtm dtmrs"
 complete_at=busi
+redis_stats=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --stores) stores=$2; shift 2 ;;
@@ -52,6 +55,7 @@ while [[ $# -gt 0 ]]; do
     --update-branch-sync) update_branch_sync=$2; shift 2 ;;
     --servers) servers=$2; shift 2 ;;
     --complete-at) complete_at=$2; shift 2 ;;
+    --redis-stats) redis_stats=1; shift ;;
     -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -219,6 +223,23 @@ start_server() {
   fi
 }
 
+# redis_profile N: Redis' INFO commandstats since the last resetstat, as calls and microseconds
+# per transaction (N transactions), largest first. EVALSHA's time includes the commands its
+# scripts ran, which are listed as well.
+redis_profile() {
+  redis-cli -p "$LYNX_TEST_REDIS_PORT" info commandstats | tr -d '\r' | python3 -c '
+import re, sys
+n = max(1, int(sys.argv[1]))
+rows = []
+for line in sys.stdin:
+    m = re.match(r"cmdstat_(\S+):calls=(\d+),usec=(\d+)", line)
+    if m: rows.append((int(m.group(3)), int(m.group(2)), m.group(1)))
+rows.sort(reverse=True)
+print("    redis per transaction: " + ", ".join(
+    "%s %.2f calls %.1f us" % (name, calls / n, usec / n) for usec, calls, name in rows[:8]))
+' "$1"
+}
+
 dialect_of() { [[ $1 == dtmrs ]] && echo dtmrs || echo dtm; }
 
 stop_server() {
@@ -249,6 +270,8 @@ for store in $stores; do
           proc=$(store_process "$store")
           before=0
           [[ -n $proc ]] && before=$(cpu_of "$proc")
+          [[ $redis_stats == 1 && $store == redis ]] &&
+            redis-cli -p "$LYNX_TEST_REDIS_PORT" config resetstat >/dev/null
           line=$("$loadgen" --dtm "http://127.0.0.1:$server_port/api/dtmsvr" --busi "$busi_url" \
             --mode "$mode" --concurrency "$c" --duration "$duration" --warmup "$warmup" \
             --server-pid "$server_pid" --json --complete-at "$complete_at" \
@@ -257,6 +280,10 @@ for store in $stores; do
           [[ -n $proc ]] && store_cpu=$(awk -v a="$before" -v b="$(cpu_of "$proc")" 'BEGIN {printf "%.2f", b - a}')
           echo "{\"server\":\"$server\",\"store\":\"$store\",\"round\":$round,\"history\":$history,\"store_cpu_s\":$store_cpu,\"result\":${line:-null}}" >>"$results"
           printf '  %-5s %-9s %-4s c=%-4s %s\n' "$server" "$store" "$mode" "$c" "$line"
+          if [[ $redis_stats == 1 && $store == redis && -n $line ]]; then
+            # The stats cover the warm-up too: transactions estimated at the measured rate.
+            redis_profile "$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(round(r["tps"] * (r["warmup_s"] + r["window_s"])))' "$line")"
+          fi
         done
       done
       stop_server
