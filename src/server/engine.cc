@@ -128,7 +128,8 @@ asio::awaitable<Status> Engine::SaveNew(Trans& t, std::vector<TransBranch>& bran
   for (auto& b : branches) b.create_time = b.update_time = now;
   auto* g = &t.g;
   auto* bs = &branches;
-  co_return co_await store().Run([g, bs](store::Store& s) { return s.MaySaveNewTrans(*g, *bs); });
+  co_return co_await store().Complete<Status>(
+      [g, bs](store::Store& s, auto done) { s.MaySaveNewTransAsync(*g, *bs, std::move(done)); });
 }
 
 asio::awaitable<Status> Engine::ChangeStatus(Trans& t, const std::string& status,
@@ -141,8 +142,9 @@ asio::awaitable<Status> Engine::ChangeStatus(Trans& t, const std::string& status
   if (!result.empty()) change.result = result;
   std::string gid = t.g.gid;
   std::string old = t.g.status;
-  Status st = co_await store().Run(
-      [&gid, &old, &change](store::Store& s) { return s.ChangeGlobalStatus(gid, old, change); });
+  Status st = co_await store().Complete<Status>([&gid, &old, &change](store::Store& s, auto done) {
+    s.ChangeGlobalStatusAsync(gid, old, change, std::move(done));
+  });
   if (!st.ok()) {
     if (st.IsNotFound()) {
       co_return Status::Internal("status of " + gid + " is no longer '" + old +
@@ -282,8 +284,9 @@ asio::awaitable<Status> Engine::ExecBranchInner(std::shared_ptr<Run> run, size_t
                          run->t.opts.timeout_to_fail <= 0 && deps_.batch_writer->Enqueue(row);
     Status saved = Status::Ok();
     if (!batched) {
-      saved = co_await store().Run([&](store::Store& s) {
-        return s.LockGlobalSaveBranches(gid, global_status, {row}, false);
+      std::vector<TransBranch> rows{row};
+      saved = co_await store().Complete<Status>([&](store::Store& s, auto done) {
+        s.LockGlobalSaveBranchesAsync(gid, global_status, rows, false, std::move(done));
       });
     }
     if (!saved.ok()) {

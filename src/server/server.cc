@@ -319,6 +319,9 @@ Status Server::Start() {
   auto store = OpenStoreWaiting(d.config.store);
   if (!store.ok()) return store.status();
   d.store = std::move(*store);
+  // The hot writes of a store that can complete them on the io threads (Redis) go there; `io`
+  // outlives the store (declared before it) and its threads are joined before the store closes.
+  d.store->AttachIo(d.io);
   d.runner = std::make_unique<StoreRunner>(*d.store, static_cast<size_t>(d.config.store_threads));
   http::ClientOptions client_options;
   client_options.max_conns_per_host = static_cast<size_t>(d.config.limits.max_conns_per_target);

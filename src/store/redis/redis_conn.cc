@@ -72,15 +72,8 @@ Status RedisConn::Fail(const char* what) {
 StatusOr<Reply> RedisConn::Command(const std::vector<std::string>& argv, bool* sent) {
   *sent = false;
   if (broken_) return Status::Unavailable("redis store: connection to " + where_ + " is broken");
-  std::vector<const char*> ptrs;
-  std::vector<size_t> lengths;
-  ptrs.reserve(argv.size());
-  lengths.reserve(argv.size());
-  for (const auto& a : argv) {
-    ptrs.push_back(a.data());
-    lengths.push_back(a.size());
-  }
-  if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), ptrs.data(), lengths.data()) !=
+  ArgvView view(argv);
+  if (redisAppendCommandArgv(ctx_, view.argc(), view.ptrs.data(), view.lengths.data()) !=
       REDIS_OK) {
     return Fail("cannot send to");
   }

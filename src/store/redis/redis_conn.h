@@ -99,6 +99,21 @@ class RedisPool {
   size_t open_ = 0;                               // idle + borrowed + connecting, guarded by mu_
 };
 
+// hiredis' view of a command: pointers and lengths of its arguments (which must outlive it).
+struct ArgvView {
+  explicit ArgvView(const std::vector<std::string>& argv) {
+    ptrs.reserve(argv.size());
+    lengths.reserve(argv.size());
+    for (const auto& a : argv) {
+      ptrs.push_back(a.data());
+      lengths.push_back(a.size());
+    }
+  }
+  int argc() const { return static_cast<int>(ptrs.size()); }
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lengths;
+};
+
 // The text of an error reply ("" for other replies).
 std::string ErrorText(const redisReply& r);
 

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "common/time_format.h"
+#include "store/redis/redis_async.h"
 #include "store/redis/redis_codec.h"
 #include "store/redis/redis_conn.h"
 #include "store/redis/redis_scripts.h"
@@ -219,9 +220,8 @@ Status RedisStore::DropAll() {
                   });
 }
 
-StatusOr<RedisStore::Result> RedisStore::Run(ScriptId id, const std::string& key,
-                                             std::vector<std::string> args) {
-  const redis::ScriptSource& script = redis::Script(id);
+std::vector<std::string> RedisStore::ScriptArgv(ScriptId id, const std::string& key,
+                                                std::vector<std::string> args) const {
   std::vector<std::string> argv{"EVALSHA",
                                 shas_[static_cast<size_t>(id)],
                                 "1",
@@ -231,32 +231,25 @@ StatusOr<RedisStore::Result> RedisStore::Run(ScriptId id, const std::string& key
                                 std::to_string(options_.finished_data_expire_s)};
   argv.insert(argv.end(), std::make_move_iterator(args.begin()),
               std::make_move_iterator(args.end()));
-  Reply reply;
-  // A write is sent again only when the first attempt failed before the server had the whole
-  // command; once sent, its outcome is unknown and the caller gets kUnavailable.
-  for (int attempt = 0; reply == nullptr; ++attempt) {
-    auto conn = pool_->Acquire();
-    if (!conn.ok()) return conn.status();
-    bool sent = false;
-    auto r = (*conn)->Command(argv, &sent);
-    if (r.ok() && redis::ErrorText(**r).rfind("NOSCRIPT", 0) == 0) {
-      // The server restarted or flushed its script cache: EVAL loads the script again.
-      argv[0] = "EVAL";
-      argv[1] = script.text;
-      r = (*conn)->Command(argv, &sent);
-    }
-    if (!r.ok()) {
-      if (sent || attempt > 0) return r.status();
-      continue;
-    }
-    reply = std::move(*r);
-  }
+  return argv;
+}
+
+namespace {
+
+bool NoScript(const StatusOr<Reply>& r) {
+  return r.ok() && redis::ErrorText(**r).rfind("NOSCRIPT", 0) == 0;
+}
+
+}  // namespace
+
+StatusOr<RedisStore::Result> RedisStore::ToResult(ScriptId id, const redisReply& r) {
+  const redisReply* reply = &r;
   Result out;
   switch (reply->type) {
     case REDIS_REPLY_STRING:
     case REDIS_REPLY_STATUS:
       out.is_string = true;
-      out.str = Str(reply.get());
+      out.str = Str(reply);
       break;
     case REDIS_REPLY_INTEGER:
       out.integer = reply->integer;
@@ -266,11 +259,81 @@ StatusOr<RedisStore::Result> RedisStore::Run(ScriptId id, const std::string& key
         out.integers.push_back(reply->element[i]->integer);
       break;
     case REDIS_REPLY_ERROR:
-      return ReplyError(script.name, redis::ErrorText(*reply));
+      return ReplyError(redis::Script(id).name, redis::ErrorText(*reply));
     default:
       break;
   }
   return out;
+}
+
+StatusOr<RedisStore::Result> RedisStore::Run(ScriptId id, const std::string& key,
+                                             std::vector<std::string> args) {
+  std::vector<std::string> argv = ScriptArgv(id, key, std::move(args));
+  Reply reply;
+  // A write is sent again only when the first attempt failed before the server had the whole
+  // command; once sent, its outcome is unknown and the caller gets kUnavailable.
+  for (int attempt = 0; reply == nullptr; ++attempt) {
+    auto conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    bool sent = false;
+    auto r = (*conn)->Command(argv, &sent);
+    if (NoScript(r)) {
+      // The server restarted or flushed its script cache: EVAL loads the script again.
+      argv[0] = "EVAL";
+      argv[1] = redis::Script(id).text;
+      r = (*conn)->Command(argv, &sent);
+    }
+    if (!r.ok()) {
+      if (sent || attempt > 0) return r.status();
+      continue;
+    }
+    reply = std::move(*r);
+  }
+  return ToResult(id, *reply);
+}
+
+void RedisStore::AttachIo(boost::asio::io_context& io) {
+  redis::ConnOptions conn;
+  conn.host = options_.host;
+  conn.port = static_cast<int>(options_.port);
+  conn.user = options_.user;
+  conn.password = options_.password;
+  conn.client_name = options_.client_name;
+  conn.connect_timeout_ms = options_.connect_timeout_ms;
+  conn.io_timeout_ms = options_.io_timeout_ms;
+  async_ = std::make_unique<redis::AsyncConn>(io, std::move(conn));
+}
+
+// The same rules as Run, over the pipelined connection: EVAL after NOSCRIPT, and one more try
+// when the command had not been sent.
+void RedisStore::RunAsync(ScriptId id, const std::string& key, std::vector<std::string> args,
+                          Completion<StatusOr<Result>> done) {
+  struct Call {
+    ScriptId id;
+    std::vector<std::string> argv;
+    Completion<StatusOr<Result>> done;
+    redis::AsyncConn* conn;
+    bool retried = false;
+
+    static void Send(const std::shared_ptr<Call>& call) {
+      call->conn->Command(call->argv, [call](StatusOr<Reply> r, bool sent) {
+        if (NoScript(r) && call->argv[0] != "EVAL") {
+          call->argv[0] = "EVAL";
+          call->argv[1] = redis::Script(call->id).text;
+          return Send(call);
+        }
+        if (!r.ok()) {
+          if (sent || call->retried) return call->done(r.status());
+          call->retried = true;
+          return Send(call);
+        }
+        call->done(ToResult(call->id, **r));
+      });
+    }
+  };
+  auto call = std::make_shared<Call>(
+      Call{id, ScriptArgv(id, key, std::move(args)), std::move(done), async_.get()});
+  Call::Send(call);
 }
 
 void RedisStore::CleanGlobals(const std::vector<std::string>& gids) {
@@ -373,7 +436,11 @@ StatusOr<std::vector<TransBranch>> RedisStore::FindBranches(const std::string& g
   return out;
 }
 
-Status RedisStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>& branches) {
+// The three calls on every transaction's path are split into their script's arguments and the
+// reading of its reply, which the blocking and the completion forms share.
+
+StatusOr<std::vector<std::string>> RedisStore::SaveNewArgs(
+    const TransGlobal& global, const std::vector<TransBranch>& branches) const {
   if (HasDuplicateKey(branches)) {
     return Status::UniqueConflict("duplicate branch in new trans " + global.gid);
   }
@@ -381,7 +448,11 @@ Status RedisStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>
                                 redis::Score(global.next_cron_time),
                                 std::to_string(global.update_time)};
   for (const auto& b : branches) args.push_back(redis::EncodeBranchBody(global.gid, b));
-  auto r = Run(ScriptId::kSaveNew, Key("g", global.gid), std::move(args));
+  return args;
+}
+
+Status RedisStore::SaveNewDone(const StatusOr<Result>& r, TransGlobal& global,
+                               std::vector<TransBranch>& branches) {
   if (!r.ok()) return r.status();
   if (r->Is(kUniqueConflict)) return Status::UniqueConflict("gid exists: " + global.gid);
   global.id = r->integer;
@@ -391,9 +462,27 @@ Status RedisStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>
   return Status::Ok();
 }
 
-Status RedisStore::LockGlobalSaveBranches(const std::string& gid,
-                                          const std::string& expected_status,
-                                          const std::vector<TransBranch>& rows, bool append) {
+Status RedisStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>& branches) {
+  auto args = SaveNewArgs(global, branches);
+  if (!args.ok()) return args.status();
+  return SaveNewDone(Run(ScriptId::kSaveNew, Key("g", global.gid), std::move(*args)), global,
+                     branches);
+}
+
+void RedisStore::MaySaveNewTransAsync(TransGlobal& global, std::vector<TransBranch>& branches,
+                                      Completion<Status> done) {
+  if (async_ == nullptr) return done(MaySaveNewTrans(global, branches));
+  auto args = SaveNewArgs(global, branches);
+  if (!args.ok()) return done(args.status());
+  RunAsync(ScriptId::kSaveNew, Key("g", global.gid), std::move(*args),
+           [&global, &branches, done = std::move(done)](StatusOr<Result> r) {
+             done(SaveNewDone(r, global, branches));
+           });
+}
+
+StatusOr<std::vector<std::string>> RedisStore::SaveBranchesArgs(
+    const std::string& gid, const std::string& expected_status,
+    const std::vector<TransBranch>& rows, bool append) const {
   // Appending two rows with one key conflicts; upserting them is fine (the later one wins).
   if (append && HasDuplicateKey(rows)) {
     return Status::UniqueConflict("duplicate branch for " + gid);
@@ -408,22 +497,73 @@ Status RedisStore::LockGlobalSaveBranches(const std::string& gid,
     args.push_back(redis::TimeText(row.finish_time));
     args.push_back(redis::TimeText(row.rollback_time));
   }
-  auto r = Run(ScriptId::kSaveBranches, Key("b", gid), std::move(args));
+  return args;
+}
+
+Status RedisStore::SaveBranchesDone(const StatusOr<Result>& r, const std::string& gid,
+                                    const std::string& expected_status) {
   if (!r.ok()) return r.status();
   if (r->Is(kNotFound)) return NoTrans(gid, expected_status);
   if (r->Is(kUniqueConflict)) return Status::UniqueConflict("branch exists for " + gid);
   return Status::Ok();
 }
 
-Status RedisStore::ChangeGlobalStatus(const std::string& gid, const std::string& old_status,
-                                      const StatusChange& change) {
-  auto r = Run(
-      ScriptId::kChangeStatus, Key("g", gid),
-      {gid, old_status, change.new_status, redis::TimeText(change.now), std::to_string(change.now),
-       change.rollback_reason ? "1" : "0", change.rollback_reason.value_or(""),
-       change.result ? "1" : "0", change.result.value_or("")});
+Status RedisStore::LockGlobalSaveBranches(const std::string& gid,
+                                          const std::string& expected_status,
+                                          const std::vector<TransBranch>& rows, bool append) {
+  auto args = SaveBranchesArgs(gid, expected_status, rows, append);
+  if (!args.ok()) return args.status();
+  return SaveBranchesDone(Run(ScriptId::kSaveBranches, Key("b", gid), std::move(*args)), gid,
+                          expected_status);
+}
+
+void RedisStore::LockGlobalSaveBranchesAsync(const std::string& gid,
+                                             const std::string& expected_status,
+                                             const std::vector<TransBranch>& rows, bool append,
+                                             Completion<Status> done) {
+  if (async_ == nullptr) return done(LockGlobalSaveBranches(gid, expected_status, rows, append));
+  auto args = SaveBranchesArgs(gid, expected_status, rows, append);
+  if (!args.ok()) return done(args.status());
+  RunAsync(ScriptId::kSaveBranches, Key("b", gid), std::move(*args),
+           [&gid, &expected_status, done = std::move(done)](StatusOr<Result> r) {
+             done(SaveBranchesDone(r, gid, expected_status));
+           });
+}
+
+std::vector<std::string> RedisStore::ChangeStatusArgs(const std::string& gid,
+                                                      const std::string& old_status,
+                                                      const StatusChange& change) {
+  return {gid,
+          old_status,
+          change.new_status,
+          redis::TimeText(change.now),
+          std::to_string(change.now),
+          change.rollback_reason ? "1" : "0",
+          change.rollback_reason.value_or(""),
+          change.result ? "1" : "0",
+          change.result.value_or("")};
+}
+
+Status RedisStore::ChangeStatusDone(const StatusOr<Result>& r, const std::string& gid,
+                                    const std::string& old_status) {
   if (!r.ok()) return r.status();
   return r->Is(kNotFound) ? NoTrans(gid, old_status) : Status::Ok();
+}
+
+Status RedisStore::ChangeGlobalStatus(const std::string& gid, const std::string& old_status,
+                                      const StatusChange& change) {
+  return ChangeStatusDone(
+      Run(ScriptId::kChangeStatus, Key("g", gid), ChangeStatusArgs(gid, old_status, change)), gid,
+      old_status);
+}
+
+void RedisStore::ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
+                                         const StatusChange& change, Completion<Status> done) {
+  if (async_ == nullptr) return done(ChangeGlobalStatus(gid, old_status, change));
+  RunAsync(ScriptId::kChangeStatus, Key("g", gid), ChangeStatusArgs(gid, old_status, change),
+           [&gid, &old_status, done = std::move(done)](StatusOr<Result> r) {
+             done(ChangeStatusDone(r, gid, old_status));
+           });
 }
 
 Status RedisStore::TouchCronTime(const std::string& gid, const std::string& expected_status,

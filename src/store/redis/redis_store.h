@@ -50,9 +50,12 @@
 
 #include "store/store.h"
 
+struct redisReply;  // hiredis
+
 namespace lynx::store {
 
 namespace redis {
+class AsyncConn;
 class RedisPool;
 class RedisConn;
 enum class ScriptId : size_t;
@@ -116,6 +119,18 @@ class RedisStore : public Store {
   Status UpdateKV(KV& kv, UnixMs now) override;
   Status DeleteKV(const std::string& cat, const std::string& k) override;
 
+  // The calls on every transaction's path run over one pipelined connection on dtmd's io
+  // threads once AttachIo was called (redis_async.h); the rest use the blocking pool.
+  void AttachIo(boost::asio::io_context& io) override;
+  bool CompletesAsync() const override { return async_ != nullptr; }
+  void MaySaveNewTransAsync(TransGlobal& global, std::vector<TransBranch>& branches,
+                            Completion<Status> done) override;
+  void LockGlobalSaveBranchesAsync(const std::string& gid, const std::string& expected_status,
+                                   const std::vector<TransBranch>& rows, bool append,
+                                   Completion<Status> done) override;
+  void ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
+                               const StatusChange& change, Completion<Status> done) override;
+
   Status AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) override;
   StatusOr<std::vector<BranchAttempt>> FindAttempts(const std::string& gid) override;
   StatusOr<int64_t> PurgeFinished(UnixMs before, int64_t limit) override;
@@ -129,6 +144,28 @@ class RedisStore : public Store {
 
   // Runs a script: EVALSHA, then EVAL when Redis lost it (NOSCRIPT).
   StatusOr<Result> Run(redis::ScriptId id, const std::string& key, std::vector<std::string> args);
+  // The same over the pipelined connection (async_ must be set).
+  void RunAsync(redis::ScriptId id, const std::string& key, std::vector<std::string> args,
+                Completion<StatusOr<Result>> done);
+  std::vector<std::string> ScriptArgv(redis::ScriptId id, const std::string& key,
+                                      std::vector<std::string> args) const;
+  static StatusOr<Result> ToResult(redis::ScriptId id, const redisReply& reply);
+  // Arguments and reply reading of the three calls that have a completion form.
+  StatusOr<std::vector<std::string>> SaveNewArgs(const TransGlobal& global,
+                                                 const std::vector<TransBranch>& branches) const;
+  static Status SaveNewDone(const StatusOr<Result>& r, TransGlobal& global,
+                            std::vector<TransBranch>& branches);
+  StatusOr<std::vector<std::string>> SaveBranchesArgs(const std::string& gid,
+                                                      const std::string& expected_status,
+                                                      const std::vector<TransBranch>& rows,
+                                                      bool append) const;
+  static Status SaveBranchesDone(const StatusOr<Result>& r, const std::string& gid,
+                                 const std::string& expected_status);
+  static std::vector<std::string> ChangeStatusArgs(const std::string& gid,
+                                                   const std::string& old_status,
+                                                   const StatusChange& change);
+  static Status ChangeStatusDone(const StatusOr<Result>& r, const std::string& gid,
+                                 const std::string& old_status);
   // SCRIPT LOAD of every script; Open keeps the SHA1s (later loads yield the same ones).
   Status LoadScripts(bool keep_shas);
   Status AdoptDtmKV();
@@ -139,7 +176,8 @@ class RedisStore : public Store {
 
   RedisOptions options_;
   std::unique_ptr<redis::RedisPool> pool_;
-  std::vector<std::string> shas_;  // by ScriptId; written by Open only
+  std::unique_ptr<redis::AsyncConn> async_;  // set by AttachIo
+  std::vector<std::string> shas_;            // by ScriptId; written by Open only
 };
 
 }  // namespace lynx::store

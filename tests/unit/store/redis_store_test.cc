@@ -10,7 +10,11 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
 #include <atomic>
+#include <future>
 #include <latch>
 #include <map>
 #include <memory>
@@ -21,70 +25,19 @@
 
 #include "../../support/test_databases.h"
 #include "common/time_format.h"
+#include "redis_raw.h"
 #include "store/redis/redis_store.h"
 
 namespace lynx::store {
 namespace {
+
+using testing_redis::Raw;
 
 namespace bj = boost::json;
 
 constexpr UnixMs kNow = 1'700'000'000'123;
 constexpr int64_t kDataExpire = 5000;     // s, distinct from the finished one
 constexpr int64_t kFinishedExpire = 700;  // s
-
-// A plain connection for reading and writing the store's keys behind its back.
-class Raw {
- public:
-  explicit Raw(int port) {
-    ctx_ = redisConnect(testing_dbs::Host().c_str(), port);
-    EXPECT_TRUE(ctx_ != nullptr && ctx_->err == 0);
-  }
-  ~Raw() {
-    if (ctx_ != nullptr) redisFree(ctx_);
-  }
-  Raw(const Raw&) = delete;
-  Raw& operator=(const Raw&) = delete;
-
-  // The reply as text: strings and status as they are, integers in decimal, nil as "(nil)",
-  // errors as "ERR:..."; arrays joined with '|'.
-  std::string Cmd(const std::vector<std::string>& argv) {
-    std::vector<const char*> p;
-    std::vector<size_t> n;
-    for (const auto& a : argv) {
-      p.push_back(a.data());
-      n.push_back(a.size());
-    }
-    auto* r = static_cast<redisReply*>(
-        redisCommandArgv(ctx_, static_cast<int>(argv.size()), p.data(), n.data()));
-    if (r == nullptr) return "ERR:connection";
-    std::string out = Text(r);
-    freeReplyObject(r);
-    return out;
-  }
-  int64_t Int(const std::vector<std::string>& argv) { return std::stoll(Cmd(argv)); }
-
- private:
-  static std::string Text(const redisReply* r) {
-    switch (r->type) {
-      case REDIS_REPLY_STRING:
-      case REDIS_REPLY_STATUS:
-        return std::string(r->str, r->len);
-      case REDIS_REPLY_ERROR:
-        return "ERR:" + std::string(r->str, r->len);
-      case REDIS_REPLY_INTEGER:
-        return std::to_string(r->integer);
-      case REDIS_REPLY_ARRAY: {
-        std::string out;
-        for (size_t i = 0; i < r->elements; ++i) out += (i ? "|" : "") + Text(r->element[i]);
-        return out;
-      }
-      default:
-        return "(nil)";
-    }
-  }
-
-  redisContext* ctx_ = nullptr;
-};
 
 bj::object Json(const std::string& text) {
   bj::value v = bj::parse(text);
@@ -492,6 +445,83 @@ TEST_F(RedisStoreTest, RecoversFromKilledConnections) {
   raw_->Cmd({"SCRIPT", "FLUSH"});
   st = a_->ChangeGlobalStatus("g3", kStatusSubmitted, Change(kStatusSucceed, kNow));
   EXPECT_TRUE(st.ok()) << st.message();
+}
+
+// The completion forms the server uses once the store has its io_context: same results as the
+// blocking forms (ids, conflicts, compare-and-set), EVAL after a flushed script cache, and a
+// fresh connection after the pipelined one was killed.
+TEST_F(RedisStoreTest, CompletionFormsOverThePipelinedConnection) {
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  std::thread runner([&io] { io.run(); });
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_FALSE(store->CompletesAsync());
+  store->AttachIo(io);
+  EXPECT_TRUE(store->CompletesAsync());
+  // Waits for one completion (bounded, so a lost completion fails instead of hanging).
+  auto await = [](auto start) {
+    std::promise<Status> p;
+    auto f = p.get_future();
+    start([&p](Status st) { p.set_value(std::move(st)); });
+    if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      return Status::Internal("no completion within 10 s");
+    }
+    return f.get();
+  };
+  TransGlobal g = NewGlobal("ga");
+  std::vector<TransBranch> branches{NewBranch("01", "compensate"), NewBranch("01", "action")};
+  ASSERT_TRUE(await([&](auto done) { store->MaySaveNewTransAsync(g, branches, done); }).ok());
+  EXPECT_GT(g.id, 0);
+  EXPECT_EQ(branches[1].id, g.id + 2);
+  TransGlobal again = NewGlobal("ga");
+  std::vector<TransBranch> none;
+  EXPECT_TRUE(
+      await([&](auto done) { store->MaySaveNewTransAsync(again, none, done); }).IsUniqueConflict());
+
+  TransBranch done_row = NewBranch("01", "action");
+  done_row.status = kStatusSucceed;
+  std::vector<TransBranch> rows{done_row};
+  const std::string gid = "ga", prepared = kStatusPrepared, submitted = kStatusSubmitted;
+  EXPECT_TRUE(await([&](auto done) {
+                store->LockGlobalSaveBranchesAsync(gid, submitted, rows, false, done);
+              }).IsNotFound());
+  ASSERT_TRUE(await([&](auto done) {
+                store->LockGlobalSaveBranchesAsync(gid, prepared, rows, false, done);
+              }).ok());
+  StatusChange change = Change(kStatusSubmitted, kNow + 5);
+  ASSERT_TRUE(
+      await([&](auto done) { store->ChangeGlobalStatusAsync(gid, prepared, change, done); }).ok());
+  EXPECT_TRUE(await([&](auto done) {
+                store->ChangeGlobalStatusAsync(gid, prepared, change, done);
+              }).IsNotFound());
+
+  // A flushed script cache, then a killed connection: both recovered without the caller.
+  raw_->Cmd({"SCRIPT", "FLUSH"});
+  StatusChange finish = Change(kStatusSucceed, kNow + 6);
+  ASSERT_TRUE(
+      await([&](auto done) { store->ChangeGlobalStatusAsync(gid, submitted, finish, done); }).ok());
+  EXPECT_GE(KillStoreConnections(), 1);
+  TransGlobal b = NewGlobal("gb");
+  Status st = await([&](auto done) { store->MaySaveNewTransAsync(b, branches, done); });
+  // Killed while idle: the connection has usually seen the close and reconnects; if the command
+  // went into the dead socket first, it fails kUnavailable (its fate unknown to the store) and
+  // the next call runs on a new connection.
+  if (st.code() == StatusCode::kUnavailable) {
+    st = await([&](auto done) { store->MaySaveNewTransAsync(b, branches, done); });
+  }
+  EXPECT_TRUE(st.ok()) << st.message();
+
+  auto found = store->FindGlobal("ga");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->status, kStatusSucceed);
+  auto found_rows = store->FindBranches("ga");
+  ASSERT_TRUE(found_rows.ok());
+  EXPECT_EQ((*found_rows)[1].status, kStatusSucceed);
+  work.reset();
+  io.stop();
+  runner.join();
+  store.reset();  // after the io thread, as the server does
 }
 
 TEST_F(RedisStoreTest, UnreachableServerFailsClearly) {
