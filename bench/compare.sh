@@ -83,6 +83,7 @@ out_dir="$(mktemp -d "${TMPDIR:-/tmp}/lynx-bench.XXXXXX")"
 results="$out_dir/results.jsonl"
 : >"$results"
 source "$repo/scripts/lib/databases.sh"
+source "$repo/bench/lib.sh"
 server_pid=""
 busi_pid=""
 cleanup() {
@@ -98,39 +99,6 @@ for s in $stores; do [[ $s != embedded ]] && needs_dbs=1; done
 if [[ $needs_dbs == 1 ]]; then
   LYNX_DB_DURABLE=1 lynx_db_start_all "$out_dir/db" >/dev/null
 fi
-
-# CPU seconds used so far by every process whose command name is $1 (the store server; the
-# PostgreSQL server is many processes).
-cpu_of() {
-  local ticks=0 f rest
-  for f in /proc/[0-9]*/stat; do
-    rest=$(cat "$f" 2>/dev/null) || continue
-    [[ $rest == *"($1)"* ]] || continue
-    rest=${rest##*) }
-    read -r -a fields <<<"$rest"
-    ticks=$((ticks + fields[11] + fields[12]))
-  done
-  echo "$ticks $(getconf CLK_TCK)" | awk '{printf "%.2f", $1 / $2}'
-}
-store_process() {
-  case $1 in
-    redis) echo redis-server ;;
-    postgres) echo postgres ;;
-    mysql) echo mariadbd ;;
-    *) echo "" ;;
-  esac
-}
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-wait_http() {  # wait_http PORT PID: until GET newGid answers (30 s)
-  for _ in $(seq 1 300); do
-    if ! kill -0 "$2" 2>/dev/null; then return 1; fi
-    if curl -fsS -o /dev/null "http://127.0.0.1:$1/api/dtmsvr/newGid" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
 
 # Arrivals are kept until their await comes: tracked only when the load generator awaits them.
 track=()
@@ -167,13 +135,8 @@ start_server() {
   mkdir -p "$dir"
   port=$(free_port)
   grpc=$(free_port)
-  local store_yaml="" scope="bench$run_id"
-  case $store in
-    embedded) store_yaml="" ;;
-    redis) store_yaml="Store:\n  Driver: redis\n  Host: 127.0.0.1\n  Port: $LYNX_TEST_REDIS_PORT\n  RedisPrefix: \"{$scope}\"\n" ;;
-    postgres) store_yaml="Store:\n  Driver: postgres\n  Host: 127.0.0.1\n  Port: $LYNX_TEST_PG_PORT\n  User: postgres\n  Db: postgres\n  Schema: $scope\n" ;;
-    mysql) store_yaml="Store:\n  Driver: mysql\n  Host: 127.0.0.1\n  Port: $LYNX_TEST_MYSQL_PORT\n  User: lynx\n  Db: $scope\n" ;;
-  esac
+  local store_yaml scope="bench$run_id"
+  store_yaml=$(dtmd_store_yaml "$store" "$scope")
   if [[ $server == dtmrs ]]; then
     # dtmrs: everything by environment; a fresh SQLite file / database / key prefix per run.
     local db=""
@@ -190,13 +153,14 @@ start_server() {
     (cd "$dir" && RUST_LOG=warn DTMRS_DB="$db" DTMRS_ADDR="127.0.0.1:$port" \
       DTMRS_GRPC_ADDR="127.0.0.1:$grpc" exec "$dtmrs_bin") >"$dir/server.log" 2>&1 &
   elif [[ $server == dtmd* ]]; then
-    printf "ListenAddress: 127.0.0.1\nHttpPort: $port\nGrpcPort: $grpc\nUpdateBranchSync: $update_branch_sync\nLogLevel: warn\nStore:\n  DataDir: $dir/data\n" >"$dir/conf.yml"
-    [[ -n $store_yaml ]] && printf "$store_yaml" | sed '1d' >>"$dir/conf.yml"
+    printf "ListenAddress: 127.0.0.1\nHttpPort: $port\nGrpcPort: $grpc\nUpdateBranchSync: $update_branch_sync\nLogLevel: warn\nStore:\n  DataDir: $dir/data\n%s\n" "$store_yaml" >"$dir/conf.yml"
     [[ $server == dtmd-nohistory ]] && printf "Attempts:\n  KeepPerBranch: 0\n" >>"$dir/conf.yml"
     "$dtmd_bin" -c "$dir/conf.yml" >"$dir/server.log" 2>&1 &
   else
     # DTM: BoltDB file ./dtm.bolt in its working dir; SQL tables and Redis data reset by -r.
     case $store in
+      embedded) store_yaml="" ;;
+      redis) store_yaml="Store:\n$store_yaml\n" ;;
       postgres) store_yaml="Store:\n  Driver: postgres\n  Host: 127.0.0.1\n  Port: $LYNX_TEST_PG_PORT\n  User: postgres\n  Password: ''\n  Db: postgres\n  Schema: public\n" ;;
       mysql) store_yaml="Store:\n  Driver: mysql\n  Host: 127.0.0.1\n  Port: $LYNX_TEST_MYSQL_PORT\n  User: lynx\n  Password: ''\n  Db: dtm\n" ;;
     esac

@@ -57,8 +57,8 @@ struct Options {
   int threads = 1;
   double duration_s = 10;
   double warmup_s = 1;
-  int64_t count = 0;  // > 0: measure this many transactions instead of a duration
-  pid_t server_pid = 0;
+  int64_t count = 0;        // > 0: measure this many transactions instead of a duration
+  std::string server_pids;  // comma-separated; their CPU is summed, peak RSS is the largest
   int64_t timeout_ms = 30000;
   int verify = 200;
   bool json = false;
@@ -69,12 +69,18 @@ struct Options {
 
 // State shared by the client coroutines (which may run on several io threads).
 struct Run {
-  Run(const Options& opt, const bench::Shapes& shapes, lynx::http::ClientPool& pool,
-      std::string gid_prefix)
-      : opt(opt), shapes(shapes), pool(pool), gid_prefix(std::move(gid_prefix)) {}
+  Run(const Options& opt, const std::vector<bench::Shapes>& shapes,
+      std::vector<std::string> dtm_urls, lynx::http::ClientPool& pool, std::string gid_prefix)
+      : opt(opt),
+        shapes(shapes),
+        dtm_urls(std::move(dtm_urls)),
+        pool(pool),
+        gid_prefix(std::move(gid_prefix)) {}
 
   const Options& opt;
-  const bench::Shapes& shapes;
+  // One per server (--dtm lists several instances sharing one store: client i uses i % n).
+  const std::vector<bench::Shapes>& shapes;
+  const std::vector<std::string> dtm_urls;
   lynx::http::ClientPool& pool;
   std::string gid_prefix;
   std::string await_url;  // --complete-at busi: bench_busi's /bench/await?gid=
@@ -112,14 +118,17 @@ std::string Truncated(const std::string& s, size_t max = 300) {
 }
 
 // Runs one transaction's calls in order; "" when all answered 200, else what went wrong.
-asio::awaitable<std::string> RunTransaction(Run& run, const std::string& gid) {
-  for (auto& call : run.shapes.Transaction(gid)) {
+asio::awaitable<std::string> RunTransaction(Run& run, const bench::Shapes& shapes,
+                                            const std::string& gid) {
+  for (auto& call : shapes.Transaction(gid)) {
     lynx::http::ClientRequest req;
     req.method = call.method;
     req.url = std::move(call.url);
     req.body = std::move(call.body);
     req.headers = {{"Content-Type", "application/json"}};
-    if (!run.opt.token.empty() && req.url.rfind(run.opt.dtm, 0) == 0) {
+    if (!run.opt.token.empty() &&
+        std::any_of(run.dtm_urls.begin(), run.dtm_urls.end(),
+                    [&req](const std::string& dtm) { return req.url.rfind(dtm, 0) == 0; })) {
       req.headers.emplace_back("Authorization", "Bearer " + run.opt.token);
     }
     req.timeout_ms = run.opt.timeout_ms;
@@ -145,7 +154,7 @@ asio::awaitable<std::string> RunTransaction(Run& run, const std::string& gid) {
   co_return "";
 }
 
-asio::awaitable<void> Worker(Run& run, WorkerResult& out) {
+asio::awaitable<void> Worker(Run& run, const bench::Shapes& shapes, WorkerResult& out) {
   const bool count_mode = run.opt.count > 0;
   asio::steady_timer backoff(co_await asio::this_coro::executor);
   for (;;) {
@@ -159,7 +168,7 @@ asio::awaitable<void> Worker(Run& run, WorkerResult& out) {
       ticket = true;
     }
     const uint64_t n = run.next_gid.fetch_add(1, std::memory_order_relaxed);
-    std::string error = co_await RunTransaction(run, run.Gid(n));
+    std::string error = co_await RunTransaction(run, shapes, run.Gid(n));
     const auto end = Clock::now();
     if (!error.empty()) {
       run.Error(std::move(error));
@@ -187,7 +196,7 @@ asio::awaitable<void> Verify(Run& run, std::vector<uint64_t> gids, bench::Report
   for (size_t i = 0; i < k; ++i) {
     const std::string gid = run.Gid(gids[i * gids.size() / k]);
     lynx::http::ClientRequest req;
-    req.url = run.shapes.QueryUrl(gid);
+    req.url = run.shapes.front().QueryUrl(gid);
     if (!run.opt.token.empty())
       req.headers.emplace_back("Authorization", "Bearer " + run.opt.token);
     req.timeout_ms = run.opt.timeout_ms;
@@ -223,6 +232,17 @@ std::string GidPrefix(const std::string& mode) {
   return "lg-" + mode + "-" + std::to_string(getpid()) + "-" + std::to_string(ms) + "-";
 }
 
+std::vector<std::string> SplitCommas(const std::string& list) {
+  std::vector<std::string> out;
+  size_t from = 0;
+  while (from <= list.size()) {
+    const size_t comma = std::min(list.find(',', from), list.size());
+    if (comma > from) out.push_back(list.substr(from, comma - from));
+    from = comma + 1;
+  }
+  return out;
+}
+
 std::string StripSlash(std::string url) {
   while (!url.empty() && url.back() == '/') url.pop_back();
   return url;
@@ -233,7 +253,10 @@ std::string StripSlash(std::string url) {
 int main(int argc, char** argv) {
   Options opt;
   CLI::App app{"dtm_loadgen: closed-loop saga / msg / tcc load against a DTM server"};
-  app.add_option("--dtm", opt.dtm, "DTM server API URL")->capture_default_str();
+  app.add_option("--dtm", opt.dtm,
+                 "DTM server API URL; several, comma-separated, for instances sharing one store "
+                 "(client i uses the i-th modulo their number)")
+      ->capture_default_str();
   app.add_option("--busi", opt.busi,
                  "business service URL (bench_busi), e.g. "
                  "http://127.0.0.1:PORT/api/busi")
@@ -254,8 +277,9 @@ int main(int argc, char** argv) {
   app.add_option("--count", opt.count,
                  "measure this many transactions instead of --duration (e.g. to fill a store)")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--server-pid", opt.server_pid,
-                 "the DTM server's pid: report its CPU time and memory");
+  app.add_option("--server-pid", opt.server_pids,
+                 "the DTM server's pid: report its CPU time and memory (several, comma-separated: "
+                 "CPU summed, the largest peak RSS)");
   app.add_option("--timeout-ms", opt.timeout_ms, "per HTTP call")->capture_default_str();
   app.add_option("--token", opt.token,
                  "bearer token sent to the DTM server (dtmd with Auth.Enabled; client role)");
@@ -279,14 +303,40 @@ int main(int argc, char** argv) {
     std::cerr << "dtm_loadgen: --dialect dtmrs runs saga and msg with --complete-at busi only\n";
     return 2;
   }
-  const bench::Shapes shapes(mode, StripSlash(opt.dtm), StripSlash(opt.busi),
-                             dtmrs ? bench::Dialect::kDtmrs : bench::Dialect::kDtm,
-                             opt.complete_at == "reply");
-  std::optional<bench::ProcSample> server_before;
-  if (opt.server_pid > 0 && !bench::ReadProc(opt.server_pid)) {
-    std::cerr << "dtm_loadgen: no process " << opt.server_pid << " to measure\n";
+  std::vector<std::string> dtm_urls;
+  std::vector<bench::Shapes> shapes;
+  for (const std::string& url : SplitCommas(opt.dtm)) {
+    dtm_urls.push_back(StripSlash(url));
+    shapes.emplace_back(mode, dtm_urls.back(), StripSlash(opt.busi),
+                        dtmrs ? bench::Dialect::kDtmrs : bench::Dialect::kDtm,
+                        opt.complete_at == "reply");
+  }
+  if (shapes.empty()) {
+    std::cerr << "dtm_loadgen: --dtm names no server\n";
     return 2;
   }
+  std::vector<pid_t> server_pids;
+  for (const std::string& pid : SplitCommas(opt.server_pids)) {
+    server_pids.push_back(static_cast<pid_t>(std::atoi(pid.c_str())));
+    if (server_pids.back() <= 0 || !bench::ReadProc(server_pids.back())) {
+      std::cerr << "dtm_loadgen: no process " << pid << " to measure\n";
+      return 2;
+    }
+  }
+  // The servers' CPU summed and their largest peak RSS; nullopt when one is gone.
+  const auto sample = [&server_pids]() -> std::optional<bench::ProcSample> {
+    if (server_pids.empty()) return std::nullopt;
+    bench::ProcSample sum;
+    for (pid_t pid : server_pids) {
+      auto one = bench::ReadProc(pid);
+      if (!one) return std::nullopt;
+      sum.cpu_seconds += one->cpu_seconds;
+      sum.peak_rss_kb = std::max(sum.peak_rss_kb, one->peak_rss_kb);
+      sum.rss_kb = std::max(sum.rss_kb, one->rss_kb);
+    }
+    return sum;
+  };
+  std::optional<bench::ProcSample> server_before;
 
   asio::io_context io(opt.threads);
   auto work = asio::make_work_guard(io);
@@ -303,7 +353,7 @@ int main(int argc, char** argv) {
   const auto seconds = [](double s) {
     return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
   };
-  Run run(opt, shapes, pool, GidPrefix(opt.mode));
+  Run run(opt, shapes, dtm_urls, pool, GidPrefix(opt.mode));
   {
     // http://host:port/api/busi -> http://host:port/bench/await?gid=
     std::string base = StripSlash(opt.busi);
@@ -315,21 +365,24 @@ int main(int argc, char** argv) {
 
   std::vector<WorkerResult> results(static_cast<size_t>(opt.concurrency));
   std::vector<std::future<void>> done;
-  for (auto& r : results) done.push_back(asio::co_spawn(io, Worker(run, r), asio::use_future));
+  for (size_t i = 0; i < results.size(); ++i) {
+    done.push_back(
+        asio::co_spawn(io, Worker(run, shapes[i % shapes.size()], results[i]), asio::use_future));
+  }
 
   // The server's CPU time over the measured window (the main thread only watches the clock).
   std::this_thread::sleep_until(run.measure_from);
-  if (opt.server_pid > 0) server_before = bench::ReadProc(opt.server_pid);
+  server_before = sample();
   Clock::time_point window_end = run.measure_until;
   std::optional<bench::ProcSample> server_after;
   if (opt.count == 0) {
     std::this_thread::sleep_until(run.measure_until);
-    if (opt.server_pid > 0) server_after = bench::ReadProc(opt.server_pid);
+    server_after = sample();
   }
   for (auto& f : done) f.get();
   if (opt.count > 0) {
     window_end = Clock::now();
-    if (opt.server_pid > 0) server_after = bench::ReadProc(opt.server_pid);
+    server_after = sample();
   }
 
   bench::Report report;

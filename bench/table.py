@@ -30,9 +30,10 @@ def summary(rs):
                   if r.get("server_cpu_s") is not None and r.get("count")])
     rss = median([r["server_peak_rss_kb"] / 1024.0 for r in rs
                   if r.get("server_peak_rss_kb") is not None])
-    # Store-server CPU includes the warm-up second(s); per transaction it is an estimate.
-    scpu = median([1000.0 * r["store_cpu_s"] / r["count"] for r in rs
-                   if r.get("store_cpu_s") is not None and r.get("count")])
+    # Store-server CPU covers the warm-up too: divided by the transactions of warm-up and window,
+    # estimated at the measured rate.
+    scpu = median([1000.0 * r["store_cpu_s"] / (r["tps"] * (r["warmup_s"] + r["window_s"]))
+                   for r in rs if r.get("store_cpu_s") is not None and r.get("tps")])
     errors = sum(r.get("errors", 0) + r.get("unverified", 0) for r in rs)
     return tps, p50, p99, cpu, rss, scpu, errors
 
