@@ -40,6 +40,26 @@ Status GroupCommitWriter::Submit(Pending* p) {
   return std::move(p->status);
 }
 
+void GroupCommitWriter::RunAsync(std::function<Status(SqliteConn&)> op,
+                                 std::function<void(Status)> done) {
+  auto p = std::make_unique<Pending>();
+  p->owned_op = std::move(op);
+  p->fn = [](void* ctx, SqliteConn& conn) {
+    return (*static_cast<std::function<Status(SqliteConn&)>*>(ctx))(conn);
+  };
+  p->ctx = &p->owned_op;
+  p->callback = std::move(done);
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      queue_.push_back(p.release());
+      if (queue_.size() == 1) work_cv_.notify_one();
+      return;
+    }
+  }
+  p->callback(Status::Unavailable("sqlite store is closing"));
+}
+
 void GroupCommitWriter::Loop() {
   std::vector<Pending*> batch;
   while (true) {
@@ -54,12 +74,25 @@ void GroupCommitWriter::Loop() {
     }
     // Operations arriving from here on queue up for the next batch.
     RunBatch(batch);
+    std::vector<std::unique_ptr<Pending>> called_back;
     {
       std::lock_guard lock(mu_);
       // Notify under the lock: once a caller sees done it returns and destroys its Pending.
       for (Pending* p : batch) {
+        if (p->callback) {
+          called_back.emplace_back(p);
+          continue;
+        }
         p->done = true;
         p->done_cv.notify_one();
+      }
+    }
+    // Outside the lock: a callback may queue the next write at once.
+    for (auto& p : called_back) {
+      try {
+        p->callback(std::move(p->status));
+      } catch (...) {
+        // The writer thread must survive a caller's failure (it would end the process).
       }
     }
     batch.clear();

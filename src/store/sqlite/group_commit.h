@@ -1,8 +1,8 @@
 // GroupCommitWriter: the single writer of the SQLite store. Callers hand it a write operation and
-// block until the operation is durable. Its thread runs every queued operation in one
-// transaction, each inside its own SAVEPOINT (a failing operation rolls back alone), and commits
-// once: many concurrent writes share one WAL fsync. Thread-safe; Run may be called from any
-// thread except the writer's own.
+// block until the operation is durable (Run), or are called back once it is (RunAsync). Its thread
+// runs every queued operation in one transaction, each inside its own SAVEPOINT (a failing
+// operation rolls back alone), and commits once: many concurrent writes share one WAL fsync.
+// Thread-safe; Run may be called from any thread except the writer's own.
 #pragma once
 
 #include <atomic>
@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -42,18 +43,26 @@ class GroupCommitWriter {
     return Submit(&p);
   }
 
+  // The same without a waiting thread: `done` gets the status on the writer thread once the
+  // batch committed (or at once, kUnavailable, when the writer is closing). `op` runs on the
+  // writer thread; what it captures must live until `done` ran.
+  void RunAsync(std::function<Status(SqliteConn&)> op, std::function<void(Status)> done);
+
   // Operations executed and transactions committed so far; writes / commits is the mean batch.
   uint64_t writes() const { return writes_.load(std::memory_order_relaxed); }
   uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
 
  private:
-  // One queued operation; it lives on the caller's stack while the caller waits.
+  // One queued operation; it lives on the caller's stack while the caller waits (Run), or on
+  // the heap, owned by the writer once queued (RunAsync: `callback` set).
   struct Pending {
     Status (*fn)(void* ctx, SqliteConn& conn) = nullptr;
     void* ctx = nullptr;
     Status status;
     bool done = false;
     std::condition_variable done_cv;
+    std::function<Status(SqliteConn&)> owned_op;  // RunAsync's op (ctx points to it)
+    std::function<void(Status)> callback;         // RunAsync's done
   };
 
   Status Submit(Pending* p);

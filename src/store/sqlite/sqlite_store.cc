@@ -461,33 +461,44 @@ StatusOr<std::vector<TransBranch>> SqliteStore::FindBranches(const std::string& 
   return out;
 }
 
-Status SqliteStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>& branches) {
-  std::vector<int64_t> ids;  // the global's id, then the branches'
-  Status st = writer_->Run([&](SqliteConn& c) -> Status {
-    ids.clear();
+// The three writes on every transaction's path are an operation for the writer plus what follows
+// its commit, shared by the blocking form (Run) and the completion form (RunAsync, no thread
+// waits: the engine resumes from the writer's callback).
+
+SqliteStore::WriteOp SqliteStore::SaveNewOp(TransGlobal& global,
+                                            std::vector<TransBranch>& branches) {
+  auto ids = std::make_shared<std::vector<int64_t>>();  // the global's id, then the branches'
+  WriteOp w;
+  w.op = [&global, &branches, ids](SqliteConn& c) -> Status {
+    ids->clear();
     auto inserted = Write(c, kInsertGlobal, [&](Stmt& s) { BindGlobal(s, global); });
     if (!inserted.ok()) return inserted.status();
     if (*inserted == 0) return Status::UniqueConflict("gid exists: " + global.gid);
-    ids.push_back(c.LastInsertRowId());
+    ids->push_back(c.LastInsertRowId());
     for (const auto& b : branches) {
       // A duplicate (branch_id, op) fails with kUniqueConflict; the savepoint undoes the global.
       auto n = Write(c, kInsertBranch, [&](Stmt& s) { BindBranch(s, global.gid, b); });
       if (!n.ok()) return n.status();
-      ids.push_back(c.LastInsertRowId());
+      ids->push_back(c.LastInsertRowId());
     }
     return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  global.id = ids[0];
-  for (size_t i = 0; i < branches.size(); ++i) branches[i].id = ids[i + 1];
-  return Status::Ok();
+  };
+  w.then = [&global, &branches, ids](Status st) {
+    if (!st.ok()) return st;
+    global.id = (*ids)[0];
+    for (size_t i = 0; i < branches.size(); ++i) branches[i].id = (*ids)[i + 1];
+    return Status::Ok();
+  };
+  return w;
 }
 
-Status SqliteStore::LockGlobalSaveBranches(const std::string& gid,
-                                           const std::string& expected_status,
-                                           const std::vector<TransBranch>& rows, bool append) {
+SqliteStore::WriteOp SqliteStore::SaveBranchesOp(const std::string& gid,
+                                                 const std::string& expected_status,
+                                                 const std::vector<TransBranch>& rows,
+                                                 bool append) {
   // Running on the writer serialises this with every status CAS, like DTM's SELECT FOR UPDATE.
-  return writer_->Run([&](SqliteConn& c) -> Status {
+  WriteOp w;
+  w.op = [&gid, &expected_status, &rows, append](SqliteConn& c) -> Status {
     bool found = false;
     Status st = Query(
         c, kGlobalHasStatus,
@@ -504,13 +515,16 @@ Status SqliteStore::LockGlobalSaveBranches(const std::string& gid,
       if (!n.ok()) return n.status();
     }
     return Status::Ok();
-  });
+  };
+  return w;
 }
 
-Status SqliteStore::ChangeGlobalStatus(const std::string& gid, const std::string& old_status,
-                                       const StatusChange& change) {
-  const std::string unset;  // bound (and ignored) for an absent optional column
-  return writer_->Run([&](SqliteConn& c) -> Status {
+SqliteStore::WriteOp SqliteStore::ChangeStatusOp(const std::string& gid,
+                                                 const std::string& old_status,
+                                                 const StatusChange& change) {
+  WriteOp w;
+  w.op = [&gid, &old_status, &change](SqliteConn& c) -> Status {
+    const std::string unset;  // bound (and ignored) for an absent optional column
     auto n = Write(c, kChangeStatus, [&](Stmt& s) {
       s.Bind(1, change.new_status);
       s.Bind(2, change.now);
@@ -523,7 +537,51 @@ Status SqliteStore::ChangeGlobalStatus(const std::string& gid, const std::string
     });
     if (!n.ok()) return n.status();
     return *n == 0 ? NoTrans(gid, old_status) : Status::Ok();
+  };
+  return w;
+}
+
+Status SqliteStore::RunWrite(WriteOp w) {
+  Status st = writer_->Run(w.op);
+  return w.then ? w.then(std::move(st)) : st;
+}
+
+void SqliteStore::RunWriteAsync(WriteOp w, Completion<Status> done) {
+  writer_->RunAsync(std::move(w.op), [then = std::move(w.then), done = std::move(done)](Status st) {
+    done(then ? then(std::move(st)) : std::move(st));
   });
+}
+
+Status SqliteStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>& branches) {
+  return RunWrite(SaveNewOp(global, branches));
+}
+
+void SqliteStore::MaySaveNewTransAsync(TransGlobal& global, std::vector<TransBranch>& branches,
+                                       Completion<Status> done) {
+  RunWriteAsync(SaveNewOp(global, branches), std::move(done));
+}
+
+Status SqliteStore::LockGlobalSaveBranches(const std::string& gid,
+                                           const std::string& expected_status,
+                                           const std::vector<TransBranch>& rows, bool append) {
+  return RunWrite(SaveBranchesOp(gid, expected_status, rows, append));
+}
+
+void SqliteStore::LockGlobalSaveBranchesAsync(const std::string& gid,
+                                              const std::string& expected_status,
+                                              const std::vector<TransBranch>& rows, bool append,
+                                              Completion<Status> done) {
+  RunWriteAsync(SaveBranchesOp(gid, expected_status, rows, append), std::move(done));
+}
+
+Status SqliteStore::ChangeGlobalStatus(const std::string& gid, const std::string& old_status,
+                                       const StatusChange& change) {
+  return RunWrite(ChangeStatusOp(gid, old_status, change));
+}
+
+void SqliteStore::ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
+                                          const StatusChange& change, Completion<Status> done) {
+  RunWriteAsync(ChangeStatusOp(gid, old_status, change), std::move(done));
 }
 
 Status SqliteStore::TouchCronTime(const std::string& gid, const std::string& expected_status,

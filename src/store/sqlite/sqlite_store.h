@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@ namespace lynx::store {
 namespace sqlite {
 class ConnPool;
 class GroupCommitWriter;
+class SqliteConn;
 }  // namespace sqlite
 
 struct SqliteOptions {
@@ -85,6 +87,17 @@ class SqliteStore : public Store {
   StatusOr<std::vector<BranchAttempt>> FindAttempts(const std::string& gid) override;
   StatusOr<int64_t> PurgeFinished(UnixMs before, int64_t limit) override;
 
+  // The writes on every transaction's path complete from the group-commit writer's thread once
+  // their batch is durable: no store thread waits for the writer.
+  bool CompletesAsync() const override { return true; }
+  void MaySaveNewTransAsync(TransGlobal& global, std::vector<TransBranch>& branches,
+                            Completion<Status> done) override;
+  void LockGlobalSaveBranchesAsync(const std::string& gid, const std::string& expected_status,
+                                   const std::vector<TransBranch>& rows, bool append,
+                                   Completion<Status> done) override;
+  void ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
+                               const StatusChange& change, Completion<Status> done) override;
+
   // Write operations run and transactions committed since Open; writes() / commits() is the
   // mean group-commit batch size.
   uint64_t writes() const;
@@ -95,6 +108,19 @@ class SqliteStore : public Store {
 
  private:
   SqliteStore() = default;
+
+  // A write for the writer thread, and what turns its status into the call's result (ids).
+  struct WriteOp {
+    std::function<Status(sqlite::SqliteConn&)> op;
+    std::function<Status(Status)> then;  // empty: the status as it is
+  };
+  static WriteOp SaveNewOp(TransGlobal& global, std::vector<TransBranch>& branches);
+  static WriteOp SaveBranchesOp(const std::string& gid, const std::string& expected_status,
+                                const std::vector<TransBranch>& rows, bool append);
+  static WriteOp ChangeStatusOp(const std::string& gid, const std::string& old_status,
+                                const StatusChange& change);
+  Status RunWrite(WriteOp w);
+  void RunWriteAsync(WriteOp w, Completion<Status> done);
 
   std::unique_ptr<sqlite::GroupCommitWriter> writer_;
   std::unique_ptr<sqlite::ConnPool> readers_;

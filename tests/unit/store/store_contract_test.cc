@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <latch>
 #include <map>
 #include <memory>
@@ -22,6 +23,9 @@
 #include <thread>
 #include <tuple>
 #include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include "../../support/test_databases.h"
 #include "store/memory/memory_store.h"
@@ -454,6 +458,89 @@ TEST_P(StoreContractTest, MaySaveNewTransIsInsertIfAbsent) {
   ASSERT_TRUE(absent.ok());
   EXPECT_FALSE(absent->has_value());
   EXPECT_TRUE(Branches("g2").empty());
+}
+
+// The completion forms the server calls (Store::CompletesAsync: the embedded store's writer
+// thread, Redis' pipelined connection on an io thread; the others' defaults complete inline) give
+// the blocking forms' results: ids, conflicts, compare-and-set misses. Many at once, so the
+// embedded store's writer batches them.
+TEST_P(StoreContractTest, CompletionFormsGiveTheBlockingFormsResults) {
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  std::thread runner([&io] { io.run(); });
+  store_->AttachIo(io);
+  struct Call {
+    std::promise<Status> promise;
+    Store::Completion<Status> Done() {
+      return [this](Status st) { promise.set_value(std::move(st)); };
+    }
+    Status Get() {
+      auto f = promise.get_future();
+      if (f.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+        return Status::Internal("no completion within 20 s");
+      }
+      return f.get();
+    }
+  };
+  constexpr int kN = 40;
+  std::vector<TransGlobal> globals;
+  std::vector<std::vector<TransBranch>> branches(kN);
+  for (int i = 0; i < kN; ++i) {
+    globals.push_back(NewGlobal("ga" + std::to_string(i)));
+    branches[i] = {NewBranch(globals[i].gid, "01", "compensate"),
+                   NewBranch(globals[i].gid, "01", "action")};
+  }
+  std::vector<Call> saves(kN);
+  for (int i = 0; i < kN; ++i) {
+    store_->MaySaveNewTransAsync(globals[i], branches[i], saves[i].Done());
+  }
+  std::set<int64_t> global_ids, branch_ids;  // unique per table
+  for (int i = 0; i < kN; ++i) {
+    ASSERT_TRUE(saves[i].Get().ok()) << i;
+    EXPECT_GT(globals[i].id, 0);
+    EXPECT_TRUE(global_ids.insert(globals[i].id).second);
+    for (const auto& b : branches[i]) EXPECT_TRUE(branch_ids.insert(b.id).second);
+  }
+  TransGlobal again = NewGlobal("ga0");
+  std::vector<TransBranch> none;
+  Call conflict;
+  store_->MaySaveNewTransAsync(again, none, conflict.Done());
+  EXPECT_EQ(conflict.Get().code(), StatusCode::kUniqueConflict);
+
+  TransBranch row = NewBranch("ga1", "01", "action");
+  row.status = kStatusSucceed;
+  row.finish_time = row.update_time = kNow + 2;
+  const std::vector<TransBranch> rows{row};
+  const std::string gid = "ga1", prepared = kStatusPrepared, submitted = kStatusSubmitted;
+  Call wrong_status, saved;
+  store_->LockGlobalSaveBranchesAsync(gid, submitted, rows, false, wrong_status.Done());
+  EXPECT_EQ(wrong_status.Get().code(), StatusCode::kNotFound);
+  store_->LockGlobalSaveBranchesAsync(gid, prepared, rows, false, saved.Done());
+  ASSERT_TRUE(saved.Get().ok());
+
+  const StatusChange change = Change(kStatusSucceed, kNow + 3);
+  Call changed, missed;
+  store_->ChangeGlobalStatusAsync(gid, prepared, change, changed.Done());
+  ASSERT_TRUE(changed.Get().ok());
+  store_->ChangeGlobalStatusAsync(gid, prepared, change, missed.Done());
+  EXPECT_EQ(missed.Get().code(), StatusCode::kNotFound);
+
+  EXPECT_EQ(Find("ga1").status, kStatusSucceed);
+  EXPECT_EQ(Find("ga1").finish_time, kNow + 3);
+  auto found = Branches("ga1");
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[1].status, kStatusSucceed);
+  EXPECT_EQ(found[0].status, kStatusPrepared);
+  EXPECT_EQ(Find("ga7").id, globals[7].id);
+
+  // The store goes before the io_context it was given, once no thread runs it.
+  work.reset();
+  io.stop();
+  runner.join();
+  if (GetParam().drop) {
+    EXPECT_TRUE(GetParam().drop(store_.get()).ok());
+  }
+  store_.reset();
 }
 
 TEST_P(StoreContractTest, ChangeGlobalStatusIsCompareAndSet) {
