@@ -129,7 +129,8 @@ asio::awaitable<Status> Engine::SaveNew(Trans& t, std::vector<TransBranch>& bran
   auto* g = &t.g;
   auto* bs = &branches;
   co_return co_await store().Complete<Status>(
-      [g, bs](store::Store& s, auto done) { s.MaySaveNewTransAsync(*g, *bs, std::move(done)); });
+      [g, bs](store::Store& s, auto done) { return s.MaySaveNewTransAsync(*g, *bs, done); },
+      [g, bs](store::Store& s) { return s.MaySaveNewTrans(*g, *bs); });
 }
 
 asio::awaitable<Status> Engine::ChangeStatus(Trans& t, const std::string& status,
@@ -142,9 +143,11 @@ asio::awaitable<Status> Engine::ChangeStatus(Trans& t, const std::string& status
   if (!result.empty()) change.result = result;
   std::string gid = t.g.gid;
   std::string old = t.g.status;
-  Status st = co_await store().Complete<Status>([&gid, &old, &change](store::Store& s, auto done) {
-    s.ChangeGlobalStatusAsync(gid, old, change, std::move(done));
-  });
+  Status st = co_await store().Complete<Status>(
+      [&gid, &old, &change](store::Store& s, auto done) {
+        return s.ChangeGlobalStatusAsync(gid, old, change, done);
+      },
+      [&gid, &old, &change](store::Store& s) { return s.ChangeGlobalStatus(gid, old, change); });
   if (!st.ok()) {
     if (st.IsNotFound()) {
       co_return Status::Internal("status of " + gid + " is no longer '" + old +
@@ -285,9 +288,13 @@ asio::awaitable<Status> Engine::ExecBranchInner(std::shared_ptr<Run> run, size_t
     Status saved = Status::Ok();
     if (!batched) {
       std::vector<TransBranch> rows{row};
-      saved = co_await store().Complete<Status>([&](store::Store& s, auto done) {
-        s.LockGlobalSaveBranchesAsync(gid, global_status, rows, false, std::move(done));
-      });
+      saved = co_await store().Complete<Status>(
+          [&](store::Store& s, auto done) {
+            return s.LockGlobalSaveBranchesAsync(gid, global_status, rows, false, done);
+          },
+          [&](store::Store& s) {
+            return s.LockGlobalSaveBranches(gid, global_status, rows, false);
+          });
     }
     if (!saved.ok()) {
       log::Log(log::Component::kEngine, spdlog::level::warn, run->LogTx(b.branch_id, b.op),

@@ -1,9 +1,9 @@
 // StoreRunner: lets coroutines call the synchronous Store without blocking the network threads.
 // A blocking backend's calls run on a bounded thread pool (for the embedded store that is also
 // what lets concurrent writes share one fsync); a non-blocking backend (memory) is called inline;
-// the completion forms of the hot writes (Store::CompletesAsync, Redis) are started on the
-// calling thread and complete on the network threads, without a store thread. The coroutine
-// resumes on its own executor. Thread-safe.
+// the completion forms of the hot writes (Store::...Async: embedded, Redis, PostgreSQL) are
+// started on the calling thread and resume it from their completion, without a store thread.
+// The coroutine resumes on its own executor. Thread-safe.
 #pragma once
 
 #include <boost/asio/async_result.hpp>
@@ -50,38 +50,38 @@ class StoreRunner {
         boost::asio::use_awaitable);
   }
 
-  // Runs start(store, done), one of the Store's completion forms (...Async), when the store
-  // completes them without a blocked thread; otherwise runs the same call through Run (the
-  // defaults of those forms complete inline, on a pool thread). The result is scrubbed like
-  // Run's; an exception thrown by start becomes an Internal status.
-  template <class R, class Start>
-  boost::asio::awaitable<R> Complete(Start start) {
-    if (!store_.CompletesAsync()) {
-      co_return co_await Run([start = std::move(start)](store::Store& s) mutable {
-        std::optional<R> out;
-        start(s, [&out](R r) { out.emplace(std::move(r)); });
-        return out ? std::move(*out) : R(Status::Internal("store call did not complete"));
-      });
-    }
+  // Runs start(store, done), one of the Store's completion forms (...Async), and resumes the
+  // coroutine from its completion: no store thread waits. When the store has no completion form
+  // for the call (start returns false), runs blocking(store) as Run does. The result is scrubbed
+  // like Run's; an exception thrown by start becomes an Internal status.
+  template <class R, class Start, class Blocking>
+  boost::asio::awaitable<R> Complete(Start start, Blocking blocking) {
+    if (!store_.IsBlocking()) co_return Guarded<R>(blocking);
     co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(R)>(
-        [this, start = std::move(start)](auto handler) mutable {
+        [this, start = std::move(start), blocking = std::move(blocking)](auto handler) mutable {
           // std::function needs a copyable callable; the handler is move-only.
           using Handler = decltype(handler);
           auto shared = std::make_shared<std::optional<Handler>>(std::move(handler));
-          auto done = [shared](R result) {
+          auto resume = [shared](R result) {
             if (!shared->has_value()) return;  // completed already (a broken store)
             Handler h = std::move(**shared);
             shared->reset();
             auto ex = boost::asio::get_associated_executor(h);
-            boost::asio::post(ex, [h = std::move(h), result = Scrub(std::move(result))]() mutable {
+            boost::asio::post(ex, [h = std::move(h), result = std::move(result)]() mutable {
               std::move(h)(std::move(result));
             });
           };
+          bool started = false;
           try {
-            start(store_, done);
+            started = start(store_, [resume](R result) { resume(Scrub(std::move(result))); });
           } catch (const std::exception& e) {
-            done(R(Status::Internal(std::string("store call failed: ") + e.what())));
+            resume(Scrub(R(Status::Internal(std::string("store call failed: ") + e.what()))));
+            return;
           }
+          if (started) return;
+          boost::asio::post(pool_, [this, blocking = std::move(blocking), resume]() mutable {
+            resume(Guarded<R>(blocking));
+          });
         },
         boost::asio::use_awaitable);
   }

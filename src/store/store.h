@@ -213,30 +213,30 @@ class Store {
   // Several dtmd instances may purge at once: each row is deleted once, none is reported twice.
   virtual StatusOr<int64_t> PurgeFinished(UnixMs before, int64_t limit) = 0;
 
-  // Completion forms of the writes on every transaction's path. A store whose I/O can run on
-  // dtmd's network threads (Redis: one pipelined connection) overrides them, and says so with
-  // CompletesAsync() once AttachIo gave it the io_context; the server then calls these instead of
-  // handing the blocking forms to its store threads, which saves two thread handoffs per call.
+  // Completion forms of the writes on every transaction's path. A store whose I/O can complete
+  // without a blocked thread (the embedded store's group-commit writer; Redis' pipelined
+  // connection on dtmd's io threads, once AttachIo gave it the io_context) overrides them: the
+  // server then calls these instead of handing the blocking forms to its store threads, which
+  // saves two thread handoffs per call. They return false, without calling `done`, when this
+  // store (or this call) has no such form: the caller then runs the blocking form. Otherwise
   // `done` runs exactly once, on any thread; the arguments must stay alive until it has run.
-  // The defaults run the blocking form and complete inline.
   template <class T>
   using Completion = std::function<void(T)>;
   // The store is destroyed before `io`, and not while threads run it.
   virtual void AttachIo(boost::asio::io_context& io) {}
-  virtual bool CompletesAsync() const { return false; }
-  virtual void MaySaveNewTransAsync(TransGlobal& global, std::vector<TransBranch>& branches,
+  virtual bool MaySaveNewTransAsync(TransGlobal& global, std::vector<TransBranch>& branches,
                                     Completion<Status> done) {
-    done(MaySaveNewTrans(global, branches));
+    return false;
   }
-  virtual void LockGlobalSaveBranchesAsync(const std::string& gid,
+  virtual bool LockGlobalSaveBranchesAsync(const std::string& gid,
                                            const std::string& expected_status,
                                            const std::vector<TransBranch>& rows, bool append,
                                            Completion<Status> done) {
-    done(LockGlobalSaveBranches(gid, expected_status, rows, append));
+    return false;
   }
-  virtual void ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
+  virtual bool ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
                                        const StatusChange& change, Completion<Status> done) {
-    done(ChangeGlobalStatus(gid, old_status, change));
+    return false;
   }
 };
 

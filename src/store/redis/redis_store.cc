@@ -469,15 +469,19 @@ Status RedisStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>
                      branches);
 }
 
-void RedisStore::MaySaveNewTransAsync(TransGlobal& global, std::vector<TransBranch>& branches,
+bool RedisStore::MaySaveNewTransAsync(TransGlobal& global, std::vector<TransBranch>& branches,
                                       Completion<Status> done) {
-  if (async_ == nullptr) return done(MaySaveNewTrans(global, branches));
+  if (async_ == nullptr) return false;
   auto args = SaveNewArgs(global, branches);
-  if (!args.ok()) return done(args.status());
+  if (!args.ok()) {
+    done(args.status());
+    return true;
+  }
   RunAsync(ScriptId::kSaveNew, Key("g", global.gid), std::move(*args),
            [&global, &branches, done = std::move(done)](StatusOr<Result> r) {
              done(SaveNewDone(r, global, branches));
            });
+  return true;
 }
 
 StatusOr<std::vector<std::string>> RedisStore::SaveBranchesArgs(
@@ -517,17 +521,21 @@ Status RedisStore::LockGlobalSaveBranches(const std::string& gid,
                           expected_status);
 }
 
-void RedisStore::LockGlobalSaveBranchesAsync(const std::string& gid,
+bool RedisStore::LockGlobalSaveBranchesAsync(const std::string& gid,
                                              const std::string& expected_status,
                                              const std::vector<TransBranch>& rows, bool append,
                                              Completion<Status> done) {
-  if (async_ == nullptr) return done(LockGlobalSaveBranches(gid, expected_status, rows, append));
+  if (async_ == nullptr) return false;
   auto args = SaveBranchesArgs(gid, expected_status, rows, append);
-  if (!args.ok()) return done(args.status());
+  if (!args.ok()) {
+    done(args.status());
+    return true;
+  }
   RunAsync(ScriptId::kSaveBranches, Key("b", gid), std::move(*args),
            [&gid, &expected_status, done = std::move(done)](StatusOr<Result> r) {
              done(SaveBranchesDone(r, gid, expected_status));
            });
+  return true;
 }
 
 std::vector<std::string> RedisStore::ChangeStatusArgs(const std::string& gid,
@@ -557,13 +565,14 @@ Status RedisStore::ChangeGlobalStatus(const std::string& gid, const std::string&
       old_status);
 }
 
-void RedisStore::ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
+bool RedisStore::ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
                                          const StatusChange& change, Completion<Status> done) {
-  if (async_ == nullptr) return done(ChangeGlobalStatus(gid, old_status, change));
+  if (async_ == nullptr) return false;
   RunAsync(ScriptId::kChangeStatus, Key("g", gid), ChangeStatusArgs(gid, old_status, change),
            [&gid, &old_status, done = std::move(done)](StatusOr<Result> r) {
              done(ChangeStatusDone(r, gid, old_status));
            });
+  return true;
 }
 
 Status RedisStore::TouchCronTime(const std::string& gid, const std::string& expected_status,

@@ -122,13 +122,12 @@ class RedisStore : public Store {
   // The calls on every transaction's path run over one pipelined connection on dtmd's io
   // threads once AttachIo was called (redis_async.h); the rest use the blocking pool.
   void AttachIo(boost::asio::io_context& io) override;
-  bool CompletesAsync() const override { return async_ != nullptr; }
-  void MaySaveNewTransAsync(TransGlobal& global, std::vector<TransBranch>& branches,
+  bool MaySaveNewTransAsync(TransGlobal& global, std::vector<TransBranch>& branches,
                             Completion<Status> done) override;
-  void LockGlobalSaveBranchesAsync(const std::string& gid, const std::string& expected_status,
+  bool LockGlobalSaveBranchesAsync(const std::string& gid, const std::string& expected_status,
                                    const std::vector<TransBranch>& rows, bool append,
                                    Completion<Status> done) override;
-  void ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
+  bool ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
                                const StatusChange& change, Completion<Status> done) override;
 
   Status AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) override;

@@ -556,9 +556,10 @@ Status SqliteStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch
   return RunWrite(SaveNewOp(global, branches));
 }
 
-void SqliteStore::MaySaveNewTransAsync(TransGlobal& global, std::vector<TransBranch>& branches,
+bool SqliteStore::MaySaveNewTransAsync(TransGlobal& global, std::vector<TransBranch>& branches,
                                        Completion<Status> done) {
   RunWriteAsync(SaveNewOp(global, branches), std::move(done));
+  return true;
 }
 
 Status SqliteStore::LockGlobalSaveBranches(const std::string& gid,
@@ -567,11 +568,12 @@ Status SqliteStore::LockGlobalSaveBranches(const std::string& gid,
   return RunWrite(SaveBranchesOp(gid, expected_status, rows, append));
 }
 
-void SqliteStore::LockGlobalSaveBranchesAsync(const std::string& gid,
+bool SqliteStore::LockGlobalSaveBranchesAsync(const std::string& gid,
                                               const std::string& expected_status,
                                               const std::vector<TransBranch>& rows, bool append,
                                               Completion<Status> done) {
   RunWriteAsync(SaveBranchesOp(gid, expected_status, rows, append), std::move(done));
+  return true;
 }
 
 Status SqliteStore::ChangeGlobalStatus(const std::string& gid, const std::string& old_status,
@@ -579,9 +581,10 @@ Status SqliteStore::ChangeGlobalStatus(const std::string& gid, const std::string
   return RunWrite(ChangeStatusOp(gid, old_status, change));
 }
 
-void SqliteStore::ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
+bool SqliteStore::ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
                                           const StatusChange& change, Completion<Status> done) {
   RunWriteAsync(ChangeStatusOp(gid, old_status, change), std::move(done));
+  return true;
 }
 
 Status SqliteStore::TouchCronTime(const std::string& gid, const std::string& expected_status,

@@ -89,13 +89,12 @@ class SqliteStore : public Store {
 
   // The writes on every transaction's path complete from the group-commit writer's thread once
   // their batch is durable: no store thread waits for the writer.
-  bool CompletesAsync() const override { return true; }
-  void MaySaveNewTransAsync(TransGlobal& global, std::vector<TransBranch>& branches,
+  bool MaySaveNewTransAsync(TransGlobal& global, std::vector<TransBranch>& branches,
                             Completion<Status> done) override;
-  void LockGlobalSaveBranchesAsync(const std::string& gid, const std::string& expected_status,
+  bool LockGlobalSaveBranchesAsync(const std::string& gid, const std::string& expected_status,
                                    const std::vector<TransBranch>& rows, bool append,
                                    Completion<Status> done) override;
-  void ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
+  bool ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
                                const StatusChange& change, Completion<Status> done) override;
 
   // Write operations run and transactions committed since Open; writes() / commits() is the

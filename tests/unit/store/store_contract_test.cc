@@ -460,9 +460,9 @@ TEST_P(StoreContractTest, MaySaveNewTransIsInsertIfAbsent) {
   EXPECT_TRUE(Branches("g2").empty());
 }
 
-// The completion forms the server calls (Store::CompletesAsync: the embedded store's writer
-// thread, Redis' pipelined connection on an io thread; the others' defaults complete inline) give
-// the blocking forms' results: ids, conflicts, compare-and-set misses. Many at once, so the
+// The completion forms the server calls where a store has them (the embedded store's writer
+// thread, Redis' pipelined connection and PostgreSQL's non-blocking connections on an io thread)
+// give the blocking forms' results: ids, conflicts, compare-and-set misses. Many at once, so the
 // embedded store's writer batches them.
 TEST_P(StoreContractTest, CompletionFormsGiveTheBlockingFormsResults) {
   boost::asio::io_context io;
@@ -474,6 +474,8 @@ TEST_P(StoreContractTest, CompletionFormsGiveTheBlockingFormsResults) {
     Store::Completion<Status> Done() {
       return [this](Status st) { promise.set_value(std::move(st)); };
     }
+    // A store without the completion form: the blocking form's result.
+    void Blocking(Status st) { promise.set_value(std::move(st)); }
     Status Get() {
       auto f = promise.get_future();
       if (f.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
@@ -492,7 +494,9 @@ TEST_P(StoreContractTest, CompletionFormsGiveTheBlockingFormsResults) {
   }
   std::vector<Call> saves(kN);
   for (int i = 0; i < kN; ++i) {
-    store_->MaySaveNewTransAsync(globals[i], branches[i], saves[i].Done());
+    if (!store_->MaySaveNewTransAsync(globals[i], branches[i], saves[i].Done())) {
+      saves[i].Blocking(store_->MaySaveNewTrans(globals[i], branches[i]));
+    }
   }
   std::set<int64_t> global_ids, branch_ids;  // unique per table
   for (int i = 0; i < kN; ++i) {
@@ -504,7 +508,9 @@ TEST_P(StoreContractTest, CompletionFormsGiveTheBlockingFormsResults) {
   TransGlobal again = NewGlobal("ga0");
   std::vector<TransBranch> none;
   Call conflict;
-  store_->MaySaveNewTransAsync(again, none, conflict.Done());
+  if (!store_->MaySaveNewTransAsync(again, none, conflict.Done())) {
+    conflict.Blocking(store_->MaySaveNewTrans(again, none));
+  }
   EXPECT_EQ(conflict.Get().code(), StatusCode::kUniqueConflict);
 
   TransBranch row = NewBranch("ga1", "01", "action");
@@ -513,16 +519,24 @@ TEST_P(StoreContractTest, CompletionFormsGiveTheBlockingFormsResults) {
   const std::vector<TransBranch> rows{row};
   const std::string gid = "ga1", prepared = kStatusPrepared, submitted = kStatusSubmitted;
   Call wrong_status, saved;
-  store_->LockGlobalSaveBranchesAsync(gid, submitted, rows, false, wrong_status.Done());
+  if (!store_->LockGlobalSaveBranchesAsync(gid, submitted, rows, false, wrong_status.Done())) {
+    wrong_status.Blocking(store_->LockGlobalSaveBranches(gid, submitted, rows, false));
+  }
   EXPECT_EQ(wrong_status.Get().code(), StatusCode::kNotFound);
-  store_->LockGlobalSaveBranchesAsync(gid, prepared, rows, false, saved.Done());
+  if (!store_->LockGlobalSaveBranchesAsync(gid, prepared, rows, false, saved.Done())) {
+    saved.Blocking(store_->LockGlobalSaveBranches(gid, prepared, rows, false));
+  }
   ASSERT_TRUE(saved.Get().ok());
 
   const StatusChange change = Change(kStatusSucceed, kNow + 3);
   Call changed, missed;
-  store_->ChangeGlobalStatusAsync(gid, prepared, change, changed.Done());
+  if (!store_->ChangeGlobalStatusAsync(gid, prepared, change, changed.Done())) {
+    changed.Blocking(store_->ChangeGlobalStatus(gid, prepared, change));
+  }
   ASSERT_TRUE(changed.Get().ok());
-  store_->ChangeGlobalStatusAsync(gid, prepared, change, missed.Done());
+  if (!store_->ChangeGlobalStatusAsync(gid, prepared, change, missed.Done())) {
+    missed.Blocking(store_->ChangeGlobalStatus(gid, prepared, change));
+  }
   EXPECT_EQ(missed.Get().code(), StatusCode::kNotFound);
 
   EXPECT_EQ(Find("ga1").status, kStatusSucceed);
