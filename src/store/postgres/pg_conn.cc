@@ -138,8 +138,8 @@ StatusOr<PgResult> PgConn::Run(const char* sql, const PgParams& params) {
 // A lost connection is kUnavailable (the caller may retry elsewhere), and so are serialization
 // failures and deadlocks (40001, 40P01: retrying the whole operation succeeds); a unique
 // violation (23505) is kUniqueConflict; anything else kInternal.
-Status PgConn::Check(PGresult* r, const std::string& what) const {
-  auto failure = PgResultFailure(conn_, r, "postgres store", what);
+Status CheckResult(PGconn* conn, PGresult* r, const std::string& what) {
+  auto failure = PgResultFailure(conn, r, "postgres store", what);
   if (!failure) return Status::Ok();
   const std::string& code = failure->sqlstate;
   if (failure->connection_lost || code == "40001" || code == "40P01" || code.rfind("08", 0) == 0) {
@@ -147,6 +147,10 @@ Status PgConn::Check(PGresult* r, const std::string& what) const {
   }
   if (code == "23505") return Status::UniqueConflict(std::move(failure->text));
   return Status::Internal(std::move(failure->text));
+}
+
+Status PgConn::Check(PGresult* r, const std::string& what) const {
+  return CheckResult(conn_, r, what);
 }
 
 PgPool::PgPool(std::string conninfo, size_t max_conns, std::chrono::seconds max_life)

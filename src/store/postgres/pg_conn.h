@@ -99,6 +99,9 @@ class PgConn {
   std::unordered_map<const char*, std::string> prepared_;  // sql -> statement name
 };
 
+// kOk for a successful result, else the error mapped to a Status (see pg_conn.cc).
+Status CheckResult(PGconn* conn, PGresult* r, const std::string& what);
+
 // Runs fn() between BEGIN and COMMIT; ROLLBACK when fn or COMMIT fails.
 template <class F>
 Status InTransaction(PgConn& conn, F&& fn) {

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "common/pg_status.h"
+#include "store/postgres/pg_async.h"
 #include "store/postgres/pg_conn.h"
 #include "store/postgres/pg_sql.h"
 
@@ -84,6 +85,8 @@ StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptio
   store->schema_ = o.schema;
   for (char& ch : store->schema_)
     ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  store->options_ = o;
+  store->conninfo_ = info;
   store->pool_ = std::make_unique<PgPool>(
       info, static_cast<size_t>(std::clamp<int64_t>(o.max_conns, 1, o.kMaxConnections)),
       std::chrono::seconds(std::max<int64_t>(0, o.conn_max_life_s)));
@@ -137,27 +140,79 @@ Status PostgresStore::DropSchema() {
   return Write([&](PgConn& c) { return c.Exec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE"); });
 }
 
-Status PostgresStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>& branches) {
-  if (branches.size() > pg::kMaxBatchRows) return MaySaveNewTransInSteps(global, branches);
-  PgParams p = GlobalParams(global);
-  for (const auto& b : branches) sql::AppendBranchParams(p, global.gid, b);
-  int64_t global_id = 0;
+namespace {
+
+// The single-statement save's result: the global's id in every row, each branch's id with its
+// (branch_id, op); no row when the gid exists.
+Status SaveNewResult(const StatusOr<PgResult>& r, TransGlobal& global,
+                     std::vector<TransBranch>& branches) {
+  if (!r.ok()) return r.status();
+  if (r->rows() == 0) return Status::UniqueConflict("gid exists: " + global.gid);
   std::map<std::pair<std::string, std::string>, int64_t> branch_ids;
-  Status st = Write([&](PgConn& c) -> Status {
-    // One statement, one implicit transaction: a duplicate (branch_id, op) undoes the global.
-    auto r = c.Run(pg::SaveNewTransSql(branches.size()), p);
-    if (!r.ok()) return r.status();
-    if (r->rows() == 0) return Status::UniqueConflict("gid exists: " + global.gid);
-    global_id = r->Int(0, 0);
-    for (int i = 0; i < r->rows() && !branches.empty(); ++i) {
-      branch_ids[{r->Text(i, 2), r->Text(i, 3)}] = r->Int(i, 1);
-    }
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  global.id = global_id;
+  for (int i = 0; i < r->rows() && !branches.empty(); ++i) {
+    branch_ids[{r->Text(i, 2), r->Text(i, 3)}] = r->Int(i, 1);
+  }
+  global.id = r->Int(0, 0);
   for (auto& b : branches) b.id = branch_ids[{b.branch_id, b.op}];
   return Status::Ok();
+}
+
+PgParams SaveNewParams(const TransGlobal& global, const std::vector<TransBranch>& branches) {
+  PgParams p = GlobalParams(global);
+  for (const auto& b : branches) sql::AppendBranchParams(p, global.gid, b);
+  return p;
+}
+
+// An upsert statement may touch each key once: a key repeated within `rows` keeps its last row,
+// as if the rows were written one after the other.
+std::vector<TransBranch> LastRowPerKey(const std::vector<TransBranch>& rows) {
+  std::vector<TransBranch> unique_rows;
+  for (const auto& row : rows) {
+    auto same = std::find_if(unique_rows.begin(), unique_rows.end(), [&](const TransBranch& u) {
+      return u.branch_id == row.branch_id && u.op == row.op;
+    });
+    if (same != unique_rows.end()) {
+      *same = row;
+    } else {
+      unique_rows.push_back(row);
+    }
+  }
+  return unique_rows;
+}
+
+PgParams SaveBranchesParams(const std::string& gid, const std::string& expected_status,
+                            const std::vector<TransBranch>& batch) {
+  PgParams p;
+  p.Text(gid).Text(expected_status);
+  for (const auto& row : batch) sql::AppendBranchParams(p, gid, row);
+  return p;
+}
+
+Status SaveBranchesResult(const StatusOr<PgResult>& r, const std::string& gid,
+                          const std::string& expected_status) {
+  if (!r.ok()) return r.status();
+  return r->Affected() == 0 ? NoTrans(gid, expected_status) : Status::Ok();
+}
+
+}  // namespace
+
+Status PostgresStore::MaySaveNewTrans(TransGlobal& global, std::vector<TransBranch>& branches) {
+  if (branches.size() > pg::kMaxBatchRows) return MaySaveNewTransInSteps(global, branches);
+  return Write([&](PgConn& c) -> Status {
+    // One statement, one implicit transaction: a duplicate (branch_id, op) undoes the global.
+    return SaveNewResult(
+        c.Run(pg::SaveNewTransSql(branches.size()), SaveNewParams(global, branches)), global,
+        branches);
+  });
+}
+
+bool PostgresStore::MaySaveNewTransAsync(TransGlobal& global, std::vector<TransBranch>& branches,
+                                         Completion<Status> done) {
+  if (branches.size() > pg::kMaxBatchRows) return false;
+  return RunAsync(pg::SaveNewTransSql(branches.size()), SaveNewParams(global, branches),
+                  [&global, &branches, done = std::move(done)](StatusOr<PgResult> r) {
+                    done(SaveNewResult(r, global, branches));
+                  });
 }
 
 Status PostgresStore::MaySaveNewTransInSteps(TransGlobal& global,
@@ -187,34 +242,47 @@ Status PostgresStore::MaySaveNewTransInSteps(TransGlobal& global,
 Status PostgresStore::LockGlobalSaveBranches(const std::string& gid,
                                              const std::string& expected_status,
                                              const std::vector<TransBranch>& rows, bool append) {
-  // An upsert statement may touch each key once: a key repeated within `rows` keeps its last row,
-  // as if the rows were written one after the other.
-  std::vector<TransBranch> unique_rows;
-  if (!append) {
-    for (const auto& row : rows) {
-      auto same = std::find_if(unique_rows.begin(), unique_rows.end(), [&](const TransBranch& u) {
-        return u.branch_id == row.branch_id && u.op == row.op;
-      });
-      if (same != unique_rows.end()) {
-        *same = row;
-      } else {
-        unique_rows.push_back(row);
-      }
-    }
-  }
-  const std::vector<TransBranch>& batch = append ? rows : unique_rows;
+  const std::vector<TransBranch> batch = append ? rows : LastRowPerKey(rows);
   if (batch.empty() || batch.size() > pg::kMaxBatchRows) {
     return LockGlobalSaveBranchesInSteps(gid, expected_status, rows, append);
   }
-  PgParams p;
-  p.Text(gid).Text(expected_status);
-  for (const auto& row : batch) sql::AppendBranchParams(p, gid, row);
   return Write([&](PgConn& c) -> Status {
     // The global row is locked FOR UPDATE for the statement, as DTM's SELECT ... FOR UPDATE.
-    auto r = c.Run(pg::SaveBranchesSql(batch.size(), append), p);
-    if (!r.ok()) return r.status();
-    return r->Affected() == 0 ? NoTrans(gid, expected_status) : Status::Ok();
+    return SaveBranchesResult(c.Run(pg::SaveBranchesSql(batch.size(), append),
+                                    SaveBranchesParams(gid, expected_status, batch)),
+                              gid, expected_status);
   });
+}
+
+bool PostgresStore::LockGlobalSaveBranchesAsync(const std::string& gid,
+                                                const std::string& expected_status,
+                                                const std::vector<TransBranch>& rows, bool append,
+                                                Completion<Status> done) {
+  const std::vector<TransBranch> batch = append ? rows : LastRowPerKey(rows);
+  if (batch.empty() || batch.size() > pg::kMaxBatchRows) return false;
+  return RunAsync(pg::SaveBranchesSql(batch.size(), append),
+                  SaveBranchesParams(gid, expected_status, batch),
+                  [&gid, &expected_status, done = std::move(done)](StatusOr<PgResult> r) {
+                    done(SaveBranchesResult(r, gid, expected_status));
+                  });
+}
+
+void PostgresStore::AttachIo(boost::asio::io_context& io) {
+  async_ = std::make_unique<pg::AsyncPgPool>(
+      io, conninfo_,
+      static_cast<size_t>(std::clamp<int64_t>(options_.max_conns, 1, options_.kMaxConnections)),
+      std::chrono::milliseconds(1000 * std::max(1, options_.connect_timeout_s)),
+      std::chrono::seconds(std::max<int64_t>(0, options_.conn_max_life_s)));
+}
+
+bool PostgresStore::RunAsync(const char* sql, PgParams params, ResultCallback done) {
+  if (async_ == nullptr) return false;
+  // A write is not sent again: whether it committed is unknown once it may have been sent, and
+  // one that was not sent failed with the connection, which the caller retries like any
+  // kUnavailable.
+  async_->Run(sql, std::move(params),
+              [done = std::move(done)](StatusOr<PgResult> r, bool) { done(std::move(r)); });
+  return true;
 }
 
 Status PostgresStore::LockGlobalSaveBranchesInSteps(const std::string& gid,

@@ -18,6 +18,10 @@
 
 namespace lynx::store {
 
+namespace pg {
+class AsyncPgPool;
+}  // namespace pg
+
 struct PostgresOptions {
   std::string host = "127.0.0.1";
   int64_t port = 5432;
@@ -62,6 +66,16 @@ class PostgresStore : public sql::SqlStore<pg::Dialect> {
   StatusOr<ResetCronResult> ResetCronTime(UnixMs now, int64_t after_ms, int64_t limit) override;
   StatusOr<int64_t> PurgeFinished(UnixMs before, int64_t limit) override;
 
+  // The single-statement writes on every transaction's path (a new transaction, a branch
+  // status, a status change) run on non-blocking connections on dtmd's io threads once AttachIo
+  // was called (pg_async.h); larger writes and everything else use the blocking pool.
+  void AttachIo(boost::asio::io_context& io) override;
+  bool MaySaveNewTransAsync(TransGlobal& global, std::vector<TransBranch>& branches,
+                            Completion<Status> done) override;
+  bool LockGlobalSaveBranchesAsync(const std::string& gid, const std::string& expected_status,
+                                   const std::vector<TransBranch>& rows, bool append,
+                                   Completion<Status> done) override;
+
   // Drops the whole schema with its tables (tests, which use a schema each).
   Status DropSchema();
 
@@ -73,8 +87,12 @@ class PostgresStore : public sql::SqlStore<pg::Dialect> {
                                        const std::vector<TransBranch>& rows, bool append);
   // Adds the retention index to a schema created by DTM.
   Status EnsurePurgeIndex();
+  bool RunAsync(const char* sql, pg::PgParams params, ResultCallback done) override;
 
   std::string schema_;
+  PostgresOptions options_;
+  std::string conninfo_;
+  std::unique_ptr<pg::AsyncPgPool> async_;  // set by AttachIo
 };
 
 }  // namespace lynx::store

@@ -18,6 +18,7 @@
 // two store .cc files, so this header needs no driver header.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,6 +66,9 @@ class SqlStore : public Store {
   Status TouchCronTime(const std::string& gid, const std::string& expected_status,
                        int64_t interval_s, UnixMs next_cron_time, UnixMs now) override;
   Status ResetTransGlobalCronTime(const std::string& gid, UnixMs now) override;
+  // Through RunAsync when the dialect's store has a non-blocking connection.
+  bool ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
+                               const StatusChange& change, Completion<Status> done) override;
 
   Status ScanKV(const std::string& cat, std::string* position, int64_t limit,
                 std::vector<KV>* out) override;
@@ -91,6 +95,12 @@ class SqlStore : public Store {
   // engine's callers already treat kUnavailable as "try again later".
   template <class F>
   Status Write(F&& fn);
+
+  using ResultCallback = std::function<void(StatusOr<typename Dialect::Result>)>;
+  // Runs one statement without a blocked thread and reports its result to `done` (on any
+  // thread); false, without running it, when this store cannot (the default: MySQL, and
+  // PostgreSQL before AttachIo).
+  virtual bool RunAsync(const char* sql, typename Dialect::Params params, ResultCallback done);
 
   std::unique_ptr<typename Dialect::Pool> pool_;
 };

@@ -96,18 +96,50 @@ StatusOr<std::vector<TransBranch>> SqlStore<D>::FindBranches(const std::string& 
 }
 
 template <class D>
+bool SqlStore<D>::RunAsync(const char* sql, typename D::Params params, ResultCallback done) {
+  return false;
+}
+
+namespace detail {
+
+template <class Params>
+Params ChangeStatusParams(const std::string& gid, const std::string& old_status,
+                          const StatusChange& change) {
+  Params p;
+  p.Text(change.new_status).Time(change.now);
+  p.Bool(change.rollback_reason.has_value()).Text(change.rollback_reason.value_or(""));
+  p.Bool(change.result.has_value()).Text(change.result.value_or(""));
+  p.Text(gid).Text(old_status);
+  return p;
+}
+
+template <class Result>
+Status ChangeStatusDone(const StatusOr<Result>& r, const std::string& gid,
+                        const std::string& old_status) {
+  if (!r.ok()) return r.status();
+  return r->Affected() == 0 ? NoTrans(gid, old_status) : Status::Ok();
+}
+
+}  // namespace detail
+
+template <class D>
 Status SqlStore<D>::ChangeGlobalStatus(const std::string& gid, const std::string& old_status,
                                        const StatusChange& change) {
   return Write([&](typename D::Conn& c) -> Status {
-    typename D::Params p;
-    p.Text(change.new_status).Time(change.now);
-    p.Bool(change.rollback_reason.has_value()).Text(change.rollback_reason.value_or(""));
-    p.Bool(change.result.has_value()).Text(change.result.value_or(""));
-    p.Text(gid).Text(old_status);
-    auto r = c.Run(D::kSql.change_status, p);
-    if (!r.ok()) return r.status();
-    return r->Affected() == 0 ? NoTrans(gid, old_status) : Status::Ok();
+    auto r = c.Run(D::kSql.change_status,
+                   detail::ChangeStatusParams<typename D::Params>(gid, old_status, change));
+    return detail::ChangeStatusDone(r, gid, old_status);
   });
+}
+
+template <class D>
+bool SqlStore<D>::ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
+                                          const StatusChange& change, Completion<Status> done) {
+  return RunAsync(D::kSql.change_status,
+                  detail::ChangeStatusParams<typename D::Params>(gid, old_status, change),
+                  [&gid, &old_status, done = std::move(done)](StatusOr<typename D::Result> r) {
+                    done(detail::ChangeStatusDone(r, gid, old_status));
+                  });
 }
 
 template <class D>

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "../../support/io_thread.h"
 #include "../../support/test_databases.h"
 #include "redis_raw.h"
 
@@ -62,22 +63,7 @@ struct Outcome {
 };
 
 // An io_context run by one thread for the test's lifetime; stopped before the connection goes.
-class IoThread {
- public:
-  IoThread() : work_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
-  ~IoThread() { Stop(); }
-  void Stop() {
-    work_.reset();
-    io_.stop();
-    if (thread_.joinable()) thread_.join();
-  }
-  asio::io_context& io() { return io_; }
-
- private:
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
-  std::thread thread_;
-};
+using testing_io::IoThread;
 
 ConnOptions RedisOptions(const std::string& name) {
   ConnOptions o;
