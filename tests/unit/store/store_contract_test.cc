@@ -365,6 +365,33 @@ TEST_P(StoreContractTest, FinalAttemptsAreAddedWithoutTrimming) {
 // A workflow (dtm-protocol.md §5.6): created without branches, its steps appended one by one with
 // their outcome and raw result bytes; once timed out (aborting) only its rollback steps, saved
 // under the aborting status; the submit writes the outcome and the base64 result.
+// Text that would break a statement built by hand (quotes, a '?' and a "$1", a ';', a
+// backslash, non-ASCII) is stored and matched exactly through every write path, the MySQL
+// store's one-round-trip scripts included.
+TEST_P(StoreContractTest, TextThatLooksLikeSqlRoundTripsExactly) {
+  const std::string gid = "g'\";\" ? $1 \\ caf\xc3\xa9 -- x";
+  TransGlobal g = NewGlobal(gid);
+  g.custom_data = R"({"q":"it's ? $2; DROP TABLE trans_global; --"})";
+  std::vector<TransBranch> branches{NewBranch(gid, "01'?", "action")};
+  branches[0].url = "http://busi/a?x='1';--$1";
+  ASSERT_TRUE(store_->MaySaveNewTrans(g, branches).ok());
+  TransBranch done = branches[0];
+  done.status = kStatusSucceed;
+  ASSERT_TRUE(store_->LockGlobalSaveBranches(gid, kStatusPrepared, {done}, false).ok());
+  EXPECT_EQ(store_->LockGlobalSaveBranches(gid + "x", kStatusPrepared, {done}, false).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(store_->LockGlobalSaveBranches(gid, kStatusPrepared, {done}, true).code(),
+            StatusCode::kUniqueConflict);
+  TransGlobal found = Find(gid);
+  EXPECT_EQ(found.gid, gid);
+  EXPECT_EQ(found.custom_data, g.custom_data);
+  auto rows = Branches(gid);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].branch_id, "01'?");
+  EXPECT_EQ(rows[0].url, branches[0].url);
+  EXPECT_EQ(rows[0].status, kStatusSucceed);
+}
+
 TEST_P(StoreContractTest, WorkflowStepsAreRecordedExactly) {
   TransGlobal g = NewGlobal("wf");
   g.trans_type = "workflow";
