@@ -177,9 +177,12 @@ asio::awaitable<Status> Api::RegisterBranch(BranchRegistration r) {
         "transaction " + gid + " has " + std::to_string(existing->size()) +
         " branches; more would exceed Limits.MaxBranches (" + std::to_string(max_branches) + ")");
   }
-  Status st = co_await engine_.store().Run([&](store::Store& s) {
-    return s.LockGlobalSaveBranches(gid, store::kStatusPrepared, rows, true);
-  });
+  const std::string prepared = store::kStatusPrepared;
+  Status st = co_await engine_.store().Complete<Status>(
+      [&](store::Store& s, auto done) {
+        return s.LockGlobalSaveBranchesAsync(gid, prepared, rows, true, done);
+      },
+      [&](store::Store& s) { return s.LockGlobalSaveBranches(gid, prepared, rows, true); });
   if (st.IsNotFound()) {
     co_return Status::Failure("no trans with gid: " + gid + " status: prepared found");
   }
@@ -422,9 +425,12 @@ asio::awaitable<Status> Api::RegisterWorkflowStep(BranchRegistration r) {
   }
   const bool is_rollback = b.op == "rollback";
   std::vector<TransBranch> rows{std::move(b)};
-  Status st = co_await engine_.store().Run([&](store::Store& s) {
-    return s.LockGlobalSaveBranches(gid, store::kStatusPrepared, rows, true);
-  });
+  const std::string prepared = store::kStatusPrepared;
+  Status st = co_await engine_.store().Complete<Status>(
+      [&](store::Store& s, auto done) {
+        return s.LockGlobalSaveBranchesAsync(gid, prepared, rows, true, done);
+      },
+      [&](store::Store& s) { return s.LockGlobalSaveBranches(gid, prepared, rows, true); });
   if (st.IsNotFound() && is_rollback) {
     // A workflow that timed out is aborting: its client still records the rollbacks it runs, but
     // no new action, commit or business step.
