@@ -85,6 +85,12 @@ local function put(t, k, v) if v == '' then t[k] = nil else t[k] = v end end
 local function stamp(v) if v == '' then return cjson.null end return v end
 
 local function trans_keys(gid) return {gkey(gid), bkey(gid), skey(gid)} end
+-- SET with the key's new TTL in the same command (0: none; a plain SET drops an old TTL): every
+-- write command of a script is also an AOF / replica entry, so one command instead of two.
+local function set_ttl(key, value, secs)
+  if secs > 0 then return redis.call('SET', key, value, 'EX', secs) end
+  return redis.call('SET', key, value)
+end
 local function expire(keys, secs)
   for _, k in ipairs(keys) do
     if secs > 0 then redis.call('EXPIRE', k, secs) else redis.call('PERSIST', k) end
@@ -140,20 +146,28 @@ local gid, status = ARGV[4], ARGV[5]
 if redis.call('EXISTS', gkey(gid)) == 1 then return 'UNIQUE_CONFLICT' end
 local n = #ARGV - 8
 local id = redis.call('INCRBY', ID, n + 1) - n
-redis.call('SET', gkey(gid), with_id(id, ARGV[6]))
-redis.call('SET', skey(gid), status)
+local ttl = DATA_TTL
+if finished(status) then ttl = FIN_TTL end
+set_ttl(gkey(gid), with_id(id, ARGV[6]), ttl)
+set_ttl(skey(gid), status, ttl)
 -- A list can outlive its global (DTM renews only the list's TTL when it adds branches).
 redis.call('DEL', bkey(gid))
-for k = 1, n do redis.call('RPUSH', bkey(gid), with_id(id + k, ARGV[8 + k])) end
+if n > 0 then
+  -- One RPUSH per 500 rows rather than one per row.
+  local rows = {}
+  for k = 1, n do rows[k] = with_id(id + k, ARGV[8 + k]) end
+  for from = 1, n, 500 do
+    redis.call('RPUSH', bkey(gid), unpack(rows, from, math.min(n, from + 499)))
+  end
+  if ttl > 0 then redis.call('EXPIRE', bkey(gid), ttl) end
+end
 redis.call('ZADD', ALL, int(id), gid)
 if finished(status) then
   redis.call('ZREM', U, gid)
   redis.call('ZADD', F, ARGV[8], gid)
-  expire(trans_keys(gid), FIN_TTL)
 else
   redis.call('ZADD', U, ARGV[7], gid)
   redis.call('ZREM', F, gid)
-  expire(trans_keys(gid), DATA_TTL)
 end
 return id
 )lua";
@@ -220,13 +234,16 @@ if new == 'failed' then put(g, 'rollback_time', now) end
 if ARGV[9] == '1' then put(g, 'rollback_reason', ARGV[10]) end
 if ARGV[11] == '1' then put(g, 'result', ARGV[12]) end
 adopt(gid, g)
-save(gid, g)
-redis.call('SET', skey(gid), new, 'KEEPTTL')
 if finished(new) then
+  -- The FinishedDataExpire countdown starts now, set with the values themselves.
+  set_ttl(gkey(gid), encode(g), FIN_TTL)
+  set_ttl(skey(gid), new, FIN_TTL)
+  if FIN_TTL > 0 then redis.call('EXPIRE', bkey(gid), FIN_TTL) else redis.call('PERSIST', bkey(gid)) end
   redis.call('ZREM', U, gid)
   redis.call('ZADD', F, ARGV[8], gid)
-  expire(trans_keys(gid), FIN_TTL)
 else
+  save(gid, g)
+  redis.call('SET', skey(gid), new, 'KEEPTTL')
   refresh(gid, new)
 end
 return 'OK'
