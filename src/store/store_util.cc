@@ -15,6 +15,16 @@ Status ParseIdCursor(const std::string& position, int64_t* id) {
   return Status::Ok();
 }
 
+Status StartPage(const std::string& position, int64_t limit, int64_t first, int64_t* id) {
+  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
+  *id = first;
+  return position.empty() ? Status::Ok() : ParseIdCursor(position, id);
+}
+
+std::string NextCursor(size_t rows, int64_t limit, int64_t last_id) {
+  return static_cast<int64_t>(rows) < limit ? "" : std::to_string(last_id);
+}
+
 bool MatchesScan(const TransGlobal& g, const ScanCondition& cond) {
   if (!cond.status.empty() && g.status != cond.status) return false;
   if (!cond.trans_type.empty() && g.trans_type != cond.trans_type) return false;

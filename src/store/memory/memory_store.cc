@@ -49,11 +49,10 @@ StatusOr<std::optional<TransGlobal>> MemoryStore::FindGlobal(const std::string& 
 
 Status MemoryStore::ScanGlobals(std::string* position, int64_t limit, const ScanCondition& cond,
                                 std::vector<TransGlobal>* out) {
-  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
-  int64_t before = std::numeric_limits<int64_t>::max();
-  if (!position->empty()) {
-    if (Status st = ParseIdCursor(*position, &before); !st.ok()) return st;
-  }
+  int64_t before = 0;
+  if (Status st = StartPage(*position, limit, std::numeric_limits<int64_t>::max(), &before);
+      !st.ok())
+    return st;
   out->clear();
   std::lock_guard lock(mu_);
   // Newest first: walk the ids below the cursor downwards.
@@ -61,7 +60,7 @@ Status MemoryStore::ScanGlobals(std::string* position, int64_t limit, const Scan
        it != globals_.rend() && static_cast<int64_t>(out->size()) < limit; ++it) {
     if (MatchesScan(it->second, cond)) out->push_back(it->second);
   }
-  *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
+  *position = NextCursor(out->size(), limit, out->empty() ? 0 : out->back().id);
   return Status::Ok();
 }
 
@@ -206,18 +205,15 @@ Status MemoryStore::ResetTransGlobalCronTime(const std::string& gid, UnixMs now)
 
 Status MemoryStore::ScanKV(const std::string& cat, std::string* position, int64_t limit,
                            std::vector<KV>* out) {
-  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t after = 0;
-  if (!position->empty()) {
-    if (Status st = ParseIdCursor(*position, &after); !st.ok()) return st;
-  }
+  if (Status st = StartPage(*position, limit, 0, &after); !st.ok()) return st;
   out->clear();
   std::lock_guard lock(mu_);
   for (auto it = kv_.upper_bound(after);
        it != kv_.end() && static_cast<int64_t>(out->size()) < limit; ++it) {
     if (it->second.cat == cat) out->push_back(it->second);
   }
-  *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
+  *position = NextCursor(out->size(), limit, out->empty() ? 0 : out->back().id);
   return Status::Ok();
 }
 

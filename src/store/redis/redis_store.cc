@@ -367,11 +367,10 @@ StatusOr<std::optional<TransGlobal>> RedisStore::FindGlobal(const std::string& g
 
 Status RedisStore::ScanGlobals(std::string* position, int64_t limit, const ScanCondition& cond,
                                std::vector<TransGlobal>* out) {
-  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
-  int64_t before = std::numeric_limits<int64_t>::max();
-  if (!position->empty()) {
-    if (Status st = ParseIdCursor(*position, &before); !st.ok()) return st;
-  }
+  int64_t before = 0;
+  if (Status st = StartPage(*position, limit, std::numeric_limits<int64_t>::max(), &before);
+      !st.ok())
+    return st;
   out->clear();
   std::vector<std::string> stale;
   // Walks P_all downwards from the cursor a page at a time, filtering here (the JSON holds the
@@ -415,7 +414,7 @@ Status RedisStore::ScanGlobals(std::string* position, int64_t limit, const ScanC
     }
   }
   CleanGlobals(stale);
-  *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
+  *position = NextCursor(out->size(), limit, out->empty() ? 0 : out->back().id);
   return Status::Ok();
 }
 
@@ -625,11 +624,8 @@ Status RedisStore::ResetTransGlobalCronTime(const std::string& gid, UnixMs now) 
 
 Status RedisStore::ScanKV(const std::string& cat, std::string* position, int64_t limit,
                           std::vector<KV>* out) {
-  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t after = 0;
-  if (!position->empty()) {
-    if (Status st = ParseIdCursor(*position, &after); !st.ok()) return st;
-  }
+  if (Status st = StartPage(*position, limit, 0, &after); !st.ok()) return st;
   out->clear();
   std::vector<std::string> stale;
   std::string lower = "(" + std::to_string(after);
@@ -671,7 +667,7 @@ Status RedisStore::ScanKV(const std::string& cat, std::string* position, int64_t
     }
   }
   CleanKV(cat, stale);
-  *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
+  *position = NextCursor(out->size(), limit, out->empty() ? 0 : out->back().id);
   return Status::Ok();
 }
 

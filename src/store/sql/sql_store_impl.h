@@ -59,11 +59,10 @@ StatusOr<std::optional<TransGlobal>> SqlStore<D>::FindGlobal(const std::string& 
 template <class D>
 Status SqlStore<D>::ScanGlobals(std::string* position, int64_t limit, const ScanCondition& cond,
                                 std::vector<TransGlobal>* out) {
-  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
-  int64_t before = std::numeric_limits<int64_t>::max();
-  if (!position->empty()) {
-    if (Status st = ParseIdCursor(*position, &before); !st.ok()) return st;
-  }
+  int64_t before = 0;
+  if (Status st = StartPage(*position, limit, std::numeric_limits<int64_t>::max(), &before);
+      !st.ok())
+    return st;
   out->clear();
   Status st = Read([&](typename D::Conn& c) -> Status {
     typename D::Params p;
@@ -77,7 +76,7 @@ Status SqlStore<D>::ScanGlobals(std::string* position, int64_t limit, const Scan
     return Status::Ok();
   });
   if (!st.ok()) return st;
-  *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
+  *position = NextCursor(out->size(), limit, out->empty() ? 0 : out->back().id);
   return Status::Ok();
 }
 
@@ -167,11 +166,8 @@ Status SqlStore<D>::ResetTransGlobalCronTime(const std::string& gid, UnixMs now)
 template <class D>
 Status SqlStore<D>::ScanKV(const std::string& cat, std::string* position, int64_t limit,
                            std::vector<KV>* out) {
-  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t after = 0;
-  if (!position->empty()) {
-    if (Status st = ParseIdCursor(*position, &after); !st.ok()) return st;
-  }
+  if (Status st = StartPage(*position, limit, 0, &after); !st.ok()) return st;
   out->clear();
   Status st = Read([&](typename D::Conn& c) -> Status {
     auto r = c.Run(D::kSql.scan_kv, typename D::Params().Text(cat).Int(after).Int(limit));
@@ -181,7 +177,7 @@ Status SqlStore<D>::ScanKV(const std::string& cat, std::string* position, int64_
     return Status::Ok();
   });
   if (!st.ok()) return st;
-  *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
+  *position = NextCursor(out->size(), limit, out->empty() ? 0 : out->back().id);
   return Status::Ok();
 }
 

@@ -426,11 +426,10 @@ StatusOr<std::optional<TransGlobal>> SqliteStore::FindGlobal(const std::string& 
 
 Status SqliteStore::ScanGlobals(std::string* position, int64_t limit, const ScanCondition& cond,
                                 std::vector<TransGlobal>* out) {
-  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
-  int64_t before = std::numeric_limits<int64_t>::max();
-  if (!position->empty()) {
-    if (Status st = ParseIdCursor(*position, &before); !st.ok()) return st;
-  }
+  int64_t before = 0;
+  if (Status st = StartPage(*position, limit, std::numeric_limits<int64_t>::max(), &before);
+      !st.ok())
+    return st;
   out->clear();
   auto conn = readers_->Acquire();
   Status st = Query(
@@ -447,7 +446,7 @@ Status SqliteStore::ScanGlobals(std::string* position, int64_t limit, const Scan
       },
       [&](const Stmt& s) { out->push_back(ReadGlobal(s)); });
   if (!st.ok()) return st;
-  *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
+  *position = NextCursor(out->size(), limit, out->empty() ? 0 : out->back().id);
   return Status::Ok();
 }
 
@@ -666,11 +665,8 @@ Status SqliteStore::ResetTransGlobalCronTime(const std::string& gid, UnixMs now)
 
 Status SqliteStore::ScanKV(const std::string& cat, std::string* position, int64_t limit,
                            std::vector<KV>* out) {
-  if (limit <= 0) return Status::InvalidArgument("limit must be positive");
   int64_t after = 0;
-  if (!position->empty()) {
-    if (Status st = ParseIdCursor(*position, &after); !st.ok()) return st;
-  }
+  if (Status st = StartPage(*position, limit, 0, &after); !st.ok()) return st;
   out->clear();
   auto conn = readers_->Acquire();
   Status st = Query(
@@ -682,7 +678,7 @@ Status SqliteStore::ScanKV(const std::string& cat, std::string* position, int64_
       },
       [&](const Stmt& s) { out->push_back(ReadKV(s)); });
   if (!st.ok()) return st;
-  *position = static_cast<int64_t>(out->size()) < limit ? "" : std::to_string(out->back().id);
+  *position = NextCursor(out->size(), limit, out->empty() ? 0 : out->back().id);
   return Status::Ok();
 }
 
