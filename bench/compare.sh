@@ -103,13 +103,7 @@ fi
 # Arrivals are kept until their await comes: tracked only when the load generator awaits them.
 track=()
 [[ $complete_at == busi ]] && track=(--track-completions)
-"$busi_bin" --port 0 --port-file "$out_dir/busi.port" --threads 1 "${track[@]}" \
-  >"$out_dir/busi.log" 2>&1 &
-busi_pid=$!
-disown "$busi_pid"  # killed at exit without a job-control notice
-for _ in $(seq 1 100); do [[ -s $out_dir/busi.port ]] && break; sleep 0.05; done
-busi_port=$(head -1 "$out_dir/busi.port")
-busi_url="http://127.0.0.1:$busi_port/api/busi"
+start_busi "$busi_bin" "$out_dir" "${track[@]}"
 
 # Durability settings, printed with the results.
 settings() {

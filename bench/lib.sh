@@ -43,3 +43,15 @@ dtmd_store_yaml() {
     mysql) printf '  Driver: mysql\n  Host: 127.0.0.1\n  Port: %s\n  User: lynx\n  Db: %s' "$LYNX_TEST_MYSQL_PORT" "$scope" ;;
   esac
 }
+
+# start_busi BIN OUT_DIR [ARGS...]: starts bench_busi on a free port (log OUT_DIR/busi.log); sets
+# busi_pid and busi_url (http://127.0.0.1:PORT/api/busi).
+start_busi() {
+  local bin=$1 dir=$2
+  shift 2
+  "$bin" --port 0 --port-file "$dir/busi.port" --threads 1 "$@" >"$dir/busi.log" 2>&1 &
+  busi_pid=$!
+  disown "$busi_pid"  # killed at exit without a job-control notice
+  for _ in $(seq 1 100); do [[ -s $dir/busi.port ]] && break; sleep 0.05; done
+  busi_url="http://127.0.0.1:$(head -1 "$dir/busi.port")/api/busi"
+}

@@ -56,12 +56,7 @@ cleanup() {
 trap cleanup EXIT
 LYNX_DB_DURABLE=1 lynx_db_start_all "$out_dir/db" >/dev/null
 
-"$busi_bin" --port 0 --port-file "$out_dir/busi.port" --threads 1 --track-completions \
-  >"$out_dir/busi.log" 2>&1 &
-busi_pid=$!
-disown "$busi_pid"
-for _ in $(seq 1 100); do [[ -s $out_dir/busi.port ]] && break; sleep 0.05; done
-busi_url="http://127.0.0.1:$(head -1 "$out_dir/busi.port")/api/busi"
+start_busi "$busi_bin" "$out_dir" --track-completions
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "commit: $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet || echo '+dirty')"
