@@ -97,7 +97,7 @@ struct AsyncPgPool::Impl : std::enable_shared_from_this<Impl> {
         return;
       }
       if (max_life.count() > 0 && Clock::now() - idle->opened >= max_life) {
-        Close(idle);
+        Drop(idle);
         continue;
       }
       idle->current = std::move(queue.front());
@@ -264,8 +264,6 @@ struct AsyncPgPool::Impl : std::enable_shared_from_this<Impl> {
     if (r) r->done(Status::Unavailable("postgres store: connection lost: " + why), sent);
     Dispatch();
   }
-
-  void Close(const std::shared_ptr<Conn>& c) { Drop(c); }
 
   // Forgets the connection and closes it (the descriptor lets go of libpq's socket first).
   void Drop(const std::shared_ptr<Conn>& c) {
