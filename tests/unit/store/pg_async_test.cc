@@ -203,7 +203,7 @@ TEST(PgAsyncPoolTest, ClosingFailsWhatIsStillRunning) {
              "' AND state = 'active'") == "1") {
       break;
     }
-    std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_for(10ms);  // polling the server's activity, not a fixed wait
   }
   io.Stop();
   pool.reset();

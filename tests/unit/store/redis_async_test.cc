@@ -195,7 +195,7 @@ TEST(RedisAsyncConnTest, ClosingFailsWhatIsStillWaiting) {
   Outcome blocked;
   conn->Command({"BLPOP", "lynx-async-test-empty-list", "30"}, blocked.Callback());
   for (int i = 0; i < 200 && ClientId(name).empty(); ++i) {
-    std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_for(10ms);  // polling the server's client list, not a fixed wait
   }
   io.Stop();
   conn.reset();
