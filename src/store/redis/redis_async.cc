@@ -199,8 +199,8 @@ struct AsyncConn::Impl : std::enable_shared_from_this<Impl> {
               }
               continue;
             }
+            // Completions never touch the connection inline (Command posts to the strand).
             p.done(std::move(reply), true);
-            if (gen != self->generation) return;  // the completion closed the connection
           }
           self->ArmTimer();
           self->Read();
