@@ -117,6 +117,7 @@ std::vector<Key> Keys(ServerConfig* c) {
   num("Store.PurgeInterval", &c->store.purge_interval);
   num("Store.PurgeBatch", &c->store.purge_batch);
   str("Store.RedisPrefix", &c->store.redis_prefix);
+  str("Store.RedisLayout", &c->store.redis_layout);
   str("Store.DataDir", &c->store.data_dir);
   boolean("Store.Fsync", &c->store.fsync);
   num("TransCronInterval", &c->trans_cron_interval);
@@ -412,6 +413,10 @@ Status ValidateConfig(const ServerConfig& c) {
   if (c.max_body_bytes < 1024) return bad("config key MaxBodyBytes: must be at least 1024");
   if (c.store.finished_data_expire < 0)
     return bad("config key Store.FinishedDataExpire: must not be negative (0 keeps forever)");
+  if (c.store.redis_layout != "dtm" && c.store.redis_layout != "compact") {
+    return bad("config key Store.RedisLayout: '" + c.store.redis_layout +
+               "' is not one of dtm, compact");
+  }
   if (c.store.start_wait < 0) return bad("config key Store.StartWait: must not be negative");
   if (c.store.purge_interval <= 0) return bad("config key Store.PurgeInterval: must be positive");
   if (c.store.purge_batch <= 0) return bad("config key Store.PurgeBatch: must be positive");

@@ -37,6 +37,9 @@ struct StoreConfig {
   int64_t purge_interval = 60;  // s, dtmd: how often retention runs
   int64_t purge_batch = 500;    // dtmd: transactions deleted per store call
   std::string redis_prefix = "{a}";
+  // dtmd: "dtm" (DTM's keys and JSON, the default) or "compact" (hashes; dtmd only, faster),
+  // see store/redis/redis_store.h and docs/stores.md.
+  std::string redis_layout = "dtm";
   std::string data_dir = "./dtmd-data";  // dtmd: directory of the embedded store
   bool fsync =
       true;  // dtmd: embedded store fsyncs every commit (turn off only for throw-away data)

@@ -104,6 +104,8 @@ StatusOr<std::unique_ptr<store::Store>> CreateStore(const StoreConfig& c) {
     opts.user = c.user;
     opts.password = c.password;
     opts.prefix = c.redis_prefix;
+    opts.layout =
+        c.redis_layout == "compact" ? store::RedisLayout::kCompact : store::RedisLayout::kDtm;
     opts.data_expire_s = c.data_expire;
     opts.finished_data_expire_s = c.finished_data_expire;
     opts.max_conns = c.max_open_conns;  // capped at RedisOptions::kMaxConnections

@@ -6,6 +6,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <array>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -234,11 +236,11 @@ StatusOr<BranchAttempt> DecodeAttempt(std::string_view json) {
   return a;
 }
 
-StatusOr<TransGlobal> DecodeGlobal(std::string_view json) {
-  auto o = ParseObject(json, "global");
-  if (!o.ok()) return o.status();
+namespace {
+
+StatusOr<TransGlobal> GlobalFrom(const bj::object& o) {
   TransGlobal g;
-  Reader r(*o, "global");
+  Reader r(o, "global");
   r.Int("id", &g.id);
   r.Str("gid", &g.gid);
   r.Str("trans_type", &g.trans_type);
@@ -261,11 +263,9 @@ StatusOr<TransGlobal> DecodeGlobal(std::string_view json) {
   return g;
 }
 
-StatusOr<TransBranch> DecodeBranch(std::string_view json) {
-  auto o = ParseObject(json, "branch");
-  if (!o.ok()) return o.status();
+StatusOr<TransBranch> BranchFrom(const bj::object& o) {
   TransBranch b;
-  Reader r(*o, "branch");
+  Reader r(o, "branch");
   r.Int("id", &b.id);
   r.Str("gid", &b.gid);
   r.Str("url", &b.url);
@@ -279,6 +279,91 @@ StatusOr<TransBranch> DecodeBranch(std::string_view json) {
   r.Time("rollback_time", &b.rollback_time);
   if (!r.status().ok()) return r.status();
   return b;
+}
+
+// The compact layout's later values win over the JSON's; "" removes a member (omitempty).
+void Overlay(bj::object& o, const std::string& key, const std::string& value) {
+  if (value.empty()) {
+    o.erase(key);
+  } else if (key == "next_cron_interval") {
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec == std::errc() && end == value.data() + value.size()) {
+      o[key] = n;
+    } else {
+      o[key] = value;  // the Reader reports it as not an integer
+    }
+  } else {
+    o[key] = value;
+  }
+}
+
+constexpr char kStateSeparator = '\x1f';
+constexpr std::array<const char*, 4> kStateMembers = {"status", "update_time", "finish_time",
+                                                      "rollback_time"};
+
+}  // namespace
+
+StatusOr<TransGlobal> DecodeGlobal(std::string_view json) {
+  auto o = ParseObject(json, "global");
+  if (!o.ok()) return o.status();
+  return GlobalFrom(*o);
+}
+
+StatusOr<TransBranch> DecodeBranch(std::string_view json) {
+  auto o = ParseObject(json, "branch");
+  if (!o.ok()) return o.status();
+  return BranchFrom(*o);
+}
+
+StatusOr<TransGlobal> DecodeCompactGlobal(
+    const std::vector<std::pair<std::string, std::string>>& fields) {
+  const std::string* json = nullptr;
+  for (const auto& [k, v] : fields) {
+    if (k == "j") json = &v;
+  }
+  if (json == nullptr) return Malformed("global", "compact hash without its 'j' field");
+  auto o = ParseObject(*json, "global");
+  if (!o.ok()) return o.status();
+  for (const auto& [k, v] : fields) {
+    if (k != "j") Overlay(*o, k, v);
+  }
+  return GlobalFrom(*o);
+}
+
+std::string BranchField(const std::string& branch_id, const std::string& op) {
+  // Length-prefixed: no byte of the ids can make two keys collide.
+  return "r" + std::to_string(branch_id.size()) + ":" + branch_id + op;
+}
+
+std::string BranchStateField(const std::string& branch_id, const std::string& op) {
+  return "s" + BranchField(branch_id, op).substr(1);
+}
+
+std::string EncodeBranchState(const TransBranch& b) {
+  std::string out = b.status;
+  for (UnixMs t : {b.update_time, b.finish_time, b.rollback_time}) {
+    out += kStateSeparator;
+    out += TimeText(t);
+  }
+  return out;
+}
+
+StatusOr<TransBranch> DecodeCompactBranch(std::string_view row, const std::string* state) {
+  auto o = ParseObject(row, "branch");
+  if (!o.ok()) return o.status();
+  if (state != nullptr) {
+    size_t from = 0;
+    for (const char* member : kStateMembers) {
+      if (from > state->size()) return Malformed("branch", "state has too few parts");
+      size_t end = state->find(kStateSeparator, from);
+      if (end == std::string::npos) end = state->size();
+      Overlay(*o, member, state->substr(from, end - from));
+      from = end + 1;
+    }
+    if (from <= state->size()) return Malformed("branch", "state has too many parts");
+  }
+  return BranchFrom(*o);
 }
 
 StatusOr<KV> DecodeKV(std::string_view json) {

@@ -7,6 +7,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -36,5 +38,20 @@ StatusOr<TransGlobal> DecodeGlobal(std::string_view json);
 StatusOr<TransBranch> DecodeBranch(std::string_view json);
 StatusOr<KV> DecodeKV(std::string_view json);
 StatusOr<BranchAttempt> DecodeAttempt(std::string_view json);
+
+// The compact layout (RedisOptions::layout, redis_store.h): the same JSON, with the members a
+// later write changes kept beside it.
+// A global's hash fields: "j" (its JSON as created) and any of status, update_time,
+// finish_time, rollback_time, rollback_reason, result, next_cron_time, next_cron_interval,
+// owner, whose values win over j's ("" = absent).
+StatusOr<TransGlobal> DecodeCompactGlobal(
+    const std::vector<std::pair<std::string, std::string>>& fields);
+// A branch row's field in the branch hash (its JSON) and the field of its later state.
+std::string BranchField(const std::string& branch_id, const std::string& op);
+std::string BranchStateField(const std::string& branch_id, const std::string& op);
+// The state: status, update_time, finish_time, rollback_time, separated by 0x1f (times as
+// TimeText; "" = none). `state` may be null (the row was never updated).
+std::string EncodeBranchState(const TransBranch& b);
+StatusOr<TransBranch> DecodeCompactBranch(std::string_view row, const std::string* state);
 
 }  // namespace lynx::store::redis

@@ -89,6 +89,26 @@ StatusOr<Reply> RedisConn::Command(const std::vector<std::string>& argv, bool* s
   return Reply(static_cast<redisReply*>(raw));
 }
 
+StatusOr<std::vector<Reply>> RedisConn::Pipeline(
+    const std::vector<std::vector<std::string>>& commands) {
+  if (broken_) return Status::Unavailable("redis store: connection to " + where_ + " is broken");
+  for (const auto& argv : commands) {
+    ArgvView view(argv);
+    if (redisAppendCommandArgv(ctx_, view.argc(), view.ptrs.data(), view.lengths.data()) !=
+        REDIS_OK) {
+      return Fail("cannot send to");
+    }
+  }
+  std::vector<Reply> replies;
+  replies.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) return Fail("no reply from");
+    replies.emplace_back(static_cast<redisReply*>(raw));
+  }
+  return replies;
+}
+
 bool RedisConn::PeerClosed() const {
   pollfd p{ctx_->fd, POLLIN, 0};
   // Readable with nothing pending means EOF (or stray data, equally unusable).

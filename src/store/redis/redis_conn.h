@@ -48,6 +48,9 @@ class RedisConn {
   // failure (if not, the server cannot have run it, so even a write may be retried elsewhere).
   StatusOr<Reply> Command(const std::vector<std::string>& argv, bool* sent);
 
+  // Reads only: sends the commands together and reads their replies in order (one round trip).
+  StatusOr<std::vector<Reply>> Pipeline(const std::vector<std::vector<std::string>>& commands);
+
   bool Broken() const { return broken_; }
   // True when the server closed this idle connection (the socket is readable although no command
   // is pending: EOF after CLIENT KILL, a timeout or a restart). Checked before a pooled

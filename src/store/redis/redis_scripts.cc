@@ -6,6 +6,8 @@ namespace lynx::store::redis {
 
 namespace {
 
+constexpr size_t kScriptCount = static_cast<size_t>(ScriptId::kCount);
+
 // Helpers shared by every script. Times arrive as ready-made RFC 3339 text and zset scores as
 // decimal text (both formatted in C++), so the scripts never do time arithmetic.
 constexpr const char* kPrelude = R"lua(
@@ -84,7 +86,6 @@ local function put(t, k, v) if v == '' then t[k] = nil else t[k] = v end end
 -- create_time / update_time have no omitempty: no time is null.
 local function stamp(v) if v == '' then return cjson.null end return v end
 
-local function trans_keys(gid) return {gkey(gid), bkey(gid), skey(gid)} end
 -- SET with the key's new TTL in the same command (0: none; a plain SET drops an old TTL): every
 -- write command of a script is also an AOF / replica entry, so one command instead of two.
 local function set_ttl(key, value, secs)
@@ -97,6 +98,83 @@ local function expire(keys, secs)
   end
 end
 
+)lua";
+
+// DTM's layout: the global's JSON in P_g, its status in P_s, the branches' JSON in the list P_b.
+constexpr const char* kDtmLayout = R"lua(
+local function trans_keys(gid) return {gkey(gid), bkey(gid), skey(gid)} end
+
+-- The status (the compare-and-set token), or false when either key is missing.
+local function status_of(gid)
+  local st = redis.call('GET', skey(gid))
+  if st == false or redis.call('EXISTS', gkey(gid)) == 0 then return false end
+  return st
+end
+
+-- The decoded global and its status, or nil when either key is missing (absent or expired).
+local function load(gid)
+  local raw = redis.call('GET', gkey(gid))
+  local st = redis.call('GET', skey(gid))
+  if raw == false or st == false then return nil, nil end
+  return cjson.decode(raw), st
+end
+
+local function save(gid, g)
+  local json = encode(g)
+  redis.call('SET', gkey(gid), json, 'KEEPTTL')
+  return json
+end
+)lua";
+
+// The compact layout (RedisOptions::layout): the global is a hash whose field 'j' holds its JSON
+// as created and one field per member that changes later (they win over j's); the branches are
+// a hash of rows by key, a row's later status and times in a field of their own. No write
+// decodes or re-encodes JSON.
+constexpr const char* kCompactLayout = R"lua(
+local function trans_keys(gid) return {gkey(gid), bkey(gid)} end
+local function status_of(gid) return redis.call('HGET', gkey(gid), 'status') end
+
+-- The members a write may change after creation, each kept as a field of the global's hash
+-- ('' = absent, as omitempty; next_cron_interval as integer text).
+local MUTABLE = {'status', 'update_time', 'finish_time', 'rollback_time', 'rollback_reason',
+                 'result', 'next_cron_time', 'next_cron_interval', 'owner'}
+
+local function load(gid)
+  local h = redis.call('HGETALL', gkey(gid))
+  local g, over = nil, {}
+  for i = 1, #h, 2 do
+    if h[i] == 'j' then g = cjson.decode(h[i + 1]) else over[h[i]] = h[i + 1] end
+  end
+  if g == nil or over.status == nil then return nil, nil end
+  for k, v in pairs(over) do
+    if v == '' then
+      g[k] = nil
+    elseif k == 'next_cron_interval' then
+      g[k] = tonumber(v)
+    else
+      g[k] = v
+    end
+  end
+  return g, over.status
+end
+
+-- Writes the changeable members back; returns the whole global as JSON (LockOneGlobalTrans's
+-- reply).
+local function save(gid, g)
+  local f = {}
+  for _, k in ipairs(MUTABLE) do
+    local v = g[k]
+    if type(v) == 'number' then v = int(v) elseif type(v) ~= 'string' then v = '' end
+    f[#f + 1] = k
+    f[#f + 1] = v
+  end
+  redis.call('HSET', gkey(gid), unpack(f))
+  return encode(g)
+end
+)lua";
+
+// Shared by both layouts, after the layout's functions.
+constexpr const char* kPreludeEnd = R"lua(
 -- After a write: an unfinished transaction gets DataExpire again on all three keys (DTM renews
 -- some of them per operation; renewing all makes them expire together). A finished one keeps
 -- its FinishedDataExpire countdown, which a branch list created just now must share.
@@ -121,20 +199,6 @@ local function adopt(gid, g)
     g.id = redis.call('INCR', ID)
     redis.call('ZADD', ALL, int(g.id), gid)
   end
-end
-
--- The decoded global and its status, or nil when either key is missing (absent or expired).
-local function load(gid)
-  local raw = redis.call('GET', gkey(gid))
-  local st = redis.call('GET', skey(gid))
-  if raw == false or st == false then return nil, nil end
-  return cjson.decode(raw), st
-end
-
-local function save(gid, g)
-  local json = encode(g)
-  redis.call('SET', gkey(gid), json, 'KEEPTTL')
-  return json
 end
 )lua";
 
@@ -178,9 +242,7 @@ return id
 // row) before writing anything. Upsert replaces status and times of the row with that key.
 constexpr const char* kSaveBranches = R"lua(
 local gid, expected = ARGV[4], ARGV[5]
-if redis.call('GET', skey(gid)) ~= expected or redis.call('EXISTS', gkey(gid)) == 0 then
-  return 'NOT_FOUND'
-end
+if status_of(gid) ~= expected then return 'NOT_FOUND' end
 local b = bkey(gid)
 -- A row's (branch_id, op) read from its text, not by decoding it: cjson.decode of every row on
 -- every branch write was the largest share of Redis' CPU per saga. A value with an escape in it,
@@ -307,8 +369,8 @@ while #due <= limit do
   if #batch == 0 then break end
   offset = offset + #batch
   for _, gid in ipairs(batch) do
-    local st = redis.call('GET', skey(gid))
-    if st == false or finished(st) or redis.call('EXISTS', gkey(gid)) == 0 then
+    local st = status_of(gid)
+    if st == false or finished(st) then
       stale[#stale + 1] = gid
     else
       due[#due + 1] = gid
@@ -359,7 +421,7 @@ local gids = redis.call('ZRANGEBYSCORE', F, '-inf', '(' .. ARGV[4], 'LIMIT', 0, 
 local n = 0
 for _, gid in ipairs(gids) do
   redis.call('ZREM', F, gid)
-  local st = redis.call('GET', skey(gid))
+  local st = status_of(gid)
   if st == false or finished(st) then
     redis.call('DEL', gkey(gid), bkey(gid), skey(gid), akey(gid))
     redis.call('ZREM', ALL, gid)
@@ -502,31 +564,122 @@ end
 return n
 )lua";
 
-ScriptSource Make(const char* name, const char* body) {
-  return ScriptSource{name, std::string("-- dtmd ") + name + "\n" + kPrelude + body};
+// The compact layout's forms of the three writes on every transaction's path.
+
+// ARGV[4] gid, [5] status, [6] global body, [7] cron score, [8] finish ms, then per branch its
+// field in the branch hash and its body. Returns the global's id; the branches get the ids that
+// follow it.
+constexpr const char* kCompactSaveNew = R"lua(
+local gid, status = ARGV[4], ARGV[5]
+local g, b = gkey(gid), bkey(gid)
+if redis.call('EXISTS', g) == 1 then return 'UNIQUE_CONFLICT' end
+local n = (#ARGV - 8) / 2
+local id = redis.call('INCRBY', ID, n + 1) - n
+redis.call('HSET', g, 'j', with_id(id, ARGV[6]), 'status', status)
+redis.call('DEL', b)  -- left by an expired transaction of the same gid
+if n > 0 then
+  local f = {}
+  for k = 1, n do
+    f[#f + 1] = ARGV[7 + 2 * k]
+    f[#f + 1] = with_id(id + k, ARGV[8 + 2 * k])
+  end
+  for from = 1, #f, 1000 do redis.call('HSET', b, unpack(f, from, math.min(#f, from + 999))) end
+end
+local ttl = DATA_TTL
+if finished(status) then ttl = FIN_TTL end
+if ttl > 0 then
+  redis.call('EXPIRE', g, ttl)
+  if n > 0 then redis.call('EXPIRE', b, ttl) end
+end
+redis.call('ZADD', ALL, int(id), gid)
+if finished(status) then
+  redis.call('ZREM', U, gid)
+  redis.call('ZADD', F, ARGV[8], gid)
+else
+  redis.call('ZADD', U, ARGV[7], gid)
+  redis.call('ZREM', F, gid)
+end
+return id
+)lua";
+
+// ARGV[4] gid, [5] expected status, [6] '1' append / '0' upsert, then 4 per row: its field, its
+// state field, body, state (status and times, see redis_codec.h). An upsert of a listed row
+// writes only its state field.
+constexpr const char* kCompactSaveBranches = R"lua(
+local gid, expected = ARGV[4], ARGV[5]
+if status_of(gid) ~= expected then return 'NOT_FOUND' end
+local b = bkey(gid)
+local append = ARGV[6] == '1'
+if append then
+  for r = 7, #ARGV, 4 do
+    if redis.call('HEXISTS', b, ARGV[r]) == 1 then return 'UNIQUE_CONFLICT' end
+  end
+end
+for r = 7, #ARGV, 4 do
+  if not append and redis.call('HEXISTS', b, ARGV[r]) == 1 then
+    redis.call('HSET', b, ARGV[r + 1], ARGV[r + 3])
+  else
+    redis.call('HSET', b, ARGV[r], with_id(redis.call('INCR', ID), ARGV[r + 2]))
+  end
+end
+refresh(gid, expected)
+return 'OK'
+)lua";
+
+// The arguments of kChangeStatus.
+constexpr const char* kCompactChangeStatus = R"lua(
+local gid, new, now = ARGV[4], ARGV[6], ARGV[7]
+local g = gkey(gid)
+if status_of(gid) ~= ARGV[5] then return 'NOT_FOUND' end
+local f = {'status', new, 'update_time', now}
+if new == 'succeed' then f[#f + 1] = 'finish_time'; f[#f + 1] = now end
+if new == 'failed' then f[#f + 1] = 'rollback_time'; f[#f + 1] = now end
+if ARGV[9] == '1' then f[#f + 1] = 'rollback_reason'; f[#f + 1] = ARGV[10] end
+if ARGV[11] == '1' then f[#f + 1] = 'result'; f[#f + 1] = ARGV[12] end
+redis.call('HSET', g, unpack(f))
+if finished(new) then
+  expire(trans_keys(gid), FIN_TTL)  -- the FinishedDataExpire countdown starts now
+  redis.call('ZREM', U, gid)
+  redis.call('ZADD', F, ARGV[8], gid)
+else
+  refresh(gid, new)
+end
+return 'OK'
+)lua";
+
+ScriptSource Make(const char* name, const char* layout, const char* body) {
+  return ScriptSource{
+      name, std::string("-- dtmd ") + name + "\n" + kPrelude + layout + kPreludeEnd + body};
+}
+
+// Every script in both layouts: the compact one differs in the layout's functions and in the
+// three writes on every transaction's path.
+std::array<ScriptSource, kScriptCount> MakeAll(const char* layout, bool compact) {
+  return {
+      Make("MaySaveNewTrans", layout, compact ? kCompactSaveNew : kSaveNew),
+      Make("LockGlobalSaveBranches", layout, compact ? kCompactSaveBranches : kSaveBranches),
+      Make("ChangeGlobalStatus", layout, compact ? kCompactChangeStatus : kChangeStatus),
+      Make("TouchCronTime", layout, kTouchCron),
+      Make("LockOneGlobalTrans", layout, kLockOne),
+      Make("ResetCronTime", layout, kResetCron),
+      Make("ResetTransGlobalCronTime", layout, kResetOne),
+      Make("PurgeFinished", layout, kPurge),
+      Make("AddAttempts", layout, kAddAttempts),
+      Make("CleanGlobals", layout, kCleanGlobals),
+      Make("CreateKV", layout, kCreateKV),
+      Make("UpdateKV", layout, kUpdateKV),
+      Make("DeleteKV", layout, kDeleteKV),
+      Make("CleanKV", layout, kCleanKV),
+      Make("AdoptKV", layout, kAdoptKV),
+  };
 }
 
 }  // namespace
 
-const ScriptSource& Script(ScriptId id) {
-  static const std::array<ScriptSource, static_cast<size_t>(ScriptId::kCount)> scripts = {
-      Make("MaySaveNewTrans", kSaveNew),
-      Make("LockGlobalSaveBranches", kSaveBranches),
-      Make("ChangeGlobalStatus", kChangeStatus),
-      Make("TouchCronTime", kTouchCron),
-      Make("LockOneGlobalTrans", kLockOne),
-      Make("ResetCronTime", kResetCron),
-      Make("ResetTransGlobalCronTime", kResetOne),
-      Make("PurgeFinished", kPurge),
-      Make("AddAttempts", kAddAttempts),
-      Make("CleanGlobals", kCleanGlobals),
-      Make("CreateKV", kCreateKV),
-      Make("UpdateKV", kUpdateKV),
-      Make("DeleteKV", kDeleteKV),
-      Make("CleanKV", kCleanKV),
-      Make("AdoptKV", kAdoptKV),
-  };
-  return scripts[static_cast<size_t>(id)];
+const ScriptSource& Script(ScriptId id, bool compact) {
+  static const auto dtm = MakeAll(kDtmLayout, false);
+  static const auto compact_layout = MakeAll(kCompactLayout, true);
+  return (compact ? compact_layout : dtm)[static_cast<size_t>(id)];
 }
 
 }  // namespace lynx::store::redis

@@ -38,6 +38,7 @@ struct ScriptSource {
   std::string text;  // the shared prelude followed by the script's body
 };
 
-const ScriptSource& Script(ScriptId id);
+// The script in DTM's layout or in the compact one (RedisOptions::layout).
+const ScriptSource& Script(ScriptId id, bool compact);
 
 }  // namespace lynx::store::redis

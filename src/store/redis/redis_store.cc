@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <limits>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -79,6 +80,15 @@ std::string Str(const redisReply* r) {
   return r->str == nullptr ? std::string() : std::string(r->str, r->len);
 }
 
+// An HGETALL reply as (field, value) pairs.
+std::vector<std::pair<std::string, std::string>> Pairs(const redisReply& r) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (size_t i = 0; i + 1 < r.elements; i += 2) {
+    out.emplace_back(Str(r.element[i]), Str(r.element[i + 1]));
+  }
+  return out;
+}
+
 // Zset scores come back as text ("12" or "1.7e9"); ids are whole numbers.
 int64_t ScoreInt(const redisReply* r) {
   return static_cast<int64_t>(std::strtod(Str(r).c_str(), nullptr));
@@ -150,23 +160,52 @@ StatusOr<std::unique_ptr<RedisStore>> RedisStore::Open(const RedisOptions& o) {
   conn.io_timeout_ms = o.io_timeout_ms;
   std::unique_ptr<RedisStore> store(new RedisStore());
   store->options_ = o;
+  store->compact_ = o.layout == RedisLayout::kCompact;
   store->pool_ = std::make_unique<RedisPool>(
       conn, static_cast<size_t>(std::clamp<int64_t>(o.max_conns, 1, o.kMaxConnections)));
   if (Status st = store->Ping(); !st.ok()) return st;
   if (Status st = store->LoadScripts(/*keep_shas=*/true); !st.ok()) return st;
-  // The first dtmd to see this prefix indexes the KV entries (topics) DTM left in it.
-  bool indexed = false;
-  Status st = Read(*store->pool_, [&](RedisConn& c) -> Status {
-    auto r = Call(c, {"EXISTS", o.prefix + "_layout"});
+  // The first dtmd to see this prefix indexes the KV entries (topics) DTM left in it and
+  // records the layout.
+  auto marker = store->LayoutMarker();
+  if (!marker.ok()) return marker.status();
+  if (!marker->has_value()) {
+    if (Status populated = store->PopulateSchema(); !populated.ok()) return populated;
+  }
+  if (Status st = store->CheckLayout(); !st.ok()) return st;
+  return store;
+}
+
+const redis::ScriptSource& RedisStore::Script(ScriptId id) const {
+  return redis::Script(id, compact_);
+}
+
+StatusOr<std::optional<std::string>> RedisStore::LayoutMarker() {
+  std::optional<std::string> out;
+  Status st = Read(*pool_, [&](RedisConn& c) -> Status {
+    auto r = Call(c, {"GET", options_.prefix + "_layout"});
     if (!r.ok()) return r.status();
-    indexed = (*r)->integer == 1;
+    out.reset();
+    if ((*r)->type == REDIS_REPLY_STRING) out = Str(r->get());
     return Status::Ok();
   });
   if (!st.ok()) return st;
-  if (!indexed) {
-    if (Status populated = store->PopulateSchema(); !populated.ok()) return populated;
+  return out;
+}
+
+Status RedisStore::CheckLayout() {
+  auto marker = LayoutMarker();
+  if (!marker.ok()) return marker.status();
+  const std::string mine = compact_ ? "compact" : "dtm";
+  std::string theirs = "no recorded";
+  if (marker->has_value()) {
+    theirs = **marker == "compact" ? "compact" : **marker == "1" ? "dtm" : "'" + **marker + "'";
   }
-  return store;
+  if (theirs == mine) return Status::Ok();
+  return Status::InvalidArgument("config key Store.RedisLayout: '" + mine + "', but prefix " +
+                                 options_.prefix + " holds the " + theirs + " layout (key " +
+                                 options_.prefix +
+                                 "_layout); set that layout or use another Store.RedisPrefix");
 }
 
 RedisStore::~RedisStore() = default;
@@ -184,7 +223,7 @@ Status RedisStore::LoadScripts(bool keep_shas) {
   Status st = Read(*pool_, [&](RedisConn& c) -> Status {
     shas.clear();
     for (size_t i = 0; i < static_cast<size_t>(ScriptId::kCount); ++i) {
-      auto r = Call(c, {"SCRIPT", "LOAD", redis::Script(static_cast<ScriptId>(i)).text});
+      auto r = Call(c, {"SCRIPT", "LOAD", Script(static_cast<ScriptId>(i)).text});
       if (!r.ok()) return r.status();
       shas.push_back(Str(r->get()));
     }
@@ -196,10 +235,37 @@ Status RedisStore::LoadScripts(bool keep_shas) {
 
 Status RedisStore::PopulateSchema() {
   if (Status st = LoadScripts(/*keep_shas=*/false); !st.ok()) return st;
+  auto marker = LayoutMarker();
+  if (!marker.ok()) return marker.status();
+  if (compact_ && !marker->has_value()) {
+    // Transactions DTM wrote in its layout would break the compact scripts (a string where a
+    // hash is expected): the compact layout starts on a prefix without them.
+    if (Status st = RefuseDtmTransactions(); !st.ok()) return st;
+  }
   if (Status st = AdoptDtmKV(); !st.ok()) return st;
-  return Read(*pool_, [&](RedisConn& c) {
-    return Call(c, {"SET", options_.prefix + "_layout", "1"}).status();
+  // NX: the first instance to record a layout decides; CheckLayout then compares.
+  Status st = Read(*pool_, [&](RedisConn& c) {
+    return Call(c, {"SET", options_.prefix + "_layout", compact_ ? "compact" : "1", "NX"}).status();
   });
+  if (!st.ok()) return st;
+  return CheckLayout();
+}
+
+Status RedisStore::RefuseDtmTransactions() {
+  const Status found = Status::InvalidArgument(
+      "config key Store.RedisLayout: 'compact', but prefix " + options_.prefix +
+      " holds transactions in DTM's layout; use another Store.RedisPrefix");
+  int64_t index_keys = 0;
+  Status st = Read(*pool_, [&](RedisConn& c) -> Status {
+    auto r = Call(c, {"EXISTS", options_.prefix + "_u", options_.prefix + "_all"});
+    if (!r.ok()) return r.status();
+    index_keys = (*r)->integer;
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  if (index_keys > 0) return found;
+  return ScanKeys(*pool_, GlobEscape(options_.prefix) + "_g_*",
+                  [&](const std::vector<std::string>&) { return found; });
 }
 
 Status RedisStore::AdoptDtmKV() {
@@ -259,7 +325,8 @@ StatusOr<RedisStore::Result> RedisStore::ToResult(ScriptId id, const redisReply&
         out.integers.push_back(reply->element[i]->integer);
       break;
     case REDIS_REPLY_ERROR:
-      return ReplyError(redis::Script(id).name, redis::ErrorText(*reply));
+      // Both layouts' scripts have the same names.
+      return ReplyError(redis::Script(id, false).name, redis::ErrorText(*reply));
     default:
       break;
   }
@@ -280,7 +347,7 @@ StatusOr<RedisStore::Result> RedisStore::Run(ScriptId id, const std::string& key
     if (NoScript(r)) {
       // The server restarted or flushed its script cache: EVAL loads the script again.
       argv[0] = "EVAL";
-      argv[1] = redis::Script(id).text;
+      argv[1] = Script(id).text;
       r = (*conn)->Command(argv, &sent);
     }
     if (!r.ok()) {
@@ -310,6 +377,7 @@ void RedisStore::RunAsync(ScriptId id, const std::string& key, std::vector<std::
                           Completion<StatusOr<Result>> done) {
   struct Call {
     ScriptId id;
+    const redis::ScriptSource* script;
     std::vector<std::string> argv;
     Completion<StatusOr<Result>> done;
     redis::AsyncConn* conn;
@@ -319,7 +387,7 @@ void RedisStore::RunAsync(ScriptId id, const std::string& key, std::vector<std::
       call->conn->Command(call->argv, [call](StatusOr<Reply> r, bool sent) {
         if (NoScript(r) && call->argv[0] != "EVAL") {
           call->argv[0] = "EVAL";
-          call->argv[1] = redis::Script(call->id).text;
+          call->argv[1] = call->script->text;
           return Send(call);
         }
         if (!r.ok()) {
@@ -332,7 +400,7 @@ void RedisStore::RunAsync(ScriptId id, const std::string& key, std::vector<std::
     }
   };
   auto call = std::make_shared<Call>(
-      Call{id, ScriptArgv(id, key, std::move(args)), std::move(done), async_.get()});
+      Call{id, &Script(id), ScriptArgv(id, key, std::move(args)), std::move(done), async_.get()});
   Call::Send(call);
 }
 
@@ -349,14 +417,26 @@ void RedisStore::CleanKV(const std::string& cat, const std::vector<std::string>&
   (void)Run(ScriptId::kCleanKV, Key("kvc", cat), std::move(args));
 }
 
+// A global as GET (DTM's layout) or HGETALL (compact) returned it; nullopt when absent.
+StatusOr<std::optional<TransGlobal>> RedisStore::DecodeGlobalReply(const redisReply& r) const {
+  StatusOr<TransGlobal> g = Status::Internal("unset");
+  if (compact_) {
+    if (r.type != REDIS_REPLY_ARRAY || r.elements == 0) return std::optional<TransGlobal>();
+    g = redis::DecodeCompactGlobal(Pairs(r));
+  } else {
+    if (r.type != REDIS_REPLY_STRING) return std::optional<TransGlobal>();
+    g = redis::DecodeGlobal(Str(&r));
+  }
+  if (!g.ok()) return g.status();
+  return std::optional<TransGlobal>(std::move(*g));
+}
+
 StatusOr<std::optional<TransGlobal>> RedisStore::FindGlobal(const std::string& gid) {
   std::optional<TransGlobal> out;
   Status st = Read(*pool_, [&](RedisConn& c) -> Status {
-    auto r = Call(c, {"GET", Key("g", gid)});
+    auto r = Call(c, {compact_ ? "HGETALL" : "GET", Key("g", gid)});
     if (!r.ok()) return r.status();
-    out.reset();
-    if ((*r)->type != REDIS_REPLY_STRING) return Status::Ok();
-    auto g = redis::DecodeGlobal(Str(r->get()));
+    auto g = DecodeGlobalReply(**r);
     if (!g.ok()) return g.status();
     out = std::move(*g);
     return Status::Ok();
@@ -379,7 +459,7 @@ Status RedisStore::ScanGlobals(std::string* position, int64_t limit, const ScanC
   bool more = true;
   while (more && static_cast<int64_t>(out->size()) < limit) {
     std::vector<std::pair<std::string, int64_t>> page;  // gid, id
-    std::vector<std::optional<std::string>> values;
+    std::vector<std::optional<TransGlobal>> values;
     Status st = Read(*pool_, [&](RedisConn& c) -> Status {
       auto r = Call(c, {"ZREVRANGEBYSCORE", options_.prefix + "_all", upper, "-inf", "WITHSCORES",
                         "LIMIT", "0", std::to_string(kBatch)});
@@ -390,15 +470,7 @@ Status RedisStore::ScanGlobals(std::string* position, int64_t limit, const ScanC
       }
       values.clear();
       if (page.empty()) return Status::Ok();
-      std::vector<std::string> mget{"MGET"};
-      for (const auto& [gid, id] : page) mget.push_back(Key("g", gid));
-      auto v = Call(c, mget);
-      if (!v.ok()) return v.status();
-      for (size_t i = 0; i < (*v)->elements; ++i) {
-        const redisReply* e = (*v)->element[i];
-        values.push_back(e->type == REDIS_REPLY_STRING ? std::optional(Str(e)) : std::nullopt);
-      }
-      return Status::Ok();
+      return FetchGlobals(c, page, &values);
     });
     if (!st.ok()) return st;
     more = static_cast<int64_t>(page.size()) == kBatch;
@@ -408,9 +480,7 @@ Status RedisStore::ScanGlobals(std::string* position, int64_t limit, const ScanC
         stale.push_back(page[i].first);
         continue;
       }
-      auto g = redis::DecodeGlobal(*values[i]);
-      if (!g.ok()) return g.status();
-      if (MatchesScan(*g, cond)) out->push_back(std::move(*g));
+      if (MatchesScan(*values[i], cond)) out->push_back(std::move(*values[i]));
     }
   }
   CleanGlobals(stale);
@@ -418,12 +488,72 @@ Status RedisStore::ScanGlobals(std::string* position, int64_t limit, const ScanC
   return Status::Ok();
 }
 
+// One MGET (DTM's layout) or one pipelined HGETALL per gid (compact).
+Status RedisStore::FetchGlobals(RedisConn& c,
+                                const std::vector<std::pair<std::string, int64_t>>& page,
+                                std::vector<std::optional<TransGlobal>>* out) const {
+  std::vector<Reply> replies;
+  if (compact_) {
+    std::vector<std::vector<std::string>> commands;
+    for (const auto& [gid, id] : page) commands.push_back({"HGETALL", Key("g", gid)});
+    auto r = c.Pipeline(commands);
+    if (!r.ok()) return r.status();
+    replies = std::move(*r);
+  } else {
+    std::vector<std::string> mget{"MGET"};
+    for (const auto& [gid, id] : page) mget.push_back(Key("g", gid));
+    auto r = Call(c, mget);
+    if (!r.ok()) return r.status();
+    replies.push_back(std::move(*r));
+  }
+  out->clear();
+  for (const Reply& reply : replies) {
+    if (reply->type == REDIS_REPLY_ERROR) {
+      return ReplyError("reading globals", redis::ErrorText(*reply));
+    }
+    if (compact_) {
+      auto g = DecodeGlobalReply(*reply);
+      if (!g.ok()) return g.status();
+      out->push_back(std::move(*g));
+      continue;
+    }
+    for (size_t i = 0; i < reply->elements; ++i) {  // MGET: one array of every value
+      auto g = DecodeGlobalReply(*reply->element[i]);
+      if (!g.ok()) return g.status();
+      out->push_back(std::move(*g));
+    }
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// The compact branch hash: rows and their later states, in id order (the order they were added).
+Status DecodeCompactBranches(const redisReply& r, std::vector<TransBranch>* out) {
+  std::map<std::string, std::string> fields;
+  for (auto& [k, v] : Pairs(r)) fields.emplace(std::move(k), std::move(v));
+  for (const auto& [field, row] : fields) {
+    if (field.empty() || field[0] != 'r') continue;
+    auto state = fields.find("s" + field.substr(1));
+    auto b = redis::DecodeCompactBranch(row, state == fields.end() ? nullptr : &state->second);
+    if (!b.ok()) return b.status();
+    out->push_back(std::move(*b));
+  }
+  std::sort(out->begin(), out->end(),
+            [](const TransBranch& a, const TransBranch& b) { return a.id < b.id; });
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<std::vector<TransBranch>> RedisStore::FindBranches(const std::string& gid) {
   std::vector<TransBranch> out;
   Status st = Read(*pool_, [&](RedisConn& c) -> Status {
-    auto r = Call(c, {"LRANGE", Key("b", gid), "0", "-1"});
+    auto r = compact_ ? Call(c, {"HGETALL", Key("b", gid)})
+                      : Call(c, {"LRANGE", Key("b", gid), "0", "-1"});
     if (!r.ok()) return r.status();
     out.clear();
+    if (compact_) return DecodeCompactBranches(**r, &out);
     for (size_t i = 0; i < (*r)->elements; ++i) {
       auto b = redis::DecodeBranch(Str((*r)->element[i]));
       if (!b.ok()) return b.status();
@@ -446,7 +576,10 @@ StatusOr<std::vector<std::string>> RedisStore::SaveNewArgs(
   std::vector<std::string> args{global.gid, global.status, redis::EncodeGlobalBody(global),
                                 redis::Score(global.next_cron_time),
                                 std::to_string(global.update_time)};
-  for (const auto& b : branches) args.push_back(redis::EncodeBranchBody(global.gid, b));
+  for (const auto& b : branches) {
+    if (compact_) args.push_back(redis::BranchField(b.branch_id, b.op));
+    args.push_back(redis::EncodeBranchBody(global.gid, b));
+  }
   return args;
 }
 
@@ -492,6 +625,13 @@ StatusOr<std::vector<std::string>> RedisStore::SaveBranchesArgs(
   }
   std::vector<std::string> args{gid, expected_status, append ? "1" : "0"};
   for (const auto& row : rows) {
+    if (compact_) {
+      args.push_back(redis::BranchField(row.branch_id, row.op));
+      args.push_back(redis::BranchStateField(row.branch_id, row.op));
+      args.push_back(redis::EncodeBranchBody(gid, row));
+      args.push_back(redis::EncodeBranchState(row));
+      continue;
+    }
     args.push_back(row.branch_id);
     args.push_back(row.op);
     args.push_back(redis::EncodeBranchBody(gid, row));

@@ -22,8 +22,18 @@
 //     P_f                zset    finished gids scored by their finish time (unix ms): the
 //                                retention purge (PurgeFinished)
 //     P_kvc_<cat>        zset    the keys of category cat scored by id: ScanKV, FindKV(cat, "")
-//     P_layout           string  marker that Open indexed the KV entries DTM wrote (see below)
+//     P_layout           string  the layout ("1": DTM's, "compact"), written once the first
+//                                dtmd indexed the KV entries DTM wrote (see below)
 //   Index entries whose keys expired by TTL are skipped and removed by whoever meets them.
+//   The compact layout (RedisLayout::kCompact) keeps the indexes, KV entries and attempts as
+//   above but a transaction in two hashes (no P_s):
+//     P_g_<gid>          hash    j = the global's JSON as created; status, update_time,
+//                                finish_time, rollback_time, rollback_reason, result,
+//                                next_cron_time, next_cron_interval, owner = their later values
+//                                (the status is the compare-and-set token)
+//     P_b_<gid>          hash    r<len>:<branch_id><op> = a row's JSON as created,
+//                                s<len>:<branch_id><op> = its later status and times
+//                                (redis_codec.h); rows are listed in id order
 //
 // Moving from DTM: a global DTM wrote (id 0, absent from P_all) is numbered and listed the first
 // time a script rewrites it (every unfinished one is, when the cron leases it); KV entries DTM
@@ -46,6 +56,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "store/store.h"
@@ -59,7 +70,16 @@ class AsyncConn;
 class RedisPool;
 class RedisConn;
 enum class ScriptId : size_t;
+struct ScriptSource;
 }  // namespace redis
+
+// How a transaction is kept (Store.RedisLayout). kDtm: DTM's keys and JSON, so DTM and dtmd can
+// take over each other's data. kCompact: for new deployments that run dtmd only: the global and
+// the branches are hashes (see the layout comment above); every write sets fields instead of
+// decoding and re-encoding JSON in Lua. The indexes, the KV entries and the attempt history are
+// the same in both. A prefix keeps the layout it was first opened with (P_layout says which):
+// opening it with the other one fails.
+enum class RedisLayout { kDtm, kCompact };
 
 struct RedisOptions {
   std::string host = "127.0.0.1";
@@ -74,6 +94,7 @@ struct RedisOptions {
   int64_t max_conns = 16;
   int64_t connect_timeout_ms = 5000;
   int64_t io_timeout_ms = 10000;  // per command: a stalled server fails the call (kUnavailable)
+  RedisLayout layout = RedisLayout::kDtm;
 
   static constexpr int64_t kMaxConnections = 64;
 };
@@ -141,6 +162,10 @@ class RedisStore : public Store {
   struct Result;  // a script's reply, see redis_store.cc
   RedisStore() = default;
 
+  const redis::ScriptSource& Script(redis::ScriptId id) const;
+  // Checks (or, on a fresh prefix, records) that the prefix holds this layout.
+  Status CheckLayout();
+  StatusOr<std::optional<std::string>> LayoutMarker();
   // Runs a script: EVALSHA, then EVAL when Redis lost it (NOSCRIPT).
   StatusOr<Result> Run(redis::ScriptId id, const std::string& key, std::vector<std::string> args);
   // The same over the pipelined connection (async_ must be set).
@@ -168,6 +193,10 @@ class RedisStore : public Store {
   // SCRIPT LOAD of every script; Open keeps the SHA1s (later loads yield the same ones).
   Status LoadScripts(bool keep_shas);
   Status AdoptDtmKV();
+  Status RefuseDtmTransactions();
+  StatusOr<std::optional<TransGlobal>> DecodeGlobalReply(const redisReply& r) const;
+  Status FetchGlobals(redis::RedisConn& c, const std::vector<std::pair<std::string, int64_t>>& page,
+                      std::vector<std::optional<TransGlobal>>* out) const;
   // Removes index entries of globals / KV entries found missing by a read (best effort).
   void CleanGlobals(const std::vector<std::string>& gids);
   void CleanKV(const std::string& cat, const std::vector<std::string>& keys);
@@ -177,6 +206,7 @@ class RedisStore : public Store {
   std::unique_ptr<redis::RedisPool> pool_;
   std::unique_ptr<redis::AsyncConn> async_;  // set by AttachIo
   std::vector<std::string> shas_;            // by ScriptId; written by Open only
+  bool compact_ = false;                     // options_.layout == kCompact
 };
 
 }  // namespace lynx::store

@@ -237,6 +237,124 @@ TEST_F(RedisStoreTest, WritesDtmLayoutAndJson) {
   }
 }
 
+// The compact layout (Store.RedisLayout: compact) on a prefix of its own: hashes, no JSON
+// rewritten by a write, and the same transaction read back as in DTM's layout.
+TEST_F(RedisStoreTest, WritesCompactLayout) {
+  RedisOptions compact = options_;
+  compact.prefix = "{c" + testing_dbs::UniqueSuffix() + "}";
+  compact.layout = RedisLayout::kCompact;
+  auto opened = RedisStore::Open(compact);
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  RedisStore& c = **opened;
+  auto key = [&](const std::string& suffix) { return compact.prefix + "_" + suffix; };
+  EXPECT_EQ(raw_->Cmd({"GET", key("layout")}), "compact");
+
+  TransGlobal g = Save(c, "g1");
+  const std::string gkey = key("g_g1"), bkey = key("b_g1");
+  EXPECT_EQ(raw_->Cmd({"TYPE", gkey}), "hash");
+  EXPECT_EQ(raw_->Cmd({"TYPE", bkey}), "hash");
+  EXPECT_EQ(raw_->Cmd({"EXISTS", key("s_g1")}), "0");
+  EXPECT_EQ(raw_->Cmd({"HGET", gkey, "status"}), "prepared");
+  const std::string j_text = raw_->Cmd({"HGET", gkey, "j"});
+  bj::object j = Json(j_text);
+  EXPECT_EQ(j.at("id").as_int64(), g.id);
+  EXPECT_EQ(JsonStr(j, "options"), g.options);
+  EXPECT_EQ(raw_->Int({"HLEN", bkey}), 2);
+  // Rows are keyed by length-prefixed (branch_id, op).
+  bj::object row = Json(raw_->Cmd({"HGET", bkey, "r2:01action"}));
+  EXPECT_EQ(row.at("id").as_int64(), g.id + 2);
+  EXPECT_EQ(JsonStr(row, "url"), "http://busi/action");
+  for (const auto& k : {gkey, bkey}) {
+    int64_t ttl = raw_->Int({"PTTL", k});
+    EXPECT_GT(ttl, (kDataExpire - 60) * 1000) << k;
+    EXPECT_LE(ttl, kDataExpire * 1000) << k;
+  }
+  EXPECT_EQ(std::stod(raw_->Cmd({"ZSCORE", key("u"), "g1"})), (kNow + 10'000) / 1000.0);
+
+  // A branch result writes the row's state field only; the row's JSON stays as created.
+  const std::string row_text = raw_->Cmd({"HGET", bkey, "r2:01action"});
+  TransBranch done = NewBranch("01", "action");
+  done.status = kStatusSucceed;
+  done.update_time = done.finish_time = kNow + 1;
+  ASSERT_TRUE(c.LockGlobalSaveBranches("g1", kStatusPrepared, {done}, false).ok());
+  EXPECT_EQ(raw_->Cmd({"HGET", bkey, "r2:01action"}), row_text);
+  EXPECT_EQ(raw_->Cmd({"HGET", bkey, "s2:01action"}),
+            "succeed\x1f" + FormatRfc3339(kNow + 1) + "\x1f" + FormatRfc3339(kNow + 1) + "\x1f");
+  auto rows = c.FindBranches("g1");
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].op, "compensate");  // insertion order
+  EXPECT_EQ((*rows)[0].status, kStatusPrepared);
+  EXPECT_EQ((*rows)[1].op, "action");
+  EXPECT_EQ((*rows)[1].status, kStatusSucceed);
+  EXPECT_EQ((*rows)[1].finish_time, kNow + 1);
+  EXPECT_EQ((*rows)[1].bin_data, std::string("bin\0data", 8));
+  // A wrong expected status writes nothing.
+  done.status = kStatusFailed;
+  EXPECT_EQ(c.LockGlobalSaveBranches("g1", kStatusSubmitted, {done}, false).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(c.LockGlobalSaveBranches("g1", kStatusPrepared, {done}, true).code(),
+            StatusCode::kUniqueConflict);
+
+  StatusChange abort = Change(kStatusAborting, kNow + 2);
+  abort.rollback_reason = "a \"quoted\" reason";
+  ASSERT_TRUE(c.ChangeGlobalStatus("g1", kStatusPrepared, abort).ok());
+  EXPECT_EQ(raw_->Cmd({"HGET", gkey, "j"}), j_text);  // never rewritten
+  ASSERT_TRUE(c.ChangeGlobalStatus("g1", kStatusAborting, Change(kStatusFailed, kNow + 3)).ok());
+  EXPECT_EQ(raw_->Cmd({"HGET", gkey, "status"}), "failed");
+  auto found = c.FindGlobal("g1");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->status, kStatusFailed);
+  EXPECT_EQ((*found)->rollback_reason, "a \"quoted\" reason");
+  EXPECT_EQ((*found)->rollback_time, kNow + 3);
+  EXPECT_EQ((*found)->update_time, kNow + 3);
+  EXPECT_EQ((*found)->options, g.options);
+  EXPECT_EQ((*found)->id, g.id);
+  for (const auto& k : {gkey, bkey}) {
+    int64_t ttl = raw_->Int({"PTTL", k});
+    EXPECT_GT(ttl, (kFinishedExpire - 60) * 1000) << k;
+    EXPECT_LE(ttl, kFinishedExpire * 1000) << k;
+  }
+  EXPECT_EQ(raw_->Cmd({"ZSCORE", key("u"), "g1"}), "(nil)");
+  EXPECT_TRUE(c.DropAll().ok());
+}
+
+// A prefix keeps the layout it was first opened with; DTM's transactions keep the compact one
+// away.
+TEST_F(RedisStoreTest, PrefixKeepsItsLayout) {
+  EXPECT_EQ(raw_->Cmd({"GET", K("layout")}), "1");
+  RedisOptions compact = options_;
+  compact.layout = RedisLayout::kCompact;
+  auto refused = RedisStore::Open(compact);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("Store.RedisLayout"), std::string::npos)
+      << refused.status().message();
+
+  RedisOptions other = compact;
+  other.prefix = "{c" + testing_dbs::UniqueSuffix() + "}";
+  auto opened = RedisStore::Open(other);
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  RedisOptions dtm = other;
+  dtm.layout = RedisLayout::kDtm;
+  auto back = RedisStore::Open(dtm);
+  ASSERT_FALSE(back.ok());
+  EXPECT_NE(back.status().message().find("holds the compact layout"), std::string::npos)
+      << back.status().message();
+  EXPECT_TRUE((*opened)->DropAll().ok());
+
+  // A prefix where DTM left a transaction (and no layout key, as DTM writes none).
+  RedisOptions dtm_data = compact;
+  dtm_data.prefix = "{d" + testing_dbs::UniqueSuffix() + "}";
+  raw_->Cmd({"SET", dtm_data.prefix + "_g_old", R"({"gid":"old","status":"succeed"})"});
+  auto over_dtm = RedisStore::Open(dtm_data);
+  ASSERT_FALSE(over_dtm.ok());
+  EXPECT_NE(over_dtm.status().message().find("transactions in DTM's layout"), std::string::npos)
+      << over_dtm.status().message();
+  raw_->Cmd({"DEL", dtm_data.prefix + "_g_old"});
+  EXPECT_EQ(raw_->Cmd({"EXISTS", dtm_data.prefix + "_layout"}), "0");
+}
+
 TEST_F(RedisStoreTest, ZeroFinishedExpireKeepsFinishedTransactions) {
   options_.finished_data_expire_s = 0;
   auto store = Open();

@@ -114,16 +114,25 @@ std::unique_ptr<Store> OpenMysql(const std::string& dir) {
 Status DropMysql(Store* store) { return static_cast<MysqlStore*>(store)->DropDatabase(); }
 
 // A store under a key prefix of its own on the test server (a hash tag, as in production).
-std::unique_ptr<Store> OpenRedis(const std::string& dir) {
+std::unique_ptr<Store> OpenRedisIn(const std::string& dir, RedisLayout layout) {
   auto port = testing_dbs::RedisPort();
   if (!port) return nullptr;
   RedisOptions options;
   options.host = testing_dbs::Host();
   options.port = *port;
   options.prefix = "{t" + ScopeFor(dir) + "}";
+  options.layout = layout;
   auto store = RedisStore::Open(options);
   EXPECT_TRUE(store.ok()) << store.status().message();
   return store.ok() ? std::move(*store) : nullptr;
+}
+
+std::unique_ptr<Store> OpenRedis(const std::string& dir) {
+  return OpenRedisIn(dir, RedisLayout::kDtm);
+}
+
+std::unique_ptr<Store> OpenRedisCompact(const std::string& dir) {
+  return OpenRedisIn(dir, RedisLayout::kCompact);
 }
 
 Status DropRedis(Store* store) { return static_cast<RedisStore*>(store)->DropAll(); }
@@ -1022,6 +1031,7 @@ TEST_P(StoreContractTest, ConcurrentPurgesDeleteEachTransactionOnce) {
 const Backend kPostgres{"Postgres", OpenPostgres, "postgres", DropPostgres};
 const Backend kMysql{"Mysql", OpenMysql, "mysql", DropMysql};
 const Backend kRedis{"Redis", OpenRedis, "redis", DropRedis};
+const Backend kRedisCompact{"RedisCompact", OpenRedisCompact, "redis", DropRedis};
 
 INSTANTIATE_TEST_SUITE_P(
     Backends, StoreContractTest,
@@ -1035,7 +1045,7 @@ INSTANTIATE_TEST_SUITE_P(
                               return OpenSqlite(dir);
                             },
                             "", nullptr},
-                    kPostgres, kMysql, kRedis),
+                    kPostgres, kMysql, kRedis, kRedisCompact),
     [](const testing::TestParamInfo<Backend>& info) { return info.param.name; });
 
 // Two store objects on one server scope: two dtmd instances sharing a database (the backends that
@@ -1118,7 +1128,8 @@ TEST_P(SharedStoreTest, TwoInstancesLeasingNeverTakeTheSameRow) {
   for (const auto& [gid, n] : leased) EXPECT_EQ(n, 1) << gid;
 }
 
-INSTANTIATE_TEST_SUITE_P(Servers, SharedStoreTest, testing::Values(kPostgres, kMysql, kRedis),
+INSTANTIATE_TEST_SUITE_P(Servers, SharedStoreTest,
+                         testing::Values(kPostgres, kMysql, kRedis, kRedisCompact),
                          [](const testing::TestParamInfo<Backend>& info) {
                            return info.param.name;
                          });
