@@ -20,6 +20,8 @@
 #                                                      # Attempts.KeepPerBranch 0 as baseline)
 #   bench/compare.sh --stores redis --redis-stats      # + Redis' time per command and per
 #                                                      # transaction, for each server
+#   bench/compare.sh --stores redis --servers "dtmd dtmd-compact dtm dtmrs"
+#                                                      # + dtmd on the compact Redis layout
 #
 # Stores: embedded (dtmd's SQLite vs DTM's BoltDB), redis, postgres, mysql (MariaDB). The
 # database servers are private instances started with durable settings (LYNX_DB_DURABLE=1 of
@@ -147,6 +149,7 @@ start_server() {
     (cd "$dir" && RUST_LOG=warn DTMRS_DB="$db" DTMRS_ADDR="127.0.0.1:$port" \
       DTMRS_GRPC_ADDR="127.0.0.1:$grpc" exec "$dtmrs_bin") >"$dir/server.log" 2>&1 &
   elif [[ $server == dtmd* ]]; then
+    [[ $server == dtmd-compact ]] && store_yaml+=$'\n  RedisLayout: compact'
     printf "ListenAddress: 127.0.0.1\nHttpPort: $port\nGrpcPort: $grpc\nUpdateBranchSync: $update_branch_sync\nLogLevel: warn\nStore:\n  DataDir: $dir/data\n%s\n" "$store_yaml" >"$dir/conf.yml"
     [[ $server == dtmd-nohistory ]] && printf "Attempts:\n  KeepPerBranch: 0\n" >>"$dir/conf.yml"
     "$dtmd_bin" -c "$dir/conf.yml" >"$dir/server.log" 2>&1 &
@@ -215,6 +218,7 @@ for store in $stores; do
     order=$servers
     if ((round % 2 == 0)); then order=$(echo "$servers" | awk '{for (i = NF; i > 0; i--) printf "%s ", $i}'); fi
     for server in $order; do
+      [[ $server == dtmd-compact && $store != redis ]] && continue  # a Redis layout
       start_server "$server" "$store"
       if ((history > 0)); then
         # Finished history the server's queries must live with (not measured).

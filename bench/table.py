@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Prints bench/compare.sh's results as a Markdown table: one row per store, shape, client count
 and stored history, with each server's median over rounds and the ratio dtmd / each other server
-(DTM, dtmrs, or another dtmd configuration such as dtmd-nohistory). A server that did not run a
+(DTM, dtmrs, or another dtmd configuration such as dtmd-nohistory or dtmd-compact;
+a dtmd configuration also gets its ratio to DTM and dtmrs). A server that did not run a
 shape (dtmrs has no tcc) shows "-"."""
 import json
 import statistics
@@ -57,9 +58,12 @@ def main():
         runs[key][row["server"]].append(r)
         if row["server"] not in names:
             names.append(row["server"])
-    names.sort(key=lambda n: n != "dtmd")
-    others = [n for n in names if n != "dtmd"]
+    names.sort(key=lambda n: (n != "dtmd", not n.startswith("dtmd")))
     label = {n: LABELS.get(n, n) for n in names}
+    # Ratios: dtmd against every other server; another dtmd configuration (dtmd-compact)
+    # against the other implementations too.
+    pairs = [(b, o) for b in names if b.startswith("dtmd") for o in names
+             if o != b and (b == "dtmd" or not o.startswith("dtmd"))]
 
     print()
     for s in settings.splitlines():
@@ -67,7 +71,7 @@ def main():
     print()
     head = ["store", "shape", "clients", "history"]
     head += [f"{label[n]} tx/s" for n in names]
-    head += [f"dtmd / {label[n]}" for n in others]
+    head += [f"{label[b]} / {label[o]}" for b, o in pairs]
     head += [f"{label[n]} p50 / p99 ms" for n in names]
     head += [f"{label[n]} CPU ms/tx" for n in names]
     head += ["store CPU ms/tx " + " / ".join(label[n] for n in names)]
@@ -78,10 +82,10 @@ def main():
     for key in sorted(runs, key=lambda k: (k[0], k[1], k[2], k[3])):
         store, mode, clients, history = key
         cols = {n: summary(runs[key].get(n, [])) for n in names}
-        d = cols.get("dtmd")
         row = [store, mode, str(clients), str(history)]
         row += [fmt(cols[n][0]) for n in names]
-        row += [f"{d[0] / cols[n][0]:.2f}x" if d and d[0] and cols[n][0] else "-" for n in others]
+        row += [f"{cols[b][0] / cols[o][0]:.2f}x" if cols[b][0] and cols[o][0] else "-"
+                for b, o in pairs]
         row += [f"{fmt(cols[n][1], 1)} / {fmt(cols[n][2], 1)}" for n in names]
         row += [fmt(cols[n][3], 3) for n in names]
         row += [" / ".join(fmt(cols[n][5], 3) for n in names)]
