@@ -293,7 +293,8 @@ std::string StoreDriverOf(const DtmdOptions& options) {
 namespace {
 
 bool IsServerStore(const std::string& driver) {
-  return driver == "postgres" || driver == "mysql" || driver == "redis";
+  return driver == "postgres" || driver == "mysql" || driver == "redis" ||
+         driver == "redis-compact";
 }
 
 // The Store: lines for a driver that runs on one of the test servers, in a schema / database /
@@ -303,7 +304,7 @@ bool ServerStoreYaml(const DtmdOptions& options, std::string* yaml, std::string*
   if (!IsServerStore(driver)) return true;
   const std::string scope =
       "it_" + (options.store_scope.empty() ? testing_dbs::UniqueSuffix() : options.store_scope);
-  if (driver == "redis") {
+  if (driver == "redis" || driver == "redis-compact") {
     auto port = testing_dbs::RedisPort();
     if (!port) {
       *err = "Redis is not running (LYNX_TEST_REDIS_PORT unset; run through scripts/test.sh)";
@@ -311,6 +312,7 @@ bool ServerStoreYaml(const DtmdOptions& options, std::string* yaml, std::string*
     }
     *yaml = "  Driver: redis\n  Host: " + testing_dbs::Host() +
             "\n  Port: " + std::to_string(*port) + "\n  RedisPrefix: \"{" + scope + "}\"\n";
+    if (driver == "redis-compact") *yaml += "  RedisLayout: compact\n";
     return true;
   }
   auto conf = testing_dbs::ServerConf(driver);

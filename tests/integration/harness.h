@@ -155,7 +155,8 @@ inline constexpr bool kReferenceServer = LYNX_IT_REFERENCE_SERVER != 0;
 struct DtmdOptions {
   // Store.Driver; empty: $LYNX_IT_STORE when set, else dtmd's default driver (the embedded
   // store). postgres, mysql and redis use the servers of scripts/lib/databases.sh, each dtmd in a
-  // schema / database / key prefix of its own unless store_scope names a shared one.
+  // schema / database / key prefix of its own unless store_scope names a shared one;
+  // redis-compact is redis with Store.RedisLayout: compact.
   std::string store;
   // Several dtmd instances on one store: the same non-empty scope gives the same schema /
   // database / key prefix.
