@@ -143,11 +143,23 @@ asio::awaitable<Status> Engine::ChangeStatus(Trans& t, const std::string& status
   if (!result.empty()) change.result = result;
   std::string gid = t.g.gid;
   std::string old = t.g.status;
-  Status st = co_await store().Complete<Status>(
-      [&gid, &old, &change](store::Store& s, auto done) {
-        return s.ChangeGlobalStatusAsync(gid, old, change, done);
-      },
-      [&gid, &old, &change](store::Store& s) { return s.ChangeGlobalStatus(gid, old, change); });
+  // Branch results held back by this pass go with the change, in one store write.
+  std::vector<TransBranch> rows = std::move(t.pending_rows);
+  t.pending_rows.clear();
+  Status st;
+  if (rows.empty()) {
+    st = co_await store().Complete<Status>(
+        [&gid, &old, &change](store::Store& s, auto done) {
+          return s.ChangeGlobalStatusAsync(gid, old, change, done);
+        },
+        [&gid, &old, &change](store::Store& s) { return s.ChangeGlobalStatus(gid, old, change); });
+  } else {
+    st = co_await store().Complete<Status>(
+        [&](store::Store& s, auto done) {
+          return s.SaveBranchesChangeStatusAsync(gid, old, rows, change, done);
+        },
+        [&](store::Store& s) { return s.SaveBranchesChangeStatus(gid, old, rows, change); });
+  }
   if (!st.ok()) {
     if (st.IsNotFound()) {
       co_return Status::Internal("status of " + gid + " is no longer '" + old +
@@ -285,8 +297,14 @@ asio::awaitable<Status> Engine::ExecBranchInner(std::shared_ptr<Run> run, size_t
     // timeout decision reads them back.
     const bool batched = deps_.batch_writer != nullptr && !run->t.opts.concurrent &&
                          run->t.opts.timeout_to_fail <= 0 && deps_.batch_writer->Enqueue(row);
+    // The success that ends the pass is written with the status change that follows it: one
+    // store write instead of two, where the store can do both at once.
+    const bool held = !batched && run->finishing_branch == i && !run->pass_over &&
+                      new_status == store::kStatusSucceed &&
+                      store().store().CombinesBranchesAndStatus();
+    if (held) run->t.pending_rows.push_back(row);
     Status saved = Status::Ok();
-    if (!batched) {
+    if (!batched && !held) {
       std::vector<TransBranch> rows{row};
       saved = co_await store().Complete<Status>(
           [&](store::Store& s, auto done) {
@@ -353,6 +371,22 @@ asio::awaitable<void> Engine::Alert(const Run& run, const std::string& url, cons
   }
 }
 
+asio::awaitable<void> Engine::WritePendingRows(Run& run) {
+  std::vector<TransBranch> rows = std::move(run.t.pending_rows);
+  run.t.pending_rows.clear();
+  std::string gid = run.t.g.gid;
+  std::string status = run.t.g.status;
+  Status saved = co_await store().Complete<Status>(
+      [&](store::Store& s, auto done) {
+        return s.LockGlobalSaveBranchesAsync(gid, status, rows, false, done);
+      },
+      [&](store::Store& s) { return s.LockGlobalSaveBranches(gid, status, rows, false); });
+  if (!saved.ok()) {
+    log::Log(log::Component::kEngine, spdlog::level::warn, run.LogTx(), "status not saved: {}",
+             saved.message());
+  }
+}
+
 asio::awaitable<Status> Engine::ProcessInner(std::shared_ptr<Run> run) {
   run->last_touched = clock().Now();
   struct InFlight {  // the count follows the pass, however it ends (even destroyed at shutdown)
@@ -396,6 +430,10 @@ asio::awaitable<Status> Engine::ProcessInner(std::shared_ptr<Run> run) {
                e.what());
     }
   }
+  run->pass_over = true;
+  // A result held back for a status change that did not come (the pass ended first): written
+  // on its own, as it would have been without holding it.
+  if (!run->t.pending_rows.empty()) co_await WritePendingRows(*run);
   if (!st.ok() && !st.IsOngoing()) {
     log::Log(log::Component::kEngine, spdlog::level::warn, run->LogTx(), "processing error: {}",
              st.message());

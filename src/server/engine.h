@@ -90,6 +90,7 @@ class Engine {
 
  private:
   struct Run;
+  boost::asio::awaitable<void> WritePendingRows(Run& run);
   boost::asio::awaitable<Status> ProcessInner(std::shared_ptr<Run> run);
   boost::asio::awaitable<Status> ProcessSaga(std::shared_ptr<Run> run);
   boost::asio::awaitable<Status> ProcessMsg(std::shared_ptr<Run> run);

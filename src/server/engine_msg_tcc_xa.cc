@@ -88,6 +88,10 @@ asio::awaitable<Status> Engine::ProcessMsg(std::shared_ptr<Run> run) {
   } else {
     for (size_t i = 0; i < run->branches.size(); ++i) {
       const auto& b = run->branches[i];
+      if (b.op == kOpAction && b.status == store::kStatusPrepared) run->finishing_branch = i;
+    }
+    for (size_t i = 0; i < run->branches.size(); ++i) {
+      const auto& b = run->branches[i];
       if (b.op != kOpAction || b.status != store::kStatusPrepared) continue;
       err = co_await ExecBranch(run, i);
       if (!err.ok()) break;
@@ -116,6 +120,10 @@ asio::awaitable<Status> Engine::ProcessTcc(std::shared_ptr<Run> run) {
   // Last registered first, as DTM does.
   for (size_t k = run->branches.size(); k-- > 0;) {
     const auto& b = run->branches[k];
+    if (b.op == op && b.status == store::kStatusPrepared) run->finishing_branch = k;
+  }
+  for (size_t k = run->branches.size(); k-- > 0;) {
+    const auto& b = run->branches[k];
     if (b.op == op && b.status == store::kStatusPrepared) {
       LYNX_CO_RETURN_IF_ERROR(co_await ExecBranch(run, k));
     }
@@ -129,6 +137,10 @@ asio::awaitable<Status> Engine::ProcessXa(std::shared_ptr<Run> run) {
   LYNX_CO_RETURN_IF_ERROR(co_await AbortIfPrepareTimedOut(t));
   const bool forward = t.g.status == store::kStatusSubmitted;
   const char* op = forward ? kOpCommit : kOpRollback;
+  for (size_t i = 0; i < run->branches.size(); ++i) {
+    const auto& b = run->branches[i];
+    if (b.op == op && b.status != store::kStatusSucceed) run->finishing_branch = i;
+  }
   for (size_t i = 0; i < run->branches.size(); ++i) {
     const auto& b = run->branches[i];
     if (b.op == op && b.status != store::kStatusSucceed) {

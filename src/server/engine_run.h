@@ -2,6 +2,7 @@
 // may outlive the pass when its time budget runs out). Only touched on the pass's strand.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,12 @@ struct Engine::Run {
   std::vector<store::TransBranch> branches;
   std::vector<std::string> branch_errors;  // saga: "url:... return failed: ..." per branch
   UnixMs last_touched = 0;
+  // The branch whose success leads straight to the pass's status change (the last forward
+  // branch of a sequential transaction): its result is written with that change when the store
+  // combines the two (Store::CombinesBranchesAndStatus). SIZE_MAX: none.
+  size_t finishing_branch = SIZE_MAX;
+  // Set when the pass has ended; a branch coroutine that outlives it writes its own result.
+  bool pass_over = false;
   // The transaction's span (trace_context.h), read from its ext_data once per pass.
   std::optional<TraceContext> trace;
 

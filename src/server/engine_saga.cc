@@ -58,6 +58,11 @@ asio::awaitable<Status> Engine::ProcessSaga(std::shared_ptr<Run> run) {
     co_return Status::Internal("stored custom_data unusable: " + parsed_custom.status().message());
   }
   const SagaCustom csc = std::move(*parsed_custom);
+  // Sequential actions: the last one's success leads straight to "succeed".
+  if (!csc.concurrent && n >= 2 && t.g.status == store::kStatusSubmitted &&
+      run->branches[n - 1].op == kOpAction) {
+    run->finishing_branch = n - 1;
+  }
   int rs_a_to_start = 0, rs_a_started = 0, rs_a_done = 0, rs_a_failed = 0, rs_a_succeed = 0;
   int rs_c_to_start = 0, rs_c_done = 0, rs_c_succeed = 0;
   std::string failure_error;

@@ -43,6 +43,9 @@ struct Trans {
   std::vector<std::string> bin_payloads;
   std::string rollback_reason_request;
   StringMap req_extra;
+  // Engine only: branch results of the current pass held back so that the status change that
+  // follows writes them too (Store::SaveBranchesChangeStatus; Engine::ExecBranchInner).
+  std::vector<store::TransBranch> pending_rows;
 };
 
 // Body of registerBranch: a flat object of strings.

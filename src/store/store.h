@@ -158,6 +158,19 @@ class Store {
   // Compare-and-set of the global status; kNotFound when the stored status is not `old_status`.
   virtual Status ChangeGlobalStatus(const std::string& gid, const std::string& old_status,
                                     const StatusChange& change) = 0;
+  // A pass's last branch results and the status change they lead to:
+  // LockGlobalSaveBranches(gid, old_status, rows, false) then ChangeGlobalStatus(gid,
+  // old_status, change). A store that can write both at once (one script, one transaction)
+  // overrides this and says so with CombinesBranchesAndStatus: both or neither, and the server
+  // then saves the write it would otherwise spend on the branch. The default runs the two
+  // calls in turn (not atomic: the branch rows may be written without the change).
+  virtual bool CombinesBranchesAndStatus() const { return false; }
+  virtual Status SaveBranchesChangeStatus(const std::string& gid, const std::string& old_status,
+                                          const std::vector<TransBranch>& rows,
+                                          const StatusChange& change) {
+    if (Status st = LockGlobalSaveBranches(gid, old_status, rows, false); !st.ok()) return st;
+    return ChangeGlobalStatus(gid, old_status, change);
+  }
   // Sets next_cron_interval, next_cron_time and update_time while the status is still
   // `expected_status`; kNotFound (nothing written) otherwise.
   virtual Status TouchCronTime(const std::string& gid, const std::string& expected_status,
@@ -236,6 +249,11 @@ class Store {
   }
   virtual bool ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
                                        const StatusChange& change, Completion<Status> done) {
+    return false;
+  }
+  virtual bool SaveBranchesChangeStatusAsync(const std::string& gid, const std::string& old_status,
+                                             const std::vector<TransBranch>& rows,
+                                             const StatusChange& change, Completion<Status> done) {
     return false;
   }
 };

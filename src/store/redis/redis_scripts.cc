@@ -1,6 +1,8 @@
 #include "store/redis/redis_scripts.h"
 
 #include <array>
+#include <initializer_list>
+#include <utility>
 
 namespace lynx::store::redis {
 
@@ -236,79 +238,99 @@ end
 return id
 )lua";
 
-// ARGV[4] gid, [5] expected status, [6] '1' append / '0' upsert, then 7 per row: branch_id,
-// op, body, status, update_time, finish_time, rollback_time ('' = none).
+// save_branches(gid, expected status, append, first): the rows are ARGV[first...], 7 per row:
+// branch_id, op, body, status, update_time, finish_time, rollback_time ('' = none).
 // Append rejects a (branch_id, op) found anywhere in the list (DTM checks only the first new
 // row) before writing anything. Upsert replaces status and times of the row with that key.
-constexpr const char* kSaveBranches = R"lua(
-local gid, expected = ARGV[4], ARGV[5]
-if status_of(gid) ~= expected then return 'NOT_FOUND' end
-local b = bkey(gid)
--- A row's (branch_id, op) read from its text, not by decoding it: cjson.decode of every row on
--- every branch write was the largest share of Redis' CPU per saga. A value with an escape in it,
--- or an omitted (empty) member, takes the exact way.
-local function row_key(raw)
-  local id = plain_member(raw, '"branch_id":"')
-  local op = plain_member(raw, '"op":"')
-  if id == nil or op == nil then
-    local c = cjson.decode(raw)
-    return text(c.branch_id) .. '\0' .. text(c.op)
+constexpr const char* kSaveBranchesFn = R"lua(
+local function save_branches(gid, expected, append, first)
+  if status_of(gid) ~= expected then return 'NOT_FOUND' end
+  local b = bkey(gid)
+  -- A row's (branch_id, op) read from its text, not by decoding it: cjson.decode of every row on
+  -- every branch write was the largest share of Redis' CPU per saga. A value with an escape in it,
+  -- or an omitted (empty) member, takes the exact way.
+  local function row_key(raw)
+    local id = plain_member(raw, '"branch_id":"')
+    local op = plain_member(raw, '"op":"')
+    if id == nil or op == nil then
+      local c = cjson.decode(raw)
+      return text(c.branch_id) .. '\0' .. text(c.op)
+    end
+    return id .. '\0' .. op
   end
-  return id .. '\0' .. op
-end
-local at = {}
-for i, raw in ipairs(redis.call('LRANGE', b, 0, -1)) do
-  at[row_key(raw)] = i - 1
-end
-if ARGV[6] == '1' then
-  for r = 7, #ARGV, 7 do
-    if at[ARGV[r] .. '\0' .. ARGV[r + 1]] ~= nil then return 'UNIQUE_CONFLICT' end
+  local at = {}
+  for i, raw in ipairs(redis.call('LRANGE', b, 0, -1)) do
+    at[row_key(raw)] = i - 1
   end
-end
-for r = 7, #ARGV, 7 do
-  local key = ARGV[r] .. '\0' .. ARGV[r + 1]
-  local i = at[key]
-  if i == nil then
-    at[key] = redis.call('RPUSH', b, with_id(redis.call('INCR', ID), ARGV[r + 2])) - 1
-  else
-    local c = cjson.decode(redis.call('LINDEX', b, i))
-    put(c, 'status', ARGV[r + 3])
-    c.update_time = stamp(ARGV[r + 4])
-    put(c, 'finish_time', ARGV[r + 5])
-    put(c, 'rollback_time', ARGV[r + 6])
-    redis.call('LSET', b, i, encode(c))
+  if append then
+    for r = first, #ARGV, 7 do
+      if at[ARGV[r] .. '\0' .. ARGV[r + 1]] ~= nil then return 'UNIQUE_CONFLICT' end
+    end
   end
+  for r = first, #ARGV, 7 do
+    local key = ARGV[r] .. '\0' .. ARGV[r + 1]
+    local i = at[key]
+    if i == nil then
+      at[key] = redis.call('RPUSH', b, with_id(redis.call('INCR', ID), ARGV[r + 2])) - 1
+    else
+      local c = cjson.decode(redis.call('LINDEX', b, i))
+      put(c, 'status', ARGV[r + 3])
+      c.update_time = stamp(ARGV[r + 4])
+      put(c, 'finish_time', ARGV[r + 5])
+      put(c, 'rollback_time', ARGV[r + 6])
+      redis.call('LSET', b, i, encode(c))
+    end
+  end
+  refresh(gid, expected)
+  return 'OK'
 end
-refresh(gid, expected)
-return 'OK'
 )lua";
 
-// ARGV[4] gid, [5] old status, [6] new status, [7] now (time text), [8] now ms, [9] '1' when
-// [10] is a rollback_reason to write, [11] '1' when [12] is a result to write.
-constexpr const char* kChangeStatus = R"lua(
-local gid, new, now = ARGV[4], ARGV[6], ARGV[7]
-local g, st = load(gid)
-if g == nil or st ~= ARGV[5] then return 'NOT_FOUND' end
-g.status = new
-g.update_time = stamp(now)
-if new == 'succeed' then put(g, 'finish_time', now) end
-if new == 'failed' then put(g, 'rollback_time', now) end
-if ARGV[9] == '1' then put(g, 'rollback_reason', ARGV[10]) end
-if ARGV[11] == '1' then put(g, 'result', ARGV[12]) end
-adopt(gid, g)
-if finished(new) then
-  -- The FinishedDataExpire countdown starts now, set with the values themselves.
-  set_ttl(gkey(gid), encode(g), FIN_TTL)
-  set_ttl(skey(gid), new, FIN_TTL)
-  if FIN_TTL > 0 then redis.call('EXPIRE', bkey(gid), FIN_TTL) else redis.call('PERSIST', bkey(gid)) end
-  redis.call('ZREM', U, gid)
-  redis.call('ZADD', F, ARGV[8], gid)
-else
-  save(gid, g)
-  redis.call('SET', skey(gid), new, 'KEEPTTL')
-  refresh(gid, new)
+// change_status(gid, old status, a): ARGV[a] new status, [a+1] now (time text), [a+2] now ms,
+// [a+3] '1' when [a+4] is a rollback_reason to write, [a+5] '1' when [a+6] is a result to write.
+constexpr const char* kChangeStatusFn = R"lua(
+local function change_status(gid, old, a)
+  local new, now = ARGV[a], ARGV[a + 1]
+  local g, st = load(gid)
+  if g == nil or st ~= old then return 'NOT_FOUND' end
+  g.status = new
+  g.update_time = stamp(now)
+  if new == 'succeed' then put(g, 'finish_time', now) end
+  if new == 'failed' then put(g, 'rollback_time', now) end
+  if ARGV[a + 3] == '1' then put(g, 'rollback_reason', ARGV[a + 4]) end
+  if ARGV[a + 5] == '1' then put(g, 'result', ARGV[a + 6]) end
+  adopt(gid, g)
+  if finished(new) then
+    -- The FinishedDataExpire countdown starts now, set with the values themselves.
+    set_ttl(gkey(gid), encode(g), FIN_TTL)
+    set_ttl(skey(gid), new, FIN_TTL)
+    if FIN_TTL > 0 then redis.call('EXPIRE', bkey(gid), FIN_TTL) else redis.call('PERSIST', bkey(gid)) end
+    redis.call('ZREM', U, gid)
+    redis.call('ZADD', F, ARGV[a + 2], gid)
+  else
+    save(gid, g)
+    redis.call('SET', skey(gid), new, 'KEEPTTL')
+    refresh(gid, new)
+  end
+  return 'OK'
 end
-return 'OK'
+)lua";
+
+// The bodies of the three scripts built on those two functions (in either layout).
+// ARGV[4] gid, [5] expected status, [6] '1' append / '0' upsert, [7...] rows.
+constexpr const char* kSaveBranches = R"lua(
+return save_branches(ARGV[4], ARGV[5], ARGV[6] == '1', 7)
+)lua";
+// ARGV[4] gid, [5] old status, [6...12] the change.
+constexpr const char* kChangeStatus = R"lua(
+return change_status(ARGV[4], ARGV[5], 6)
+)lua";
+// A pass's last branch results and the status change they lead to, both or neither:
+// ARGV[4] gid, [5] old status, [6...12] the change, [13...] rows (upserted).
+constexpr const char* kSaveBranchesChangeStatus = R"lua(
+local saved = save_branches(ARGV[4], ARGV[5], false, 13)
+if saved ~= 'OK' then return saved end
+return change_status(ARGV[4], ARGV[5], 6)
 )lua";
 
 // ARGV[4] gid, [5] expected status, [6] interval (s), [7] next_cron_time text, [8] its score,
@@ -602,75 +624,81 @@ end
 return id
 )lua";
 
-// ARGV[4] gid, [5] expected status, [6] '1' append / '0' upsert, then 4 per row: its field, its
-// state field, body, state (status and times, see redis_codec.h). An upsert of a listed row
-// writes only its state field.
-constexpr const char* kCompactSaveBranches = R"lua(
-local gid, expected = ARGV[4], ARGV[5]
-if status_of(gid) ~= expected then return 'NOT_FOUND' end
-local b = bkey(gid)
-local append = ARGV[6] == '1'
-if append then
-  for r = 7, #ARGV, 4 do
-    if redis.call('HEXISTS', b, ARGV[r]) == 1 then return 'UNIQUE_CONFLICT' end
+// save_branches on the hash: 4 per row: its field, its state field, body, state (status and
+// times, see redis_codec.h). An upsert of a listed row writes only its state field.
+constexpr const char* kCompactSaveBranchesFn = R"lua(
+local function save_branches(gid, expected, append, first)
+  if status_of(gid) ~= expected then return 'NOT_FOUND' end
+  local b = bkey(gid)
+  if append then
+    for r = first, #ARGV, 4 do
+      if redis.call('HEXISTS', b, ARGV[r]) == 1 then return 'UNIQUE_CONFLICT' end
+    end
   end
+  for r = first, #ARGV, 4 do
+    if not append and redis.call('HEXISTS', b, ARGV[r]) == 1 then
+      redis.call('HSET', b, ARGV[r + 1], ARGV[r + 3])
+    else
+      redis.call('HSET', b, ARGV[r], with_id(redis.call('INCR', ID), ARGV[r + 2]))
+    end
+  end
+  refresh(gid, expected)
+  return 'OK'
 end
-for r = 7, #ARGV, 4 do
-  if not append and redis.call('HEXISTS', b, ARGV[r]) == 1 then
-    redis.call('HSET', b, ARGV[r + 1], ARGV[r + 3])
+)lua";
+
+// change_status on the hash, arguments as in DTM's layout.
+constexpr const char* kCompactChangeStatusFn = R"lua(
+local function change_status(gid, old, a)
+  local new, now = ARGV[a], ARGV[a + 1]
+  if status_of(gid) ~= old then return 'NOT_FOUND' end
+  local f = {'status', new, 'update_time', now}
+  if new == 'succeed' then f[#f + 1] = 'finish_time'; f[#f + 1] = now end
+  if new == 'failed' then f[#f + 1] = 'rollback_time'; f[#f + 1] = now end
+  if ARGV[a + 3] == '1' then f[#f + 1] = 'rollback_reason'; f[#f + 1] = ARGV[a + 4] end
+  if ARGV[a + 5] == '1' then f[#f + 1] = 'result'; f[#f + 1] = ARGV[a + 6] end
+  redis.call('HSET', gkey(gid), unpack(f))
+  if finished(new) then
+    expire(trans_keys(gid), FIN_TTL)  -- the FinishedDataExpire countdown starts now
+    redis.call('ZREM', U, gid)
+    redis.call('ZADD', F, ARGV[a + 2], gid)
   else
-    redis.call('HSET', b, ARGV[r], with_id(redis.call('INCR', ID), ARGV[r + 2]))
+    refresh(gid, new)
   end
+  return 'OK'
 end
-refresh(gid, expected)
-return 'OK'
 )lua";
 
-// The arguments of kChangeStatus.
-constexpr const char* kCompactChangeStatus = R"lua(
-local gid, new, now = ARGV[4], ARGV[6], ARGV[7]
-local g = gkey(gid)
-if status_of(gid) ~= ARGV[5] then return 'NOT_FOUND' end
-local f = {'status', new, 'update_time', now}
-if new == 'succeed' then f[#f + 1] = 'finish_time'; f[#f + 1] = now end
-if new == 'failed' then f[#f + 1] = 'rollback_time'; f[#f + 1] = now end
-if ARGV[9] == '1' then f[#f + 1] = 'rollback_reason'; f[#f + 1] = ARGV[10] end
-if ARGV[11] == '1' then f[#f + 1] = 'result'; f[#f + 1] = ARGV[12] end
-redis.call('HSET', g, unpack(f))
-if finished(new) then
-  expire(trans_keys(gid), FIN_TTL)  -- the FinishedDataExpire countdown starts now
-  redis.call('ZREM', U, gid)
-  redis.call('ZADD', F, ARGV[8], gid)
-else
-  refresh(gid, new)
-end
-return 'OK'
-)lua";
-
-ScriptSource Make(const char* name, const char* layout, const char* body) {
-  return ScriptSource{
-      name, std::string("-- dtmd ") + name + "\n" + kPrelude + layout + kPreludeEnd + body};
+// A script: the shared prelude, the layout's functions, the write functions it uses, its body.
+ScriptSource Make(const char* name, const char* layout, std::initializer_list<const char*> parts) {
+  std::string text = std::string("-- dtmd ") + name + "\n" + kPrelude + layout + kPreludeEnd;
+  for (const char* part : parts) text += part;
+  return ScriptSource{name, std::move(text)};
 }
 
 // Every script in both layouts: the compact one differs in the layout's functions and in the
-// three writes on every transaction's path.
+// writes on every transaction's path.
 std::array<ScriptSource, kScriptCount> MakeAll(const char* layout, bool compact) {
+  const char* save_branches = compact ? kCompactSaveBranchesFn : kSaveBranchesFn;
+  const char* change_status = compact ? kCompactChangeStatusFn : kChangeStatusFn;
   return {
-      Make("MaySaveNewTrans", layout, compact ? kCompactSaveNew : kSaveNew),
-      Make("LockGlobalSaveBranches", layout, compact ? kCompactSaveBranches : kSaveBranches),
-      Make("ChangeGlobalStatus", layout, compact ? kCompactChangeStatus : kChangeStatus),
-      Make("TouchCronTime", layout, kTouchCron),
-      Make("LockOneGlobalTrans", layout, kLockOne),
-      Make("ResetCronTime", layout, kResetCron),
-      Make("ResetTransGlobalCronTime", layout, kResetOne),
-      Make("PurgeFinished", layout, kPurge),
-      Make("AddAttempts", layout, kAddAttempts),
-      Make("CleanGlobals", layout, kCleanGlobals),
-      Make("CreateKV", layout, kCreateKV),
-      Make("UpdateKV", layout, kUpdateKV),
-      Make("DeleteKV", layout, kDeleteKV),
-      Make("CleanKV", layout, kCleanKV),
-      Make("AdoptKV", layout, kAdoptKV),
+      Make("MaySaveNewTrans", layout, {compact ? kCompactSaveNew : kSaveNew}),
+      Make("LockGlobalSaveBranches", layout, {save_branches, kSaveBranches}),
+      Make("ChangeGlobalStatus", layout, {change_status, kChangeStatus}),
+      Make("SaveBranchesChangeStatus", layout,
+           {save_branches, change_status, kSaveBranchesChangeStatus}),
+      Make("TouchCronTime", layout, {kTouchCron}),
+      Make("LockOneGlobalTrans", layout, {kLockOne}),
+      Make("ResetCronTime", layout, {kResetCron}),
+      Make("ResetTransGlobalCronTime", layout, {kResetOne}),
+      Make("PurgeFinished", layout, {kPurge}),
+      Make("AddAttempts", layout, {kAddAttempts}),
+      Make("CleanGlobals", layout, {kCleanGlobals}),
+      Make("CreateKV", layout, {kCreateKV}),
+      Make("UpdateKV", layout, {kUpdateKV}),
+      Make("DeleteKV", layout, {kDeleteKV}),
+      Make("CleanKV", layout, {kCleanKV}),
+      Make("AdoptKV", layout, {kAdoptKV}),
   };
 }
 

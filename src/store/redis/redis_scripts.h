@@ -15,16 +15,17 @@
 namespace lynx::store::redis {
 
 enum class ScriptId : size_t {
-  kSaveNew,       // MaySaveNewTrans
-  kSaveBranches,  // LockGlobalSaveBranches
-  kChangeStatus,  // ChangeGlobalStatus
-  kTouchCron,     // TouchCronTime
-  kLockOne,       // LockOneGlobalTrans
-  kResetCron,     // ResetCronTime
-  kResetOne,      // ResetTransGlobalCronTime
-  kPurge,         // PurgeFinished
-  kAddAttempts,   // AddAttempts
-  kCleanGlobals,  // drops index entries of globals whose keys expired
+  kSaveNew,                   // MaySaveNewTrans
+  kSaveBranches,              // LockGlobalSaveBranches
+  kChangeStatus,              // ChangeGlobalStatus
+  kSaveBranchesChangeStatus,  // SaveBranchesChangeStatus
+  kTouchCron,                 // TouchCronTime
+  kLockOne,                   // LockOneGlobalTrans
+  kResetCron,                 // ResetCronTime
+  kResetOne,                  // ResetTransGlobalCronTime
+  kPurge,                     // PurgeFinished
+  kAddAttempts,               // AddAttempts
+  kCleanGlobals,              // drops index entries of globals whose keys expired
   kCreateKV,
   kUpdateKV,
   kDeleteKV,

@@ -624,23 +624,29 @@ StatusOr<std::vector<std::string>> RedisStore::SaveBranchesArgs(
     return Status::UniqueConflict("duplicate branch for " + gid);
   }
   std::vector<std::string> args{gid, expected_status, append ? "1" : "0"};
+  AppendRowArgs(gid, rows, &args);
+  return args;
+}
+
+// The rows of save_branches (redis_scripts.cc), in the layout's form.
+void RedisStore::AppendRowArgs(const std::string& gid, const std::vector<TransBranch>& rows,
+                               std::vector<std::string>* args) const {
   for (const auto& row : rows) {
     if (compact_) {
-      args.push_back(redis::BranchField(row.branch_id, row.op));
-      args.push_back(redis::BranchStateField(row.branch_id, row.op));
-      args.push_back(redis::EncodeBranchBody(gid, row));
-      args.push_back(redis::EncodeBranchState(row));
+      args->push_back(redis::BranchField(row.branch_id, row.op));
+      args->push_back(redis::BranchStateField(row.branch_id, row.op));
+      args->push_back(redis::EncodeBranchBody(gid, row));
+      args->push_back(redis::EncodeBranchState(row));
       continue;
     }
-    args.push_back(row.branch_id);
-    args.push_back(row.op);
-    args.push_back(redis::EncodeBranchBody(gid, row));
-    args.push_back(row.status);
-    args.push_back(redis::TimeText(row.update_time));
-    args.push_back(redis::TimeText(row.finish_time));
-    args.push_back(redis::TimeText(row.rollback_time));
+    args->push_back(row.branch_id);
+    args->push_back(row.op);
+    args->push_back(redis::EncodeBranchBody(gid, row));
+    args->push_back(row.status);
+    args->push_back(redis::TimeText(row.update_time));
+    args->push_back(redis::TimeText(row.finish_time));
+    args->push_back(redis::TimeText(row.rollback_time));
   }
-  return args;
 }
 
 Status RedisStore::SaveBranchesDone(const StatusOr<Result>& r, const std::string& gid,
@@ -708,6 +714,31 @@ bool RedisStore::ChangeGlobalStatusAsync(const std::string& gid, const std::stri
                                          const StatusChange& change, Completion<Status> done) {
   if (async_ == nullptr) return false;
   RunAsync(ScriptId::kChangeStatus, Key("g", gid), ChangeStatusArgs(gid, old_status, change),
+           [&gid, &old_status, done = std::move(done)](StatusOr<Result> r) {
+             done(ChangeStatusDone(r, gid, old_status));
+           });
+  return true;
+}
+
+// One script: save_branches then change_status (redis_scripts.cc), both or neither.
+Status RedisStore::SaveBranchesChangeStatus(const std::string& gid, const std::string& old_status,
+                                            const std::vector<TransBranch>& rows,
+                                            const StatusChange& change) {
+  std::vector<std::string> args = ChangeStatusArgs(gid, old_status, change);
+  AppendRowArgs(gid, rows, &args);
+  return ChangeStatusDone(Run(ScriptId::kSaveBranchesChangeStatus, Key("g", gid), std::move(args)),
+                          gid, old_status);
+}
+
+bool RedisStore::SaveBranchesChangeStatusAsync(const std::string& gid,
+                                               const std::string& old_status,
+                                               const std::vector<TransBranch>& rows,
+                                               const StatusChange& change,
+                                               Completion<Status> done) {
+  if (async_ == nullptr) return false;
+  std::vector<std::string> args = ChangeStatusArgs(gid, old_status, change);
+  AppendRowArgs(gid, rows, &args);
+  RunAsync(ScriptId::kSaveBranchesChangeStatus, Key("g", gid), std::move(args),
            [&gid, &old_status, done = std::move(done)](StatusOr<Result> r) {
              done(ChangeStatusDone(r, gid, old_status));
            });

@@ -124,6 +124,10 @@ class RedisStore : public Store {
                                 const std::vector<TransBranch>& rows, bool append) override;
   Status ChangeGlobalStatus(const std::string& gid, const std::string& old_status,
                             const StatusChange& change) override;
+  bool CombinesBranchesAndStatus() const override { return true; }
+  Status SaveBranchesChangeStatus(const std::string& gid, const std::string& old_status,
+                                  const std::vector<TransBranch>& rows,
+                                  const StatusChange& change) override;
   Status TouchCronTime(const std::string& gid, const std::string& expected_status,
                        int64_t interval_s, UnixMs next_cron_time, UnixMs now) override;
   StatusOr<std::optional<TransGlobal>> LockOneGlobalTrans(UnixMs now, int64_t expire_in_ms,
@@ -150,6 +154,9 @@ class RedisStore : public Store {
                                    Completion<Status> done) override;
   bool ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
                                const StatusChange& change, Completion<Status> done) override;
+  bool SaveBranchesChangeStatusAsync(const std::string& gid, const std::string& old_status,
+                                     const std::vector<TransBranch>& rows,
+                                     const StatusChange& change, Completion<Status> done) override;
 
   Status AddAttempts(const std::vector<BranchAttempt>& rows, int64_t keep) override;
   StatusOr<std::vector<BranchAttempt>> FindAttempts(const std::string& gid) override;
@@ -179,6 +186,8 @@ class RedisStore : public Store {
                                                  const std::vector<TransBranch>& branches) const;
   static Status SaveNewDone(const StatusOr<Result>& r, TransGlobal& global,
                             std::vector<TransBranch>& branches);
+  void AppendRowArgs(const std::string& gid, const std::vector<TransBranch>& rows,
+                     std::vector<std::string>* args) const;
   StatusOr<std::vector<std::string>> SaveBranchesArgs(const std::string& gid,
                                                       const std::string& expected_status,
                                                       const std::vector<TransBranch>& rows,

@@ -593,6 +593,70 @@ TEST_P(StoreContractTest, CompletionFormsGiveTheBlockingFormsResults) {
   store_.reset();
 }
 
+// A pass's last branch result with the status change it leads to, in both forms: both are
+// written, or (a wrong old status) neither.
+TEST_P(StoreContractTest, SaveBranchesChangeStatusWritesBothOrNeither) {
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  std::thread runner([&io] { io.run(); });
+  store_->AttachIo(io);
+  auto combined = [&](const std::string& gid, const std::string& old,
+                      const std::vector<TransBranch>& rows, const StatusChange& change) {
+    std::promise<Status> promise;
+    if (!store_->SaveBranchesChangeStatusAsync(
+            gid, old, rows, change, [&promise](Status st) { promise.set_value(std::move(st)); })) {
+      promise.set_value(store_->SaveBranchesChangeStatus(gid, old, rows, change));
+    }
+    auto f = promise.get_future();
+    if (f.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+      return Status::Internal("no completion within 20 s");
+    }
+    return f.get();
+  };
+  for (const char* gid : {"c1", "c2"}) {
+    TransGlobal g = NewGlobal(gid);
+    g.status = kStatusSubmitted;
+    std::vector<TransBranch> branches{NewBranch(gid, "01", "compensate"),
+                                      NewBranch(gid, "01", "action")};
+    ASSERT_TRUE(store_->MaySaveNewTrans(g, branches).ok());
+  }
+  TransBranch done = NewBranch("c1", "01", "action");
+  done.status = kStatusSucceed;
+  done.finish_time = done.update_time = kNow + 2;
+  StatusChange change = Change(kStatusSucceed, kNow + 3);
+  change.result = "r";
+
+  EXPECT_EQ(combined("c1", kStatusPrepared, {done}, change).code(), StatusCode::kNotFound);
+  EXPECT_EQ(Find("c1").status, kStatusSubmitted);
+  EXPECT_EQ(Branches("c1")[1].status, kStatusPrepared);
+
+  ASSERT_TRUE(combined("c1", kStatusSubmitted, {done}, change).ok());
+  TransGlobal g = Find("c1");
+  EXPECT_EQ(g.status, kStatusSucceed);
+  EXPECT_EQ(g.finish_time, kNow + 3);
+  EXPECT_EQ(g.result, "r");
+  auto rows = Branches("c1");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].status, kStatusPrepared);
+  EXPECT_EQ(rows[1].status, kStatusSucceed);
+  EXPECT_EQ(rows[1].finish_time, kNow + 2);
+  EXPECT_EQ(combined("c1", kStatusSubmitted, {done}, change).code(), StatusCode::kNotFound);
+  // The other transaction is untouched; a finished one left the lease index.
+  EXPECT_EQ(Find("c2").status, kStatusSubmitted);
+  EXPECT_EQ(Branches("c2")[1].status, kStatusPrepared);
+  auto leased = Lock(2 * kRetryMs);
+  ASSERT_TRUE(leased.has_value());
+  EXPECT_EQ(leased->gid, "c2");
+
+  work.reset();
+  io.stop();
+  runner.join();
+  if (GetParam().drop) {
+    EXPECT_TRUE(GetParam().drop(store_.get()).ok());
+  }
+  store_.reset();
+}
+
 TEST_P(StoreContractTest, ChangeGlobalStatusIsCompareAndSet) {
   Save("g1");
   StatusChange submit = Change(kStatusSubmitted, kNow + 1);
