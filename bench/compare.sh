@@ -22,6 +22,9 @@
 #                                                      # transaction, for each server
 #   bench/compare.sh --stores redis --servers "dtmd dtmd-compact dtm dtmrs"
 #                                                      # + dtmd on the compact Redis layout
+#   bench/compare.sh --servers "dtmd dtmd-alt" --alt-dtmd /tmp/dtmd-old
+#                                                      # before / after: another dtmd binary
+#                                                      # (dtmd-alt-compact: on the compact layout)
 #
 # Stores: embedded (dtmd's SQLite vs DTM's BoltDB), redis, postgres, mysql (MariaDB). The
 # database servers are private instances started with durable settings (LYNX_DB_DURABLE=1 of
@@ -45,6 +48,7 @@ update_branch_sync=1
 servers="dtmd dtm dtmrs"
 complete_at=busi
 redis_stats=0
+alt_dtmd=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --stores) stores=$2; shift 2 ;;
@@ -58,6 +62,7 @@ while [[ $# -gt 0 ]]; do
     --servers) servers=$2; shift 2 ;;
     --complete-at) complete_at=$2; shift 2 ;;
     --redis-stats) redis_stats=1; shift ;;
+    --alt-dtmd) alt_dtmd=$2; shift 2 ;;
     -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -149,10 +154,12 @@ start_server() {
     (cd "$dir" && RUST_LOG=warn DTMRS_DB="$db" DTMRS_ADDR="127.0.0.1:$port" \
       DTMRS_GRPC_ADDR="127.0.0.1:$grpc" exec "$dtmrs_bin") >"$dir/server.log" 2>&1 &
   elif [[ $server == dtmd* ]]; then
-    [[ $server == dtmd-compact ]] && store_yaml+=$'\n  RedisLayout: compact'
+    [[ $server == dtmd-compact || $server == dtmd-alt-compact ]] && store_yaml+=$'\n  RedisLayout: compact'
     printf "ListenAddress: 127.0.0.1\nHttpPort: $port\nGrpcPort: $grpc\nUpdateBranchSync: $update_branch_sync\nLogLevel: warn\nStore:\n  DataDir: $dir/data\n%s\n" "$store_yaml" >"$dir/conf.yml"
     [[ $server == dtmd-nohistory ]] && printf "Attempts:\n  KeepPerBranch: 0\n" >>"$dir/conf.yml"
-    "$dtmd_bin" -c "$dir/conf.yml" >"$dir/server.log" 2>&1 &
+    local bin=$dtmd_bin
+    [[ $server == dtmd-alt* ]] && bin=$alt_dtmd
+    "$bin" -c "$dir/conf.yml" >"$dir/server.log" 2>&1 &
   else
     # DTM: BoltDB file ./dtm.bolt in its working dir; SQL tables and Redis data reset by -r.
     case $store in
@@ -218,7 +225,7 @@ for store in $stores; do
     order=$servers
     if ((round % 2 == 0)); then order=$(echo "$servers" | awk '{for (i = NF; i > 0; i--) printf "%s ", $i}'); fi
     for server in $order; do
-      [[ $server == dtmd-compact && $store != redis ]] && continue  # a Redis layout
+      [[ $server == *compact && $store != redis ]] && continue  # a Redis layout
       start_server "$server" "$store"
       if ((history > 0)); then
         # Finished history the server's queries must live with (not measured).

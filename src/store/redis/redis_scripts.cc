@@ -238,12 +238,13 @@ end
 return id
 )lua";
 
-// save_branches(gid, expected status, append, first): the rows are ARGV[first...], 7 per row:
+// save_branches(gid, expected status, append, first, keep_ttl): the rows are ARGV[first...]
+// (keep_ttl: the TTLs are left to a status change in the same script), 7 per row:
 // branch_id, op, body, status, update_time, finish_time, rollback_time ('' = none).
 // Append rejects a (branch_id, op) found anywhere in the list (DTM checks only the first new
 // row) before writing anything. Upsert replaces status and times of the row with that key.
 constexpr const char* kSaveBranchesFn = R"lua(
-local function save_branches(gid, expected, append, first)
+local function save_branches(gid, expected, append, first, keep_ttl)
   if status_of(gid) ~= expected then return 'NOT_FOUND' end
   local b = bkey(gid)
   -- A row's (branch_id, op) read from its text, not by decoding it: cjson.decode of every row on
@@ -281,7 +282,7 @@ local function save_branches(gid, expected, append, first)
       redis.call('LSET', b, i, encode(c))
     end
   end
-  refresh(gid, expected)
+  if not keep_ttl then refresh(gid, expected) end
   return 'OK'
 end
 )lua";
@@ -328,7 +329,7 @@ return change_status(ARGV[4], ARGV[5], 6)
 // A pass's last branch results and the status change they lead to, both or neither:
 // ARGV[4] gid, [5] old status, [6...12] the change, [13...] rows (upserted).
 constexpr const char* kSaveBranchesChangeStatus = R"lua(
-local saved = save_branches(ARGV[4], ARGV[5], false, 13)
+local saved = save_branches(ARGV[4], ARGV[5], false, 13, true)
 if saved ~= 'OK' then return saved end
 return change_status(ARGV[4], ARGV[5], 6)
 )lua";
@@ -627,7 +628,7 @@ return id
 // save_branches on the hash: 4 per row: its field, its state field, body, state (status and
 // times, see redis_codec.h). An upsert of a listed row writes only its state field.
 constexpr const char* kCompactSaveBranchesFn = R"lua(
-local function save_branches(gid, expected, append, first)
+local function save_branches(gid, expected, append, first, keep_ttl)
   if status_of(gid) ~= expected then return 'NOT_FOUND' end
   local b = bkey(gid)
   if append then
@@ -642,7 +643,7 @@ local function save_branches(gid, expected, append, first)
       redis.call('HSET', b, ARGV[r], with_id(redis.call('INCR', ID), ARGV[r + 2]))
     end
   end
-  refresh(gid, expected)
+  if not keep_ttl then refresh(gid, expected) end
   return 'OK'
 end
 )lua";
