@@ -4,6 +4,8 @@
 #include <mutex>
 #include <string>
 
+#include "store/postgres/pg_sql.h"
+
 namespace lynx::store::pg {
 
 namespace {
@@ -47,24 +49,31 @@ std::string BuildSaveNew(size_t n) {
   return sql;
 }
 
+constexpr const char* kUpsertSet =
+    " ON CONFLICT (gid, branch_id, op) DO UPDATE SET status = excluded.status,"
+    " finish_time = excluded.finish_time, rollback_time = excluded.rollback_time,"
+    " update_time = excluded.update_time";
+
 std::string BuildSaveBranches(size_t n, bool append) {
   std::string sql =
       "WITH g AS (SELECT 1 FROM trans_global WHERE gid = $1::text AND status = $2::text"
       " FOR UPDATE) INSERT INTO trans_branch_op (" +
       std::string(kBranchColumns) + ") SELECT v.* FROM (" + Values(n, 3) +
       ") AS v WHERE EXISTS (SELECT 1 FROM g)";
-  if (!append) {
-    sql +=
-        " ON CONFLICT (gid, branch_id, op) DO UPDATE SET status = excluded.status,"
-        " finish_time = excluded.finish_time, rollback_time = excluded.rollback_time,"
-        " update_time = excluded.update_time";
-  }
+  if (!append) sql += kUpsertSet;
   return sql;
+}
+
+std::string BuildSaveBranchesChangeStatus(size_t n) {
+  return "WITH g AS (" + std::string(kChangeStatus) +
+         " RETURNING 1), b AS (INSERT INTO trans_branch_op (" + std::string(kBranchColumns) +
+         ") SELECT v.* FROM (" + Values(n, 9) + ") AS v WHERE EXISTS (SELECT 1 FROM g)" +
+         kUpsertSet + ") SELECT 1 FROM g";
 }
 
 struct Texts {
   std::once_flag once;
-  std::array<std::string, kMaxBatchRows + 1> save_new, append, upsert;
+  std::array<std::string, kMaxBatchRows + 1> save_new, append, upsert, upsert_change;
 };
 
 Texts& AllTexts() {
@@ -74,6 +83,7 @@ Texts& AllTexts() {
       t.save_new[n] = BuildSaveNew(n);
       t.append[n] = BuildSaveBranches(n, true);
       t.upsert[n] = BuildSaveBranches(n, false);
+      t.upsert_change[n] = BuildSaveBranchesChangeStatus(n);
     }
   });
   return t;
@@ -86,5 +96,7 @@ const char* SaveNewTransSql(size_t n) { return AllTexts().save_new.at(n).c_str()
 const char* SaveBranchesSql(size_t n, bool append) {
   return (append ? AllTexts().append : AllTexts().upsert).at(n).c_str();
 }
+
+const char* SaveBranchesChangeStatusSql(size_t n) { return AllTexts().upsert_change.at(n).c_str(); }
 
 }  // namespace lynx::store::pg

@@ -24,4 +24,8 @@ const char* SaveNewTransSql(size_t n);
 // Affects no row when the global is absent or has another status.
 const char* SaveBranchesSql(size_t n, bool append);
 
+// The status change (kChangeStatus's $1-$8) and the upsert of n branch rows (from $9) in one
+// statement; a row when the change was made, none (and no branch written) otherwise.
+const char* SaveBranchesChangeStatusSql(size_t n);
+
 }  // namespace lynx::store::pg

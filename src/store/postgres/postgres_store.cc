@@ -267,6 +267,22 @@ bool PostgresStore::LockGlobalSaveBranchesAsync(const std::string& gid,
                   });
 }
 
+bool PostgresStore::SaveBranchesChangeStatusAsync(const std::string& gid,
+                                                  const std::string& old_status,
+                                                  const std::vector<TransBranch>& rows,
+                                                  const StatusChange& change,
+                                                  Completion<Status> done) {
+  const std::vector<TransBranch> batch = LastRowPerKey(rows);
+  if (batch.empty() || batch.size() > pg::kMaxBatchRows) return false;
+  PgParams p = sql::detail::ChangeStatusParams<PgParams>(gid, old_status, change);
+  for (const auto& row : batch) sql::AppendBranchParams(p, gid, row);
+  return RunAsync(pg::SaveBranchesChangeStatusSql(batch.size()), std::move(p),
+                  [&gid, &old_status, done = std::move(done)](StatusOr<PgResult> r) {
+                    if (!r.ok()) return done(r.status());
+                    done(r->rows() == 0 ? NoTrans(gid, old_status) : Status::Ok());
+                  });
+}
+
 void PostgresStore::AttachIo(boost::asio::io_context& io) {
   async_ = std::make_unique<pg::AsyncPgPool>(
       io, conninfo_,

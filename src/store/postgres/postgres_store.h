@@ -75,6 +75,9 @@ class PostgresStore : public sql::SqlStore<pg::Dialect> {
   bool LockGlobalSaveBranchesAsync(const std::string& gid, const std::string& expected_status,
                                    const std::vector<TransBranch>& rows, bool append,
                                    Completion<Status> done) override;
+  bool SaveBranchesChangeStatusAsync(const std::string& gid, const std::string& old_status,
+                                     const std::vector<TransBranch>& rows,
+                                     const StatusChange& change, Completion<Status> done) override;
 
   // Drops the whole schema with its tables (tests, which use a schema each).
   Status DropSchema();

@@ -66,6 +66,12 @@ class SqlStore : public Store {
   Status TouchCronTime(const std::string& gid, const std::string& expected_status,
                        int64_t interval_s, UnixMs next_cron_time, UnixMs now) override;
   Status ResetTransGlobalCronTime(const std::string& gid, UnixMs now) override;
+  // One transaction: the status change (its UPDATE takes the global's row lock and checks the
+  // old status, as a branch write's SELECT ... FOR UPDATE does), then the rows' upserts.
+  bool CombinesBranchesAndStatus() const override { return true; }
+  Status SaveBranchesChangeStatus(const std::string& gid, const std::string& old_status,
+                                  const std::vector<TransBranch>& rows,
+                                  const StatusChange& change) override;
   // Through RunAsync when the dialect's store has a non-blocking connection.
   bool ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
                                const StatusChange& change, Completion<Status> done) override;

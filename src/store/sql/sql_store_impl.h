@@ -142,6 +142,24 @@ bool SqlStore<D>::ChangeGlobalStatusAsync(const std::string& gid, const std::str
 }
 
 template <class D>
+Status SqlStore<D>::SaveBranchesChangeStatus(const std::string& gid, const std::string& old_status,
+                                             const std::vector<TransBranch>& rows,
+                                             const StatusChange& change) {
+  return Write([&](typename D::Conn& c) {
+    return InTransaction(c, [&]() -> Status {
+      auto changed = c.Run(D::kSql.change_status,
+                           detail::ChangeStatusParams<typename D::Params>(gid, old_status, change));
+      if (Status st = detail::ChangeStatusDone(changed, gid, old_status); !st.ok()) return st;
+      for (const auto& row : rows) {
+        auto r = c.Run(D::kSql.upsert_branch, BranchParams<typename D::Params>(gid, row));
+        if (!r.ok()) return r.status();
+      }
+      return Status::Ok();
+    });
+  });
+}
+
+template <class D>
 Status SqlStore<D>::TouchCronTime(const std::string& gid, const std::string& expected_status,
                                   int64_t interval_s, UnixMs next_cron_time, UnixMs now) {
   return Write([&](typename D::Conn& c) -> Status {
