@@ -540,6 +540,24 @@ SqliteStore::WriteOp SqliteStore::ChangeStatusOp(const std::string& gid,
   return w;
 }
 
+// The status change first: it checks the old status (nothing written when it differs); a
+// failing upsert then rolls the change back with the operation's savepoint.
+SqliteStore::WriteOp SqliteStore::SaveBranchesChangeStatusOp(const std::string& gid,
+                                                             const std::string& old_status,
+                                                             const std::vector<TransBranch>& rows,
+                                                             const StatusChange& change) {
+  WriteOp w;
+  w.op = [change_op = ChangeStatusOp(gid, old_status, change).op, &gid, &rows](SqliteConn& c) {
+    if (Status st = change_op(c); !st.ok()) return st;
+    for (const auto& r : rows) {
+      auto n = Write(c, kUpsertBranch, [&](Stmt& s) { BindBranch(s, gid, r); });
+      if (!n.ok()) return n.status();
+    }
+    return Status::Ok();
+  };
+  return w;
+}
+
 Status SqliteStore::RunWrite(WriteOp w) {
   Status st = writer_->Run(w.op);
   return w.then ? w.then(std::move(st)) : st;
@@ -583,6 +601,21 @@ Status SqliteStore::ChangeGlobalStatus(const std::string& gid, const std::string
 bool SqliteStore::ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
                                           const StatusChange& change, Completion<Status> done) {
   RunWriteAsync(ChangeStatusOp(gid, old_status, change), std::move(done));
+  return true;
+}
+
+Status SqliteStore::SaveBranchesChangeStatus(const std::string& gid, const std::string& old_status,
+                                             const std::vector<TransBranch>& rows,
+                                             const StatusChange& change) {
+  return RunWrite(SaveBranchesChangeStatusOp(gid, old_status, rows, change));
+}
+
+bool SqliteStore::SaveBranchesChangeStatusAsync(const std::string& gid,
+                                                const std::string& old_status,
+                                                const std::vector<TransBranch>& rows,
+                                                const StatusChange& change,
+                                                Completion<Status> done) {
+  RunWriteAsync(SaveBranchesChangeStatusOp(gid, old_status, rows, change), std::move(done));
   return true;
 }
 

@@ -96,6 +96,14 @@ class SqliteStore : public Store {
                                    Completion<Status> done) override;
   bool ChangeGlobalStatusAsync(const std::string& gid, const std::string& old_status,
                                const StatusChange& change, Completion<Status> done) override;
+  // One writer operation (one savepoint of a group commit).
+  bool CombinesBranchesAndStatus() const override { return true; }
+  Status SaveBranchesChangeStatus(const std::string& gid, const std::string& old_status,
+                                  const std::vector<TransBranch>& rows,
+                                  const StatusChange& change) override;
+  bool SaveBranchesChangeStatusAsync(const std::string& gid, const std::string& old_status,
+                                     const std::vector<TransBranch>& rows,
+                                     const StatusChange& change, Completion<Status> done) override;
 
   // Write operations run and transactions committed since Open; writes() / commits() is the
   // mean group-commit batch size.
@@ -118,6 +126,9 @@ class SqliteStore : public Store {
                                 const std::vector<TransBranch>& rows, bool append);
   static WriteOp ChangeStatusOp(const std::string& gid, const std::string& old_status,
                                 const StatusChange& change);
+  static WriteOp SaveBranchesChangeStatusOp(const std::string& gid, const std::string& old_status,
+                                            const std::vector<TransBranch>& rows,
+                                            const StatusChange& change);
   Status RunWrite(WriteOp w);
   void RunWriteAsync(WriteOp w, Completion<Status> done);
 
