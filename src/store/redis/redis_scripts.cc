@@ -204,6 +204,21 @@ local function adopt(gid, g)
 end
 )lua";
 
+// Lists a new transaction in the indexes (both layouts' MaySaveNewTrans): ARGV[7] its cron
+// score, [8] its finish time in ms (the P_f score when it is stored finished).
+constexpr const char* kIndexNewFn = R"lua(
+local function index_new(gid, id, status)
+  redis.call('ZADD', ALL, int(id), gid)
+  if finished(status) then
+    redis.call('ZREM', U, gid)
+    redis.call('ZADD', F, ARGV[8], gid)
+  else
+    redis.call('ZADD', U, ARGV[7], gid)
+    redis.call('ZREM', F, gid)
+  end
+end
+)lua";
+
 // ARGV[4] gid, [5] status, [6] global body, [7] cron score, [8] finish ms (P_f score when the
 // transaction is stored finished), [9...] branch bodies. Returns the global's id; the branches
 // get the ids that follow it.
@@ -227,14 +242,7 @@ if n > 0 then
   end
   if ttl > 0 then redis.call('EXPIRE', bkey(gid), ttl) end
 end
-redis.call('ZADD', ALL, int(id), gid)
-if finished(status) then
-  redis.call('ZREM', U, gid)
-  redis.call('ZADD', F, ARGV[8], gid)
-else
-  redis.call('ZADD', U, ARGV[7], gid)
-  redis.call('ZREM', F, gid)
-end
+index_new(gid, id, status)
 return id
 )lua";
 
@@ -614,14 +622,7 @@ if ttl > 0 then
   redis.call('EXPIRE', g, ttl)
   if n > 0 then redis.call('EXPIRE', b, ttl) end
 end
-redis.call('ZADD', ALL, int(id), gid)
-if finished(status) then
-  redis.call('ZREM', U, gid)
-  redis.call('ZADD', F, ARGV[8], gid)
-else
-  redis.call('ZADD', U, ARGV[7], gid)
-  redis.call('ZREM', F, gid)
-end
+index_new(gid, id, status)
 return id
 )lua";
 
@@ -683,7 +684,7 @@ std::array<ScriptSource, kScriptCount> MakeAll(const char* layout, bool compact)
   const char* save_branches = compact ? kCompactSaveBranchesFn : kSaveBranchesFn;
   const char* change_status = compact ? kCompactChangeStatusFn : kChangeStatusFn;
   return {
-      Make("MaySaveNewTrans", layout, {compact ? kCompactSaveNew : kSaveNew}),
+      Make("MaySaveNewTrans", layout, {kIndexNewFn, compact ? kCompactSaveNew : kSaveNew}),
       Make("LockGlobalSaveBranches", layout, {save_branches, kSaveBranches}),
       Make("ChangeGlobalStatus", layout, {change_status, kChangeStatus}),
       Make("SaveBranchesChangeStatus", layout,

@@ -24,9 +24,7 @@
 #include <tuple>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-
+#include "../../support/io_thread.h"
 #include "../../support/test_databases.h"
 #include "store/memory/memory_store.h"
 #include "store/mysql/mysql_store.h"
@@ -238,6 +236,15 @@ class StoreContractTest : public testing::TestWithParam<Backend> {
     auto g = store_->FindGlobal(gid);
     EXPECT_TRUE(g.ok() && g->has_value()) << gid;
     return g.ok() && g->has_value() ? **g : TransGlobal{};
+  }
+  // Stops the io thread a test gave the store (AttachIo), then drops and closes the store: the
+  // store goes before the io_context it was given, once no thread runs it.
+  void CloseAfter(testing_io::IoThread& io) {
+    io.Stop();
+    if (GetParam().drop) {
+      EXPECT_TRUE(GetParam().drop(store_.get()).ok());
+    }
+    store_.reset();
   }
   std::vector<TransBranch> Branches(const std::string& gid) {
     auto rows = store_->FindBranches(gid);
@@ -501,10 +508,8 @@ TEST_P(StoreContractTest, MaySaveNewTransIsInsertIfAbsent) {
 // give the blocking forms' results: ids, conflicts, compare-and-set misses. Many at once, so the
 // embedded store's writer batches them.
 TEST_P(StoreContractTest, CompletionFormsGiveTheBlockingFormsResults) {
-  boost::asio::io_context io;
-  auto work = boost::asio::make_work_guard(io);
-  std::thread runner([&io] { io.run(); });
-  store_->AttachIo(io);
+  testing_io::IoThread io;
+  store_->AttachIo(io.io());
   struct Call {
     std::promise<Status> promise;
     Store::Completion<Status> Done() {
@@ -583,23 +588,14 @@ TEST_P(StoreContractTest, CompletionFormsGiveTheBlockingFormsResults) {
   EXPECT_EQ(found[0].status, kStatusPrepared);
   EXPECT_EQ(Find("ga7").id, globals[7].id);
 
-  // The store goes before the io_context it was given, once no thread runs it.
-  work.reset();
-  io.stop();
-  runner.join();
-  if (GetParam().drop) {
-    EXPECT_TRUE(GetParam().drop(store_.get()).ok());
-  }
-  store_.reset();
+  CloseAfter(io);
 }
 
 // A pass's last branch result with the status change it leads to, in both forms: both are
 // written, or (a wrong old status) neither.
 TEST_P(StoreContractTest, SaveBranchesChangeStatusWritesBothOrNeither) {
-  boost::asio::io_context io;
-  auto work = boost::asio::make_work_guard(io);
-  std::thread runner([&io] { io.run(); });
-  store_->AttachIo(io);
+  testing_io::IoThread io;
+  store_->AttachIo(io.io());
   auto combined = [&](const std::string& gid, const std::string& old,
                       const std::vector<TransBranch>& rows, const StatusChange& change) {
     std::promise<Status> promise;
@@ -648,13 +644,7 @@ TEST_P(StoreContractTest, SaveBranchesChangeStatusWritesBothOrNeither) {
   ASSERT_TRUE(leased.has_value());
   EXPECT_EQ(leased->gid, "c2");
 
-  work.reset();
-  io.stop();
-  runner.join();
-  if (GetParam().drop) {
-    EXPECT_TRUE(GetParam().drop(store_.get()).ok());
-  }
-  store_.reset();
+  CloseAfter(io);
 }
 
 TEST_P(StoreContractTest, ChangeGlobalStatusIsCompareAndSet) {
