@@ -20,7 +20,8 @@ class ConfigTest : public ::testing::Test {
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override {
-    for (const char* e : {"HTTP_PORT", "STORE_DRIVER", "RETRY_INTERVAL"}) unsetenv(e);
+    for (const char* e : {"HTTP_PORT", "STORE_DRIVER", "RETRY_INTERVAL", "STORE_REDIS_LAYOUT"})
+      unsetenv(e);
     std::filesystem::remove_all(dir_);
   }
   std::string Yaml(const std::string& text) {
@@ -71,6 +72,17 @@ TEST_F(ConfigTest, PostgresStoreIsAccepted) {
   EXPECT_EQ(c.store.schema, "public");
 }
 
+TEST_F(ConfigTest, RedisLayoutDefaultsToDtmsAndTakesCompact) {
+  ServerConfig c;
+  ASSERT_TRUE(LoadConfig(Yaml("Store:\n  Driver: redis\n  Host: r\n  Port: 6379\n"), &c).ok());
+  EXPECT_EQ(c.store.redis_layout, "dtm");
+  setenv("STORE_REDIS_LAYOUT", "compact", 1);
+  ServerConfig from_env;
+  Status st = LoadConfig(Yaml("Store:\n  Driver: redis\n  Host: r\n  Port: 6379\n"), &from_env);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(from_env.store.redis_layout, "compact");
+}
+
 TEST_F(ConfigTest, MysqlStoreIsAccepted) {
   ServerConfig c;
   Status st =
@@ -92,6 +104,8 @@ TEST_F(ConfigTest, ErrorsNameTheKey) {
       {"Storee: 1\n", "unknown key Storee"},
       {"LogLevel: loud\n", "config key LogLevel"},
       {"Store:\n  Fsync: maybe\n", "config key Store.Fsync: 'maybe' is not a boolean"},
+      {"Store:\n  RedisLayout: json\n",
+       "config key Store.RedisLayout: 'json' is not one of dtm, compact"},
       {"TimeZoneOffset: abc\n", "config key TimeZoneOffset"},
       {"GrpcPort: 70000\n", "config key GrpcPort: not a valid port"},
       {"GrpcCertFile: /c.pem\n", "config key GrpcCertFile/GrpcKeyFile: set both or neither"},
