@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -685,7 +686,12 @@ TEST_F(HostileLimitsTest, SlowReadersOfBigRepliesAreBounded) {
       20s))
       << refused << " readers refused";
   const int64_t grown_mb = (RssKb(dtm_.pid()) - rss_before) / 1024;
-  EXPECT_LT(grown_mb, 64) << "40 slow readers of an 8 MB reply grew dtmd by " << grown_mb << " MB";
+  std::cout << "[ stats    ] 40 slow readers of an 8 MB reply grew dtmd by " << grown_mb << " MB\n";
+  // Unbounded, the 40 replies alone would hold 320 MB. Bounded: 16 MiB of replies waiting, plus
+  // the replies being built at that moment (one per io thread: the stored rows, the JSON value
+  // and its 8 MB text, ~25 MB each), which the allocator keeps as free heap afterwards: 30-70 MB
+  // measured.
+  EXPECT_LT(grown_mb, 100) << "40 slow readers of an 8 MB reply grew dtmd by " << grown_mb << " MB";
   for (int fd : fds) ::close(fd);
   ExpectHealthy("slow readers of big replies");
 }
