@@ -169,10 +169,9 @@ StatusOr<std::unique_ptr<RedisStore>> RedisStore::Open(const RedisOptions& o) {
   // records the layout.
   auto marker = store->LayoutMarker();
   if (!marker.ok()) return marker.status();
-  if (!marker->has_value()) {
-    if (Status populated = store->PopulateSchema(); !populated.ok()) return populated;
-  }
-  if (Status st = store->CheckLayout(); !st.ok()) return st;
+  // PopulateSchema records the layout and checks it.
+  Status st = marker->has_value() ? store->CheckLayout(*marker) : store->PopulateSchema();
+  if (!st.ok()) return st;
   return store;
 }
 
@@ -193,13 +192,11 @@ StatusOr<std::optional<std::string>> RedisStore::LayoutMarker() {
   return out;
 }
 
-Status RedisStore::CheckLayout() {
-  auto marker = LayoutMarker();
-  if (!marker.ok()) return marker.status();
+Status RedisStore::CheckLayout(const std::optional<std::string>& marker) const {
   const std::string mine = compact_ ? "compact" : "dtm";
   std::string theirs = "no recorded";
-  if (marker->has_value()) {
-    theirs = **marker == "compact" ? "compact" : **marker == "1" ? "dtm" : "'" + **marker + "'";
+  if (marker.has_value()) {
+    theirs = *marker == "compact" ? "compact" : *marker == "1" ? "dtm" : "'" + *marker + "'";
   }
   if (theirs == mine) return Status::Ok();
   return Status::InvalidArgument("config key Store.RedisLayout: '" + mine + "', but prefix " +
@@ -235,12 +232,14 @@ Status RedisStore::LoadScripts(bool keep_shas) {
 
 Status RedisStore::PopulateSchema() {
   if (Status st = LoadScripts(/*keep_shas=*/false); !st.ok()) return st;
-  auto marker = LayoutMarker();
-  if (!marker.ok()) return marker.status();
-  if (compact_ && !marker->has_value()) {
+  if (compact_) {
+    auto marker = LayoutMarker();
+    if (!marker.ok()) return marker.status();
     // Transactions DTM wrote in its layout would break the compact scripts (a string where a
     // hash is expected): the compact layout starts on a prefix without them.
-    if (Status st = RefuseDtmTransactions(); !st.ok()) return st;
+    if (!marker->has_value()) {
+      if (Status st = RefuseDtmTransactions(); !st.ok()) return st;
+    }
   }
   if (Status st = AdoptDtmKV(); !st.ok()) return st;
   // NX: the first instance to record a layout decides; CheckLayout then compares.
@@ -248,7 +247,9 @@ Status RedisStore::PopulateSchema() {
     return Call(c, {"SET", options_.prefix + "_layout", compact_ ? "compact" : "1", "NX"}).status();
   });
   if (!st.ok()) return st;
-  return CheckLayout();
+  auto recorded = LayoutMarker();
+  if (!recorded.ok()) return recorded.status();
+  return CheckLayout(*recorded);
 }
 
 Status RedisStore::RefuseDtmTransactions() {
@@ -720,13 +721,22 @@ bool RedisStore::ChangeGlobalStatusAsync(const std::string& gid, const std::stri
   return true;
 }
 
+// The status change's arguments, then the rows' (kSaveBranchesChangeStatus).
+std::vector<std::string> RedisStore::CombinedArgs(const std::string& gid,
+                                                  const std::string& old_status,
+                                                  const std::vector<TransBranch>& rows,
+                                                  const StatusChange& change) const {
+  std::vector<std::string> args = ChangeStatusArgs(gid, old_status, change);
+  AppendRowArgs(gid, rows, &args);
+  return args;
+}
+
 // One script: save_branches then change_status (redis_scripts.cc), both or neither.
 Status RedisStore::SaveBranchesChangeStatus(const std::string& gid, const std::string& old_status,
                                             const std::vector<TransBranch>& rows,
                                             const StatusChange& change) {
-  std::vector<std::string> args = ChangeStatusArgs(gid, old_status, change);
-  AppendRowArgs(gid, rows, &args);
-  return ChangeStatusDone(Run(ScriptId::kSaveBranchesChangeStatus, Key("g", gid), std::move(args)),
+  return ChangeStatusDone(Run(ScriptId::kSaveBranchesChangeStatus, Key("g", gid),
+                              CombinedArgs(gid, old_status, rows, change)),
                           gid, old_status);
 }
 
@@ -736,9 +746,8 @@ bool RedisStore::SaveBranchesChangeStatusAsync(const std::string& gid,
                                                const StatusChange& change,
                                                Completion<Status> done) {
   if (async_ == nullptr) return false;
-  std::vector<std::string> args = ChangeStatusArgs(gid, old_status, change);
-  AppendRowArgs(gid, rows, &args);
-  RunAsync(ScriptId::kSaveBranchesChangeStatus, Key("g", gid), std::move(args),
+  RunAsync(ScriptId::kSaveBranchesChangeStatus, Key("g", gid),
+           CombinedArgs(gid, old_status, rows, change),
            [&gid, &old_status, done = std::move(done)](StatusOr<Result> r) {
              done(ChangeStatusDone(r, gid, old_status));
            });

@@ -170,8 +170,8 @@ class RedisStore : public Store {
   RedisStore() = default;
 
   const redis::ScriptSource& Script(redis::ScriptId id) const;
-  // Checks (or, on a fresh prefix, records) that the prefix holds this layout.
-  Status CheckLayout();
+  // kInvalidArgument unless `marker` (P_layout's value) names this store's layout.
+  Status CheckLayout(const std::optional<std::string>& marker) const;
   StatusOr<std::optional<std::string>> LayoutMarker();
   // Runs a script: EVALSHA, then EVAL when Redis lost it (NOSCRIPT).
   StatusOr<Result> Run(redis::ScriptId id, const std::string& key, std::vector<std::string> args);
@@ -188,6 +188,9 @@ class RedisStore : public Store {
                             std::vector<TransBranch>& branches);
   void AppendRowArgs(const std::string& gid, const std::vector<TransBranch>& rows,
                      std::vector<std::string>* args) const;
+  std::vector<std::string> CombinedArgs(const std::string& gid, const std::string& old_status,
+                                        const std::vector<TransBranch>& rows,
+                                        const StatusChange& change) const;
   StatusOr<std::vector<std::string>> SaveBranchesArgs(const std::string& gid,
                                                       const std::string& expected_status,
                                                       const std::vector<TransBranch>& rows,
