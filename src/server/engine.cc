@@ -305,14 +305,8 @@ asio::awaitable<Status> Engine::ExecBranchInner(std::shared_ptr<Run> run, size_t
     if (held) run->t.pending_rows.push_back(row);
     Status saved = Status::Ok();
     if (!batched && !held) {
-      std::vector<TransBranch> rows{row};
-      saved = co_await store().Complete<Status>(
-          [&](store::Store& s, auto done) {
-            return s.LockGlobalSaveBranchesAsync(gid, global_status, rows, false, done);
-          },
-          [&](store::Store& s) {
-            return s.LockGlobalSaveBranches(gid, global_status, rows, false);
-          });
+      std::vector<TransBranch> rows{row};  // named: GCC 12 miscompiles temporaries in co_await
+      saved = co_await UpsertBranches(gid, global_status, std::move(rows));
     }
     if (!saved.ok()) {
       log::Log(log::Component::kEngine, spdlog::level::warn, run->LogTx(b.branch_id, b.op),
@@ -371,16 +365,19 @@ asio::awaitable<void> Engine::Alert(const Run& run, const std::string& url, cons
   }
 }
 
-asio::awaitable<void> Engine::WritePendingRows(Run& run) {
-  std::vector<TransBranch> rows = std::move(run.t.pending_rows);
-  run.t.pending_rows.clear();
-  std::string gid = run.t.g.gid;
-  std::string status = run.t.g.status;
-  Status saved = co_await store().Complete<Status>(
+asio::awaitable<Status> Engine::UpsertBranches(std::string gid, std::string status,
+                                               std::vector<TransBranch> rows) {
+  co_return co_await store().Complete<Status>(
       [&](store::Store& s, auto done) {
         return s.LockGlobalSaveBranchesAsync(gid, status, rows, false, done);
       },
       [&](store::Store& s) { return s.LockGlobalSaveBranches(gid, status, rows, false); });
+}
+
+asio::awaitable<void> Engine::WritePendingRows(Run& run) {
+  std::vector<TransBranch> rows = std::move(run.t.pending_rows);
+  run.t.pending_rows.clear();
+  Status saved = co_await UpsertBranches(run.t.g.gid, run.t.g.status, std::move(rows));
   if (!saved.ok()) {
     log::Log(log::Component::kEngine, spdlog::level::warn, run.LogTx(), "status not saved: {}",
              saved.message());

@@ -90,6 +90,9 @@ class Engine {
 
  private:
   struct Run;
+  // LockGlobalSaveBranches(gid, status, rows, upsert) through its completion form.
+  boost::asio::awaitable<Status> UpsertBranches(std::string gid, std::string status,
+                                                std::vector<store::TransBranch> rows);
   boost::asio::awaitable<void> WritePendingRows(Run& run);
   boost::asio::awaitable<Status> ProcessInner(std::shared_ptr<Run> run);
   boost::asio::awaitable<Status> ProcessSaga(std::shared_ptr<Run> run);
