@@ -154,7 +154,7 @@ start_server() {
     (cd "$dir" && RUST_LOG=warn DTMRS_DB="$db" DTMRS_ADDR="127.0.0.1:$port" \
       DTMRS_GRPC_ADDR="127.0.0.1:$grpc" exec "$dtmrs_bin") >"$dir/server.log" 2>&1 &
   elif [[ $server == dtmd* ]]; then
-    [[ $server == dtmd-compact || $server == dtmd-alt-compact ]] && store_yaml+=$'\n  RedisLayout: compact'
+    [[ $server == *compact ]] && store_yaml+=$'\n  RedisLayout: compact'
     printf "ListenAddress: 127.0.0.1\nHttpPort: $port\nGrpcPort: $grpc\nUpdateBranchSync: $update_branch_sync\nLogLevel: warn\nStore:\n  DataDir: $dir/data\n%s\n" "$store_yaml" >"$dir/conf.yml"
     [[ $server == dtmd-nohistory ]] && printf "Attempts:\n  KeepPerBranch: 0\n" >>"$dir/conf.yml"
     local bin=$dtmd_bin

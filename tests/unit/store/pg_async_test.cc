@@ -122,6 +122,18 @@ TEST(PgAsyncPoolTest, AStatementErrorFailsItAloneAndTheConnectionGoesOn) {
   io.Stop();
 }
 
+// Polls pg_stat_activity (up to 5 s) until a statement of application `app` is running: the
+// server's state, not a fixed wait.
+void AwaitActive(const std::string& app) {
+  for (int i = 0; i < 500; ++i) {
+    if (Side("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + app +
+             "' AND state = 'active'") == "1") {
+      return;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
 TEST(PgAsyncPoolTest, AKilledConnectionFailsItsStatementAndTheNextOneReconnects) {
   LYNX_REQUIRE_PG();
   IoThread io;
@@ -129,13 +141,10 @@ TEST(PgAsyncPoolTest, AKilledConnectionFailsItsStatementAndTheNextOneReconnects)
   std::optional<AsyncPgPool> pool(std::in_place, io.io(), ConnInfo(app), 2, 5000ms, 0s);
   Outcome slow;
   pool->Run(kSleep, One("30"), slow.Callback());
-  std::string killed = "0";
-  for (int i = 0; i < 500 && killed == "0"; ++i) {
-    std::this_thread::sleep_for(10ms);  // polling the server's activity, not a fixed wait
-    killed = Side(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '" +
-        app + "' AND state = 'active'");
-  }
+  AwaitActive(app);
+  const std::string killed = Side(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '" +
+      app + "' AND state = 'active'");
   ASSERT_EQ(killed, "1");
   ASSERT_TRUE(slow.Wait());
   EXPECT_EQ(slow.status.code(), StatusCode::kUnavailable) << slow.status.message();
@@ -198,13 +207,7 @@ TEST(PgAsyncPoolTest, ClosingFailsWhatIsStillRunning) {
   std::optional<AsyncPgPool> pool(std::in_place, io.io(), ConnInfo(app), 1, 5000ms, 0s);
   Outcome slow;
   pool->Run(kSleep, One("30"), slow.Callback());
-  for (int i = 0; i < 500; ++i) {
-    if (Side("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + app +
-             "' AND state = 'active'") == "1") {
-      break;
-    }
-    std::this_thread::sleep_for(10ms);  // polling the server's activity, not a fixed wait
-  }
+  AwaitActive(app);
   io.Stop();
   pool.reset();
   ASSERT_TRUE(slow.Wait(0ms));
