@@ -31,7 +31,8 @@
 # scripts/lib/databases.sh); the settings that decide durability are printed with the results.
 # Both servers run with UpdateBranchSync 1 (synchronous branch writes: DTM's default since
 # 2025-03, dtmd's default) unless --update-branch-sync 0 is given. Each server gets a fresh
-# schema / database / prefix / data directory per run. Results (one JSON line per run) go to
+# schema / database / prefix / data directory per run; Redis is emptied and its append-only file
+# rewritten before each run (fresh_redis in bench/lib.sh). Results (one JSON line per run) go to
 # $out_dir/results.jsonl; the table is printed at the end. Not a test: nothing is asserted.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -137,6 +138,7 @@ start_server() {
   port=$(free_port)
   grpc=$(free_port)
   local store_yaml scope="bench$run_id"
+  [[ $store == redis ]] && fresh_redis
   store_yaml=$(dtmd_store_yaml "$store" "$scope")
   if [[ $server == dtmrs ]]; then
     # dtmrs: everything by environment; a fresh SQLite file / database / key prefix per run.

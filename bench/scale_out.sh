@@ -69,6 +69,7 @@ for store in $stores; do
     for n in $instances; do
       run_id=$((run_id + 1))
       scope="scale$run_id"
+      [[ $store == redis ]] && fresh_redis
       urls=""
       server_pids=""
       pids=()

@@ -15,7 +15,8 @@ targets="dtmd busi_server store_contract_test engine_test config_test codec_test
   security_unit_test otlp_trace_test"
 LYNX_BUILD_DIR="$build_dir" LYNX_BUILD_TYPE=RelWithDebInfo LYNX_BUILD_TARGETS="$targets" \
   "$repo/scripts/build.sh" \
-  -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
+  -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+  -DLYNX_DTMD_ALLOCATOR=system
 # detect_leaks=0: gRPC and the test harness keep process-lifetime singletons; leaks are not what
 # this run is for (use-after-free, overflows, undefined behaviour are).
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:quarantine_size_mb=32"

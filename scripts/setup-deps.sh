@@ -9,6 +9,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev
   libpq-dev libmariadb-dev libhiredis-dev
+  libjemalloc-dev
   libgrpc++-dev libgrpc-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   postgresql mariadb-server redis-server
   libyaml-cpp-dev libsqlite3-dev nlohmann-json3-dev

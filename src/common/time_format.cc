@@ -5,31 +5,58 @@
 
 namespace lynx {
 
-std::string FormatRfc3339(UnixMs t) {
-  time_t secs = static_cast<time_t>(t >= 0 ? t / 1000 : (t - 999) / 1000);
-  int ms = static_cast<int>(t - static_cast<int64_t>(secs) * 1000);
+namespace {
+
+// The text of one second: "YYYY-MM-DDTHH:MM:SS" and the zone suffix ("Z" or "+hh:mm").
+struct SecondText {
+  time_t secs = 0;
+  bool valid = false;
+  char prefix[48] = {};
+  size_t prefix_len = 0;
+  char zone[16] = {};
+  size_t zone_len = 0;
+};
+
+void FormatSecond(time_t secs, SecondText* out) {
   struct tm local;
   localtime_r(&secs, &local);
-  long off = local.tm_gmtoff;
-  char buf[64];
-  int n = static_cast<int>(strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &local));
+  out->prefix_len = strftime(out->prefix, sizeof out->prefix, "%Y-%m-%dT%H:%M:%S", &local);
+  const long off = local.tm_gmtoff;
+  if (off == 0) {
+    out->zone_len = static_cast<size_t>(snprintf(out->zone, sizeof out->zone, "Z"));
+  } else {
+    const char sign = off < 0 ? '-' : '+';
+    const long a = off < 0 ? -off : off;
+    out->zone_len = static_cast<size_t>(
+        snprintf(out->zone, sizeof out->zone, "%c%02ld:%02ld", sign, a / 3600, (a % 3600) / 60));
+  }
+  out->secs = secs;
+  out->valid = true;
+}
+
+}  // namespace
+
+std::string FormatRfc3339(UnixMs t) {
+  const time_t secs = static_cast<time_t>(t >= 0 ? t / 1000 : (t - 999) / 1000);
+  const int ms = static_cast<int>(t - static_cast<int64_t>(secs) * 1000);
+  // Every stored row carries several times of the same second: localtime_r (which takes glibc's
+  // time-zone lock) and strftime ran for each and were 4% of dtmd's CPU under load. A second's
+  // text cannot change within that second, so each thread keeps the last one it formatted.
+  thread_local SecondText last;
+  if (!last.valid || last.secs != secs) FormatSecond(secs, &last);
+  std::string out;
+  out.reserve(last.prefix_len + 4 + last.zone_len);
+  out.append(last.prefix, last.prefix_len);
   if (ms != 0) {
     // Go trims trailing zeros of the fraction.
-    char frac[8];
-    snprintf(frac, sizeof frac, ".%03d", ms);
-    int len = 4;
-    while (len > 1 && frac[len - 1] == '0') --len;
-    frac[len] = '\0';
-    n += snprintf(buf + n, sizeof buf - n, "%s", frac);
+    char frac[4] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+                    static_cast<char>('0' + ms % 10)};
+    size_t len = 4;
+    while (frac[len - 1] == '0') --len;
+    out.append(frac, len);
   }
-  if (off == 0) {
-    snprintf(buf + n, sizeof buf - n, "Z");
-  } else {
-    char sign = off < 0 ? '-' : '+';
-    long a = off < 0 ? -off : off;
-    snprintf(buf + n, sizeof buf - n, "%c%02ld:%02ld", sign, a / 3600, (a % 3600) / 60);
-  }
-  return buf;
+  out.append(last.zone, last.zone_len);
+  return out;
 }
 
 std::optional<UnixMs> ParseRfc3339(std::string_view text) {

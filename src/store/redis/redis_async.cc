@@ -12,6 +12,7 @@
 #include <boost/asio/write.hpp>
 
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <deque>
 #include <utility>
@@ -28,18 +29,28 @@ struct ReaderFree {
   void operator()(redisReader* r) const { redisReaderFree(r); }
 };
 
-// One command in RESP form (hiredis' formatter, so the bytes are those RedisConn sends).
-bool Format(const std::vector<std::string>& argv, std::string* out) {
-  ArgvView view(argv);
-  char* cmd = nullptr;
-  int len = redisFormatCommandArgv(&cmd, view.argc(), view.ptrs.data(), view.lengths.data());
-  if (len < 0 || cmd == nullptr) return false;
-  out->append(cmd, static_cast<size_t>(len));
-  redisFreeCommand(cmd);
-  return true;
+void AppendLength(char kind, size_t n, std::string* out) {
+  char buf[24];
+  buf[0] = kind;
+  auto [end, ec] = std::to_chars(buf + 1, buf + sizeof buf - 2, n);
+  *end++ = '\r';
+  *end++ = '\n';
+  out->append(buf, static_cast<size_t>(end - buf));
 }
 
 }  // namespace
+
+void AppendCommand(const std::vector<std::string>& argv, std::string* out) {
+  size_t bytes = 16;
+  for (const auto& a : argv) bytes += a.size() + 24;
+  out->reserve(out->size() + bytes);
+  AppendLength('*', argv.size(), out);
+  for (const auto& a : argv) {
+    AppendLength('$', a.size(), out);
+    out->append(a);
+    out->append("\r\n", 2);
+  }
+}
 
 struct AsyncConn::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io, ConnOptions o)
@@ -83,10 +94,12 @@ struct AsyncConn::Impl : std::enable_shared_from_this<Impl> {
       done(Status::Unavailable("redis store: connection to " + where + " closed"), false);
       return;
     }
-    if (!Format(argv, &queued)) {
-      done(Status::Internal("redis store: cannot format " + (argv.empty() ? "" : argv[0])), false);
+    if (argv.empty()) {
+      // "*0" gets no reply from Redis: every later reply would go to the wrong command.
+      done(Status::Internal("redis store: an empty command"), false);
       return;
     }
+    AppendCommand(argv, &queued);
     pending.push_back(Pending{std::move(done), Clock::now()});
     ArmTimer();
     if (state == State::kClosed) {
@@ -106,11 +119,11 @@ struct AsyncConn::Impl : std::enable_shared_from_this<Impl> {
       std::vector<std::string> auth{"AUTH"};
       if (!options.user.empty()) auth.push_back(options.user);
       auth.push_back(options.password);
-      Format(auth, &hello);
+      AppendCommand(auth, &hello);
       own.push_back(Pending{{}, Clock::now()});
     }
     if (!options.client_name.empty()) {
-      Format({"CLIENT", "SETNAME", options.client_name}, &hello);
+      AppendCommand({"CLIENT", "SETNAME", options.client_name}, &hello);
       own.push_back(Pending{{}, Clock::now()});
     }
     queued.insert(0, hello);

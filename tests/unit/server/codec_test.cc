@@ -1,6 +1,10 @@
 // Request decoding, validation and DTM's result classification (dtm-protocol.md §1.4, §2.3, §4.2).
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
 #include "common/time_format.h"
 #include "server/branch_caller.h"
 #include "server/trans_codec.h"
@@ -135,6 +139,45 @@ TEST(CodecTest, Rfc3339RoundTrip) {
   EXPECT_EQ(*back, t);
   EXPECT_EQ(ParseRfc3339("2023-11-14T22:13:20Z"), 1'700'000'000'000);
   EXPECT_FALSE(ParseRfc3339("yesterday").has_value());
+}
+
+// FormatRfc3339 keeps the last second's text per thread: every instant must still read as the
+// slow way (strftime of localtime) would write it, across seconds, fractions and negative times.
+TEST(CodecTest, Rfc3339CacheWritesWhatStrftimeWrites) {
+  auto reference = [](UnixMs t) {
+    time_t secs = static_cast<time_t>(t >= 0 ? t / 1000 : (t - 999) / 1000);
+    int ms = static_cast<int>(t - static_cast<int64_t>(secs) * 1000);
+    struct tm local;
+    localtime_r(&secs, &local);
+    char buf[64];
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &local);
+    std::string out = buf;
+    if (ms != 0) {
+      char frac[8];
+      snprintf(frac, sizeof frac, ".%03d", ms);
+      std::string f = frac;
+      while (f.back() == '0') f.pop_back();
+      out += f;
+    }
+    long off = local.tm_gmtoff;
+    if (off == 0) return out + "Z";
+    char zone[48];
+    snprintf(zone, sizeof zone, "%c%02ld:%02ld", off < 0 ? '-' : '+', std::labs(off) / 3600,
+             (std::labs(off) % 3600) / 60);
+    return out + zone;
+  };
+  const UnixMs starts[] = {1'700'000'000'000, 1'700'000'000'999, -1'500, 0, 951'782'399'990};
+  for (UnixMs start : starts) {
+    for (UnixMs t = start; t < start + 2'500; t += 7) {
+      ASSERT_EQ(FormatRfc3339(t), reference(t)) << t;
+    }
+  }
+  // Going back and forth between seconds refreshes the cached one each time.
+  for (int i = 0; i < 100; ++i) {
+    const UnixMs t = (i % 2 == 0) ? 1'700'000'000'100 : 1'800'000'000'020;
+    ASSERT_EQ(FormatRfc3339(t), reference(t));
+  }
+  EXPECT_EQ(FormatRfc3339(1'700'000'000'120).find(".12"), 19u);
 }
 
 }  // namespace

@@ -91,6 +91,34 @@ std::string ClientId(const std::string& name) {
   return list.substr(id + 3, list.find(' ', id) - id - 3);
 }
 
+// AppendCommand writes what hiredis' own formatter writes (and RedisConn sends), for empty,
+// binary and long arguments, appended after what the buffer held.
+TEST(RedisAsyncConnTest, AppendCommandWritesHiredisBytes) {
+  const std::vector<std::vector<std::string>> commands = {
+      {"PING"},
+      {"SET", "k", ""},
+      {"EVALSHA", "0123456789abcdef", "0", std::string("a\0b\r\n", 5), std::string(70'000, 'x')},
+      {"CLIENT", "SETNAME", "dtmd"}};
+  std::string ours = "before";
+  std::string theirs = "before";
+  for (const auto& argv : commands) {
+    AppendCommand(argv, &ours);
+    std::vector<const char*> ptrs;
+    std::vector<size_t> lengths;
+    for (const auto& a : argv) {
+      ptrs.push_back(a.data());
+      lengths.push_back(a.size());
+    }
+    char* cmd = nullptr;
+    const int len =
+        redisFormatCommandArgv(&cmd, static_cast<int>(argv.size()), ptrs.data(), lengths.data());
+    ASSERT_GT(len, 0);
+    theirs.append(cmd, static_cast<size_t>(len));
+    redisFreeCommand(cmd);
+  }
+  EXPECT_EQ(ours, theirs);
+}
+
 TEST(RedisAsyncConnTest, ManyCommandsFromManyThreadsGetTheirOwnReplies) {
   LYNX_REQUIRE_SERVER(testing_dbs::RedisPort().has_value(), "Redis");
   const std::string name = "lynx-async-" + testing_dbs::UniqueSuffix();
