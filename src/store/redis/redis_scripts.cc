@@ -295,10 +295,12 @@ local function save_branches(gid, expected, append, first, keep_ttl)
 end
 )lua";
 
-// change_status(gid, old status, a): ARGV[a] new status, [a+1] now (time text), [a+2] now ms,
-// [a+3] '1' when [a+4] is a rollback_reason to write, [a+5] '1' when [a+6] is a result to write.
+// change_status(gid, old status, a, checked): ARGV[a] new status, [a+1] now (time text), [a+2]
+// now ms, [a+3] '1' when [a+4] is a rollback_reason to write, [a+5] '1' when [a+6] is a result
+// to write. `checked`: the caller's script has just read the status and found `old` (the
+// compact layout then skips reading it again; DTM's layout loads the global anyway).
 constexpr const char* kChangeStatusFn = R"lua(
-local function change_status(gid, old, a)
+local function change_status(gid, old, a, checked)
   local new, now = ARGV[a], ARGV[a + 1]
   local g, st = load(gid)
   if g == nil or st ~= old then return 'NOT_FOUND' end
@@ -339,7 +341,7 @@ return change_status(ARGV[4], ARGV[5], 6)
 constexpr const char* kSaveBranchesChangeStatus = R"lua(
 local saved = save_branches(ARGV[4], ARGV[5], false, 13, true)
 if saved ~= 'OK' then return saved end
-return change_status(ARGV[4], ARGV[5], 6)
+return change_status(ARGV[4], ARGV[5], 6, true)
 )lua";
 
 // ARGV[4] gid, [5] expected status, [6] interval (s), [7] next_cron_time text, [8] its score,
@@ -651,9 +653,9 @@ end
 
 // change_status on the hash, arguments as in DTM's layout.
 constexpr const char* kCompactChangeStatusFn = R"lua(
-local function change_status(gid, old, a)
+local function change_status(gid, old, a, checked)
   local new, now = ARGV[a], ARGV[a + 1]
-  if status_of(gid) ~= old then return 'NOT_FOUND' end
+  if not checked and status_of(gid) ~= old then return 'NOT_FOUND' end
   local f = {'status', new, 'update_time', now}
   if new == 'succeed' then f[#f + 1] = 'finish_time'; f[#f + 1] = now end
   if new == 'failed' then f[#f + 1] = 'rollback_time'; f[#f + 1] = now end
