@@ -5,10 +5,10 @@
 // the store, so every instance sees them (GET /api/dtmsvr/attempts?gid=...), the newest
 // Attempts.KeepPerBranch (20) per (gid, branch_id, op), and go with their transaction when
 // retention purges it.
-// Written behind the calls, batched (BatchQueue: up to 200 rows, ~100 ms), so a call never waits
-// for its record: a full queue (Attempts.QueueCapacity, 10000) drops the record, and a store that
-// refuses a batch three times drops it; both are counted in dtmd_attempt_rows_total and logged.
-// A crash loses at most the queued records (the last ~100 ms). Thread-safe.
+// Written behind the calls, batched (BatchQueue: up to 64 rows, at most 200 ms apart), so a call
+// never waits for its record: a full queue (Attempts.QueueCapacity, 10000) drops the record, and
+// a store that refuses a batch three times drops it; both are counted in dtmd_attempt_rows_total
+// and logged. A crash loses at most the queued records (the last ~200 ms). Thread-safe.
 #pragma once
 
 #include <cstdint>
