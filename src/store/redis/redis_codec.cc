@@ -350,6 +350,15 @@ StatusOr<TransBranch> DecodeBranch(std::string_view json) {
   return BranchFrom(*o);
 }
 
+const std::vector<std::string>& CompactGlobalFields() {
+  static const std::vector<std::string> fields = {
+      "j",           "status",         "update_time",
+      "finish_time", "rollback_time",  "rollback_reason",
+      "result",      "next_cron_time", "next_cron_interval",
+      "owner"};
+  return fields;
+}
+
 StatusOr<TransGlobal> DecodeCompactGlobal(
     const std::vector<std::pair<std::string, std::string>>& fields) {
   const std::string* json = nullptr;
@@ -368,6 +377,10 @@ StatusOr<TransGlobal> DecodeCompactGlobal(
 std::string BranchField(const std::string& branch_id, const std::string& op) {
   // Length-prefixed: no byte of the ids can make two keys collide.
   return "r" + std::to_string(branch_id.size()) + ":" + branch_id + op;
+}
+
+bool IsBranchField(std::string_view field) {
+  return field.size() > 1 && field[0] == 'r' && field[1] >= '0' && field[1] <= '9';
 }
 
 std::string BranchStateField(const std::string& branch_id, const std::string& op) {

@@ -39,19 +39,24 @@ StatusOr<TransBranch> DecodeBranch(std::string_view json);
 StatusOr<KV> DecodeKV(std::string_view json);
 StatusOr<BranchAttempt> DecodeAttempt(std::string_view json);
 
-// The compact layout (RedisOptions::layout, redis_store.h): the same JSON, with the members a
-// later write changes kept beside it.
-// A global's hash fields: "j" (its JSON as created) and any of status, update_time,
-// finish_time, rollback_time, rollback_reason, result, next_cron_time, next_cron_interval,
-// owner, whose values win over j's ("" = absent).
+// The compact layout (RedisOptions::layout, redis_store.h): one hash per transaction, the same
+// JSON, with the members a later write changes kept beside it.
+// The global's fields: "j" (its JSON as created) and the members a write may change (status,
+// update_time, finish_time, rollback_time, rollback_reason, result, next_cron_time,
+// next_cron_interval, owner), whose values win over j's ("" = absent). The scripts keep the same
+// list (MUTABLE in redis_scripts.cc).
+const std::vector<std::string>& CompactGlobalFields();
 StatusOr<TransGlobal> DecodeCompactGlobal(
     const std::vector<std::pair<std::string, std::string>>& fields);
-// A branch row's field in the branch hash (its JSON) and the field of its later state.
+// A branch row's field in the transaction's hash (its JSON) and the field of its later state:
+// "r" / "s", then a digit (no global field has a digit second).
 std::string BranchField(const std::string& branch_id, const std::string& op);
 std::string BranchStateField(const std::string& branch_id, const std::string& op);
 // The state: status, update_time, finish_time, rollback_time, separated by 0x1f (times as
 // TimeText; "" = none). `state` may be null (the row was never updated).
 std::string EncodeBranchState(const TransBranch& b);
 StatusOr<TransBranch> DecodeCompactBranch(std::string_view row, const std::string* state);
+// True for a row's JSON field (BranchField).
+bool IsBranchField(std::string_view field);
 
 }  // namespace lynx::store::redis

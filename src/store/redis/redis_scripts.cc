@@ -105,6 +105,8 @@ end
 // DTM's layout: the global's JSON in P_g, its status in P_s, the branches' JSON in the list P_b.
 constexpr const char* kDtmLayout = R"lua(
 local function trans_keys(gid) return {gkey(gid), bkey(gid), skey(gid)} end
+-- The key of the branches when they are not in the global's own key.
+local function branches_key(gid) return bkey(gid) end
 
 -- The status (the compare-and-set token), or false when either key is missing.
 local function status_of(gid)
@@ -128,36 +130,37 @@ local function save(gid, g)
 end
 )lua";
 
-// The compact layout (RedisOptions::layout): the global is a hash whose field 'j' holds its JSON
-// as created and one field per member that changes later (they win over j's); the branches are
-// a hash of rows by key, a row's later status and times in a field of their own. No write
-// decodes or re-encodes JSON.
+// The compact layout (RedisOptions::layout): a transaction is one hash — field 'j' holds the
+// global's JSON as created, one field per member that changes later (they win over j's), and
+// per branch row its JSON (field 'r<len>:<branch_id><op>') and its later status and times
+// ('s<len>:...'). No write decodes or re-encodes JSON, and one key means one EXPIRE per write.
 constexpr const char* kCompactLayout = R"lua(
-local function trans_keys(gid) return {gkey(gid), bkey(gid)} end
+local function trans_keys(gid) return {gkey(gid)} end
+local function branches_key(gid) return nil end
 local function status_of(gid) return redis.call('HGET', gkey(gid), 'status') end
 
 -- The members a write may change after creation, each kept as a field of the global's hash
--- ('' = absent, as omitempty; next_cron_interval as integer text).
+-- ('' = absent, as omitempty; next_cron_interval as integer text). The same list as
+-- CompactGlobalFields in redis_codec.cc, which reads them.
 local MUTABLE = {'status', 'update_time', 'finish_time', 'rollback_time', 'rollback_reason',
                  'result', 'next_cron_time', 'next_cron_interval', 'owner'}
 
+-- HMGET, not HGETALL: the hash also holds every branch row.
 local function load(gid)
-  local h = redis.call('HGETALL', gkey(gid))
-  local g, over = nil, {}
-  for i = 1, #h, 2 do
-    if h[i] == 'j' then g = cjson.decode(h[i + 1]) else over[h[i]] = h[i + 1] end
-  end
-  if g == nil or over.status == nil then return nil, nil end
-  for k, v in pairs(over) do
-    if v == '' then
+  local v = redis.call('HMGET', gkey(gid), 'j', unpack(MUTABLE))
+  if not v[1] or not v[2] then return nil, nil end
+  local g = cjson.decode(v[1])
+  for i, k in ipairs(MUTABLE) do
+    local x = v[i + 1]
+    if x == '' then
       g[k] = nil
-    elseif k == 'next_cron_interval' then
-      g[k] = tonumber(v)
-    else
-      g[k] = v
+    elseif x and k == 'next_cron_interval' then
+      g[k] = tonumber(x)
+    elseif x then
+      g[k] = x
     end
   end
-  return g, over.status
+  return g, v[2]
 end
 
 -- Writes the changeable members back; returns the whole global as JSON (LockOneGlobalTrans's
@@ -173,6 +176,11 @@ local function save(gid, g)
   redis.call('HSET', gkey(gid), unpack(f))
   return encode(g)
 end
+
+-- HSET of field/value pairs, 500 pairs per command (a saga may have thousands of rows).
+local function hset_all(key, f)
+  for from = 1, #f, 1000 do redis.call('HSET', key, unpack(f, from, math.min(#f, from + 999))) end
+end
 )lua";
 
 // Shared by both layouts, after the layout's functions.
@@ -181,18 +189,20 @@ constexpr const char* kPreludeEnd = R"lua(
 -- some of them per operation; renewing all makes them expire together). A finished one keeps
 -- its FinishedDataExpire countdown, which a branch list created just now must share.
 local function refresh(gid, status)
+  local b = branches_key(gid)
   if not finished(status) then
     -- Renewed once half of DataExpire has run out, not on every write: three EXPIREs per write
     -- were a visible share of Redis' CPU per transaction (and of the AOF).
     -- A branch list created by this write has no TTL yet and always gets one.
     if DATA_TTL > 0 and redis.call('TTL', gkey(gid)) > DATA_TTL / 2 and
-        redis.call('TTL', bkey(gid)) ~= -1 then
+        (b == nil or redis.call('TTL', b) ~= -1) then
       return
     end
     return expire(trans_keys(gid), DATA_TTL)
   end
+  if b == nil then return end
   local left = redis.call('PTTL', gkey(gid))
-  if left > 0 then redis.call('PEXPIRE', bkey(gid), left) end
+  if left > 0 then redis.call('PEXPIRE', b, left) end
 end
 
 -- A global written by DTM has id 0 and is in none of dtmd's own indexes: number and list it.
@@ -339,9 +349,12 @@ return change_status(ARGV[4], ARGV[5], 6)
 // A pass's last branch results and the status change they lead to, both or neither:
 // ARGV[4] gid, [5] old status, [6...12] the change, [13...] rows (upserted).
 constexpr const char* kSaveBranchesChangeStatus = R"lua(
-local saved = save_branches(ARGV[4], ARGV[5], false, 13, true)
+-- `pending`: the compact layout's functions add their fields to it and change_status writes
+-- them in one HSET; DTM's layout's functions write as they go and ignore it.
+local pending = {}
+local saved = save_branches(ARGV[4], ARGV[5], false, 13, true, pending)
 if saved ~= 'OK' then return saved end
-return change_status(ARGV[4], ARGV[5], 6, true)
+return change_status(ARGV[4], ARGV[5], 6, true, pending)
 )lua";
 
 // ARGV[4] gid, [5] expected status, [6] interval (s), [7] next_cron_time text, [8] its score,
@@ -604,64 +617,69 @@ return n
 // follow it.
 constexpr const char* kCompactSaveNew = R"lua(
 local gid, status = ARGV[4], ARGV[5]
-local g, b = gkey(gid), bkey(gid)
+local g = gkey(gid)
 if redis.call('EXISTS', g) == 1 then return 'UNIQUE_CONFLICT' end
 local n = (#ARGV - 8) / 2
 local id = redis.call('INCRBY', ID, n + 1) - n
-redis.call('HSET', g, 'j', with_id(id, ARGV[6]), 'status', status)
-redis.call('DEL', b)  -- left by an expired transaction of the same gid
-if n > 0 then
-  local f = {}
-  for k = 1, n do
-    f[#f + 1] = ARGV[7 + 2 * k]
-    f[#f + 1] = with_id(id + k, ARGV[8 + 2 * k])
-  end
-  for from = 1, #f, 1000 do redis.call('HSET', b, unpack(f, from, math.min(#f, from + 999))) end
+local f = {'j', with_id(id, ARGV[6]), 'status', status}
+for k = 1, n do
+  f[#f + 1] = ARGV[7 + 2 * k]
+  f[#f + 1] = with_id(id + k, ARGV[8 + 2 * k])
 end
+hset_all(g, f)
 local ttl = DATA_TTL
 if finished(status) then ttl = FIN_TTL end
-if ttl > 0 then
-  redis.call('EXPIRE', g, ttl)
-  if n > 0 then redis.call('EXPIRE', b, ttl) end
-end
+if ttl > 0 then redis.call('EXPIRE', g, ttl) end
 index_new(gid, id, status)
 return id
 )lua";
 
-// save_branches on the hash: 4 per row: its field, its state field, body, state (status and
-// times, see redis_codec.h). An upsert of a listed row writes only its state field.
+// save_branches on the global's hash: 4 per row: its field, its state field, body, state
+// (status and times, see redis_codec.h). An upsert of a listed row writes only its state field.
+// With `pending` (the combined write) the fields are added to it for change_status's HSET.
 constexpr const char* kCompactSaveBranchesFn = R"lua(
-local function save_branches(gid, expected, append, first, keep_ttl)
+local function save_branches(gid, expected, append, first, keep_ttl, pending)
   if status_of(gid) ~= expected then return 'NOT_FOUND' end
-  local b = bkey(gid)
+  local g = gkey(gid)
   if append then
     for r = first, #ARGV, 4 do
-      if redis.call('HEXISTS', b, ARGV[r]) == 1 then return 'UNIQUE_CONFLICT' end
+      if redis.call('HEXISTS', g, ARGV[r]) == 1 then return 'UNIQUE_CONFLICT' end
     end
   end
+  local f = pending or {}
+  local added = {}  -- rows this call adds: a second row of the same key is an upsert of it
   for r = first, #ARGV, 4 do
-    if not append and redis.call('HEXISTS', b, ARGV[r]) == 1 then
-      redis.call('HSET', b, ARGV[r + 1], ARGV[r + 3])
+    if not append and (added[ARGV[r]] or redis.call('HEXISTS', g, ARGV[r]) == 1) then
+      f[#f + 1] = ARGV[r + 1]
+      f[#f + 1] = ARGV[r + 3]
     else
-      redis.call('HSET', b, ARGV[r], with_id(redis.call('INCR', ID), ARGV[r + 2]))
+      added[ARGV[r]] = true
+      f[#f + 1] = ARGV[r]
+      f[#f + 1] = with_id(redis.call('INCR', ID), ARGV[r + 2])
     end
   end
-  if not keep_ttl then refresh(gid, expected) end
+  if pending == nil then
+    hset_all(g, f)
+    if not keep_ttl then refresh(gid, expected) end
+  end
   return 'OK'
 end
 )lua";
 
-// change_status on the hash, arguments as in DTM's layout.
+// change_status on the hash, arguments as in DTM's layout; `pending` holds fields of the same
+// script's save_branches, written in the same HSET.
 constexpr const char* kCompactChangeStatusFn = R"lua(
-local function change_status(gid, old, a, checked)
+local function change_status(gid, old, a, checked, pending)
   local new, now = ARGV[a], ARGV[a + 1]
   if not checked and status_of(gid) ~= old then return 'NOT_FOUND' end
-  local f = {'status', new, 'update_time', now}
+  local f = pending or {}
+  f[#f + 1] = 'status'; f[#f + 1] = new
+  f[#f + 1] = 'update_time'; f[#f + 1] = now
   if new == 'succeed' then f[#f + 1] = 'finish_time'; f[#f + 1] = now end
   if new == 'failed' then f[#f + 1] = 'rollback_time'; f[#f + 1] = now end
   if ARGV[a + 3] == '1' then f[#f + 1] = 'rollback_reason'; f[#f + 1] = ARGV[a + 4] end
   if ARGV[a + 5] == '1' then f[#f + 1] = 'result'; f[#f + 1] = ARGV[a + 6] end
-  redis.call('HSET', gkey(gid), unpack(f))
+  hset_all(gkey(gid), f)
   if finished(new) then
     expire(trans_keys(gid), FIN_TTL)  -- the FinishedDataExpire countdown starts now
     redis.call('ZREM', U, gid)

@@ -418,12 +418,31 @@ void RedisStore::CleanKV(const std::string& cat, const std::vector<std::string>&
   (void)Run(ScriptId::kCleanKV, Key("kvc", cat), std::move(args));
 }
 
-// A global as GET (DTM's layout) or HGETALL (compact) returned it; nullopt when absent.
+// The command that reads a global: GET (DTM's layout), or HMGET of the global's fields
+// (compact: the hash holds the branch rows too, which a global's reader does not want).
+std::vector<std::string> RedisStore::ReadGlobalCommand(const std::string& gid) const {
+  if (!compact_) return {"GET", Key("g", gid)};
+  std::vector<std::string> cmd{"HMGET", Key("g", gid)};
+  const auto& fields = redis::CompactGlobalFields();
+  cmd.insert(cmd.end(), fields.begin(), fields.end());
+  return cmd;
+}
+
+// A global as ReadGlobalCommand's reply holds it; nullopt when absent.
 StatusOr<std::optional<TransGlobal>> RedisStore::DecodeGlobalReply(const redisReply& r) const {
   StatusOr<TransGlobal> g = Status::Internal("unset");
   if (compact_) {
-    if (r.type != REDIS_REPLY_ARRAY || r.elements == 0) return std::optional<TransGlobal>();
-    g = redis::DecodeCompactGlobal(Pairs(r));
+    const auto& names = redis::CompactGlobalFields();
+    if (r.type != REDIS_REPLY_ARRAY || r.elements != names.size() ||
+        r.element[0]->type != REDIS_REPLY_STRING) {
+      return std::optional<TransGlobal>();  // no 'j': absent (or expired)
+    }
+    std::vector<std::pair<std::string, std::string>> fields;
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (r.element[i]->type == REDIS_REPLY_STRING)
+        fields.emplace_back(names[i], Str(r.element[i]));
+    }
+    g = redis::DecodeCompactGlobal(fields);
   } else {
     if (r.type != REDIS_REPLY_STRING) return std::optional<TransGlobal>();
     g = redis::DecodeGlobal(Str(&r));
@@ -435,7 +454,7 @@ StatusOr<std::optional<TransGlobal>> RedisStore::DecodeGlobalReply(const redisRe
 StatusOr<std::optional<TransGlobal>> RedisStore::FindGlobal(const std::string& gid) {
   std::optional<TransGlobal> out;
   Status st = Read(*pool_, [&](RedisConn& c) -> Status {
-    auto r = Call(c, {compact_ ? "HGETALL" : "GET", Key("g", gid)});
+    auto r = Call(c, ReadGlobalCommand(gid));
     if (!r.ok()) return r.status();
     auto g = DecodeGlobalReply(**r);
     if (!g.ok()) return g.status();
@@ -489,14 +508,14 @@ Status RedisStore::ScanGlobals(std::string* position, int64_t limit, const ScanC
   return Status::Ok();
 }
 
-// One MGET (DTM's layout) or one pipelined HGETALL per gid (compact).
+// One MGET (DTM's layout) or one pipelined HMGET per gid (compact).
 Status RedisStore::FetchGlobals(RedisConn& c,
                                 const std::vector<std::pair<std::string, int64_t>>& page,
                                 std::vector<std::optional<TransGlobal>>* out) const {
   std::vector<Reply> replies;
   if (compact_) {
     std::vector<std::vector<std::string>> commands;
-    for (const auto& [gid, id] : page) commands.push_back({"HGETALL", Key("g", gid)});
+    for (const auto& [gid, id] : page) commands.push_back(ReadGlobalCommand(gid));
     auto r = c.Pipeline(commands);
     if (!r.ok()) return r.status();
     replies = std::move(*r);
@@ -529,12 +548,13 @@ Status RedisStore::FetchGlobals(RedisConn& c,
 
 namespace {
 
-// The compact branch hash: rows and their later states, in id order (the order they were added).
+// The rows of a compact transaction's hash and their later states, in id order (the order they
+// were added); the global's own fields are skipped.
 Status DecodeCompactBranches(const redisReply& r, std::vector<TransBranch>* out) {
   std::map<std::string, std::string> fields;
   for (auto& [k, v] : Pairs(r)) fields.emplace(std::move(k), std::move(v));
   for (const auto& [field, row] : fields) {
-    if (field.empty() || field[0] != 'r') continue;
+    if (!redis::IsBranchField(field)) continue;
     auto state = fields.find("s" + field.substr(1));
     auto b = redis::DecodeCompactBranch(row, state == fields.end() ? nullptr : &state->second);
     if (!b.ok()) return b.status();
@@ -550,7 +570,7 @@ Status DecodeCompactBranches(const redisReply& r, std::vector<TransBranch>* out)
 StatusOr<std::vector<TransBranch>> RedisStore::FindBranches(const std::string& gid) {
   std::vector<TransBranch> out;
   Status st = Read(*pool_, [&](RedisConn& c) -> Status {
-    auto r = compact_ ? Call(c, {"HGETALL", Key("b", gid)})
+    auto r = compact_ ? Call(c, {"HGETALL", Key("g", gid)})
                       : Call(c, {"LRANGE", Key("b", gid), "0", "-1"});
     if (!r.ok()) return r.status();
     out.clear();

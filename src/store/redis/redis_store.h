@@ -26,12 +26,12 @@
 //                                dtmd indexed the KV entries DTM wrote (see below)
 //   Index entries whose keys expired by TTL are skipped and removed by whoever meets them.
 //   The compact layout (RedisLayout::kCompact) keeps the indexes, KV entries and attempts as
-//   above but a transaction in two hashes (no P_s):
+//   above but a transaction in one hash (no P_s, no P_b):
 //     P_g_<gid>          hash    j = the global's JSON as created; status, update_time,
 //                                finish_time, rollback_time, rollback_reason, result,
 //                                next_cron_time, next_cron_interval, owner = their later values
-//                                (the status is the compare-and-set token)
-//     P_b_<gid>          hash    r<len>:<branch_id><op> = a row's JSON as created,
+//                                (the status is the compare-and-set token);
+//                                r<len>:<branch_id><op> = a row's JSON as created,
 //                                s<len>:<branch_id><op> = its later status and times
 //                                (redis_codec.h); rows are listed in id order
 //
@@ -206,6 +206,7 @@ class RedisStore : public Store {
   Status LoadScripts(bool keep_shas);
   Status AdoptDtmKV();
   Status RefuseDtmTransactions();
+  std::vector<std::string> ReadGlobalCommand(const std::string& gid) const;
   StatusOr<std::optional<TransGlobal>> DecodeGlobalReply(const redisReply& r) const;
   Status FetchGlobals(redis::RedisConn& c, const std::vector<std::pair<std::string, int64_t>>& page,
                       std::vector<std::optional<TransGlobal>>* out) const;

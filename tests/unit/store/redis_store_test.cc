@@ -251,34 +251,33 @@ TEST_F(RedisStoreTest, WritesCompactLayout) {
 
   TransGlobal g = Save(c, "g1");
   const std::string gkey = key("g_g1"), bkey = key("b_g1");
+  // One key per transaction: the global's fields and its rows in one hash.
   EXPECT_EQ(raw_->Cmd({"TYPE", gkey}), "hash");
-  EXPECT_EQ(raw_->Cmd({"TYPE", bkey}), "hash");
+  EXPECT_EQ(raw_->Cmd({"EXISTS", bkey}), "0");
   EXPECT_EQ(raw_->Cmd({"EXISTS", key("s_g1")}), "0");
   EXPECT_EQ(raw_->Cmd({"HGET", gkey, "status"}), "prepared");
   const std::string j_text = raw_->Cmd({"HGET", gkey, "j"});
   bj::object j = Json(j_text);
   EXPECT_EQ(j.at("id").as_int64(), g.id);
   EXPECT_EQ(JsonStr(j, "options"), g.options);
-  EXPECT_EQ(raw_->Int({"HLEN", bkey}), 2);
+  EXPECT_EQ(raw_->Int({"HLEN", gkey}), 4);  // j, status, 2 rows
   // Rows are keyed by length-prefixed (branch_id, op).
-  bj::object row = Json(raw_->Cmd({"HGET", bkey, "r2:01action"}));
+  bj::object row = Json(raw_->Cmd({"HGET", gkey, "r2:01action"}));
   EXPECT_EQ(row.at("id").as_int64(), g.id + 2);
   EXPECT_EQ(JsonStr(row, "url"), "http://busi/action");
-  for (const auto& k : {gkey, bkey}) {
-    int64_t ttl = raw_->Int({"PTTL", k});
-    EXPECT_GT(ttl, (kDataExpire - 60) * 1000) << k;
-    EXPECT_LE(ttl, kDataExpire * 1000) << k;
-  }
+  int64_t ttl = raw_->Int({"PTTL", gkey});
+  EXPECT_GT(ttl, (kDataExpire - 60) * 1000);
+  EXPECT_LE(ttl, kDataExpire * 1000);
   EXPECT_EQ(std::stod(raw_->Cmd({"ZSCORE", key("u"), "g1"})), (kNow + 10'000) / 1000.0);
 
   // A branch result writes the row's state field only; the row's JSON stays as created.
-  const std::string row_text = raw_->Cmd({"HGET", bkey, "r2:01action"});
+  const std::string row_text = raw_->Cmd({"HGET", gkey, "r2:01action"});
   TransBranch done = NewBranch("01", "action");
   done.status = kStatusSucceed;
   done.update_time = done.finish_time = kNow + 1;
   ASSERT_TRUE(c.LockGlobalSaveBranches("g1", kStatusPrepared, {done}, false).ok());
-  EXPECT_EQ(raw_->Cmd({"HGET", bkey, "r2:01action"}), row_text);
-  EXPECT_EQ(raw_->Cmd({"HGET", bkey, "s2:01action"}),
+  EXPECT_EQ(raw_->Cmd({"HGET", gkey, "r2:01action"}), row_text);
+  EXPECT_EQ(raw_->Cmd({"HGET", gkey, "s2:01action"}),
             "succeed\x1f" + FormatRfc3339(kNow + 1) + "\x1f" + FormatRfc3339(kNow + 1) + "\x1f");
   auto rows = c.FindBranches("g1");
   ASSERT_TRUE(rows.ok()) << rows.status().message();
@@ -310,12 +309,30 @@ TEST_F(RedisStoreTest, WritesCompactLayout) {
   EXPECT_EQ((*found)->update_time, kNow + 3);
   EXPECT_EQ((*found)->options, g.options);
   EXPECT_EQ((*found)->id, g.id);
-  for (const auto& k : {gkey, bkey}) {
-    int64_t ttl = raw_->Int({"PTTL", k});
-    EXPECT_GT(ttl, (kFinishedExpire - 60) * 1000) << k;
-    EXPECT_LE(ttl, kFinishedExpire * 1000) << k;
-  }
+  ttl = raw_->Int({"PTTL", gkey});
+  EXPECT_GT(ttl, (kFinishedExpire - 60) * 1000);
+  EXPECT_LE(ttl, kFinishedExpire * 1000);
+  EXPECT_EQ(raw_->Cmd({"EXISTS", bkey}), "0");
   EXPECT_EQ(raw_->Cmd({"ZSCORE", key("u"), "g1"}), "(nil)");
+
+  // The combined last write: the row's state and the new status land in the same hash.
+  Save(c, "g2");
+  TransBranch last = NewBranch("01", "action");
+  last.status = kStatusSucceed;
+  last.update_time = last.finish_time = kNow + 4;
+  ASSERT_TRUE(
+      c.SaveBranchesChangeStatus("g2", kStatusPrepared, {last}, Change(kStatusSucceed, kNow + 4))
+          .ok());
+  const std::string g2key = key("g_g2");
+  EXPECT_EQ(raw_->Cmd({"HGET", g2key, "status"}), "succeed");
+  EXPECT_EQ(raw_->Cmd({"HGET", g2key, "s2:01action"}).substr(0, 8), "succeed\x1f");
+  EXPECT_EQ(raw_->Int({"HLEN", g2key}), 7);  // j, status, update_time, finish_time, 2 rows, 1 state
+  EXPECT_EQ(raw_->Cmd({"EXISTS", key("b_g2")}), "0");
+  EXPECT_GT(raw_->Int({"PTTL", g2key}), (kFinishedExpire - 60) * 1000);
+  auto g2rows = c.FindBranches("g2");
+  ASSERT_TRUE(g2rows.ok()) << g2rows.status().message();
+  ASSERT_EQ(g2rows->size(), 2u);
+  EXPECT_EQ((*g2rows)[1].status, kStatusSucceed);
   EXPECT_TRUE(c.DropAll().ok());
 }
 
