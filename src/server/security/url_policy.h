@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,6 +76,13 @@ class UrlPolicy {
   static const std::string* MatchName(const HostRules& r, std::string_view host);
   static const Cidr* MatchAddress(const HostRules& r, const IpBytes& ip);
   Status CheckPort(uint16_t port) const;
+  StatusOr<UrlTarget> CheckUrlUncached(std::string_view what, std::string_view url,
+                                       bool grpc_allowed) const;
+
+  // URLs already admitted, with their targets (url_policy.cc); shared by copies of one policy
+  // (the same rules give the same verdicts).
+  struct Admitted;
+  std::shared_ptr<Admitted> admitted_;
 
   bool allow_unix_ = false;
   HostRules allow_, deny_;

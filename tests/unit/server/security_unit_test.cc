@@ -120,6 +120,38 @@ TEST(UrlPolicyTest, LoopbackAddresses) {
   }
 }
 
+// CheckUrl keeps the verdicts of admitted URLs: asking again gives the same target, a refusal
+// stays a refusal with its field's name, the gRPC flag is part of the question, and past the
+// cache's size (4,096) the answers do not change.
+TEST(UrlPolicyTest, RepeatedChecksGiveTheFirstVerdict) {
+  UrlPolicyConfig c;
+  c.deny_hosts = {"*.internal"};
+  UrlPolicy p = Policy(c);
+  for (int round = 0; round < 3; ++round) {
+    auto t = p.CheckUrl("url", "http://Busi:8080/api/TransOut", false);
+    ASSERT_TRUE(t.ok()) << t.status().message();
+    EXPECT_EQ(t->kind, UrlTarget::Kind::kHttp);
+    EXPECT_EQ(t->host, "busi");
+    EXPECT_EQ(t->port, 8080);
+    auto refused =
+        p.CheckUrl(round == 0 ? "step 1 URL" : "query_prepared", "http://db.internal/x", false);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.status().message().find(round == 0 ? "step 1 URL" : "query_prepared"),
+              std::string::npos)
+        << refused.status().message();
+    // Admitted as a gRPC target, refused where only http(s) is allowed.
+    EXPECT_TRUE(Accepts(p, "busi:50051/pkg.Svc/Method", true));
+    EXPECT_FALSE(Accepts(p, "busi:50051/pkg.Svc/Method", false));
+  }
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_TRUE(Accepts(p, "http://busi:" + std::to_string(1000 + i) + "/a", false)) << i;
+  }
+  auto again = p.CheckUrl("url", "http://busi:1000/a", false);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->port, 1000);
+  EXPECT_FALSE(Accepts(p, "http://db.internal/x", false));
+}
+
 class AuthenticatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
