@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <limits>
 
 namespace lynx {
 
@@ -9,8 +10,7 @@ namespace {
 
 // The text of one second: "YYYY-MM-DDTHH:MM:SS" and the zone suffix ("Z" or "+hh:mm").
 struct SecondText {
-  time_t secs = 0;
-  bool valid = false;
+  time_t secs = std::numeric_limits<time_t>::min();  // no second formatted yet
   char prefix[48] = {};
   size_t prefix_len = 0;
   char zone[16] = {};
@@ -31,7 +31,6 @@ void FormatSecond(time_t secs, SecondText* out) {
         snprintf(out->zone, sizeof out->zone, "%c%02ld:%02ld", sign, a / 3600, (a % 3600) / 60));
   }
   out->secs = secs;
-  out->valid = true;
 }
 
 }  // namespace
@@ -43,7 +42,7 @@ std::string FormatRfc3339(UnixMs t) {
   // time-zone lock) and strftime ran for each and were 4% of dtmd's CPU under load. A second's
   // text cannot change within that second, so each thread keeps the last one it formatted.
   thread_local SecondText last;
-  if (!last.valid || last.secs != secs) FormatSecond(secs, &last);
+  if (last.secs != secs) FormatSecond(secs, &last);
   std::string out;
   out.reserve(last.prefix_len + 4 + last.zone_len);
   out.append(last.prefix, last.prefix_len);
